@@ -1,0 +1,394 @@
+//! Merging the converted documents into one OpenAPI 3.0 document.
+//!
+//! * every operation is placed once per prefix at its full path
+//!   (`/_matrix/client/v3/login`); its `operationId` in the document is the
+//!   route id (the YAML's id for the first prefix, id + prefix suffix for
+//!   the others: `loginR0`);
+//! * an operation without `operationId` gets one derived from method and
+//!   path (a warning); the same id on two operations, or the same path and
+//!   method twice, is an error naming both places;
+//! * `info`, `servers`, `tags` and security schemes come from the root
+//!   folder's `index.yaml` when there is one; tags are completed with every
+//!   tag an operation uses;
+//! * each unit (operation, schema, security scheme) is deserialized into its
+//!   `openapiv3` type on its own: a unit that does not fit is an error at
+//!   its source location and is left out, and keys `openapiv3` would
+//!   silently drop are reported as warnings.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::registry::rename_refs;
+use super::{DocumentParts, Normalizer, OperationUnit, Prov, Provenance, names};
+use crate::diagnostics::Location;
+use crate::load::FileId;
+use crate::{Route, Spec};
+
+pub(crate) fn merge(mut cx: Normalizer<'_>, mut parts: Vec<(FileId, DocumentParts)>) -> Spec {
+    let tree = cx.tree;
+    let index = tree.index_document();
+    // The index document's schemes and tags come first.
+    parts.sort_by_key(|(file, _)| Some(*file) != index);
+
+    let renames = cx.registry.dedupe();
+    let mut provenance = Provenance::default();
+    let mut document = Map::new();
+    document.insert("openapi".into(), json!("3.0.3"));
+
+    // info and servers
+    let index_value = index.and_then(|id| tree.files[id].value.as_ref());
+    let index_location = index.map(|id| Location::file(tree.files[id].display.clone()));
+    let mut info = json!({"title": tree.root_name(), "version": "0.0.0"});
+    let mut servers = json!([{"url": "/"}]);
+    if let (Some(value), Some(location)) = (index_value, &index_location) {
+        if let Some(index_info) = value.get("info")
+            && let Some(checked) =
+                typed::<openapiv3::Info>(&mut cx, index_info, &location.child("info"), &Prov::default())
+        {
+            info = checked;
+        }
+        if let Some(index_servers) = value.get("servers")
+            && let Some(checked) =
+                typed::<Vec<openapiv3::Server>>(&mut cx, index_servers, &location.child("servers"), &Prov::default())
+        {
+            servers = checked;
+        }
+    }
+    document.insert("info".into(), info);
+    document.insert("servers".into(), servers);
+
+    // operations → paths and routes
+    let mut paths: Map<String, Value> = Map::new();
+    let mut routes: Vec<Route> = Vec::new();
+    let mut operation_ids: HashMap<String, Location> = HashMap::new();
+    let mut placed: HashMap<(String, String), Location> = HashMap::new();
+    let mut route_ids: BTreeSet<String> = BTreeSet::new();
+    let mut used_tags: BTreeSet<String> = BTreeSet::new();
+    let mut declared_tags: Vec<Value> = Vec::new();
+    let mut security_schemes: Map<String, Value> = Map::new();
+    let mut scheme_sources: HashMap<String, (Value, Location)> = HashMap::new();
+    let mut operations = 0;
+
+    for (_, part) in parts {
+        for tag in part.tags {
+            let name = tag.get("name").and_then(Value::as_str).map(str::to_owned);
+            let known = declared_tags.iter().any(|t| t.get("name").and_then(Value::as_str) == name.as_deref());
+            if name.is_some() && !known {
+                declared_tags.push(tag);
+            }
+        }
+        for (name, scheme, location) in part.security_schemes {
+            match scheme_sources.get(&name) {
+                Some((first, first_location)) => {
+                    if *first != scheme {
+                        cx.warning(
+                            location,
+                            format!("security scheme `{name}` differs from the one at {first_location}, which is used"),
+                        );
+                    }
+                }
+                None => {
+                    let Some(checked) =
+                        typed::<openapiv3::SecurityScheme>(&mut cx, &scheme, &location, &Prov::default())
+                    else {
+                        continue;
+                    };
+                    scheme_sources.insert(name.clone(), (scheme, location));
+                    security_schemes.insert(name, checked);
+                }
+            }
+        }
+        for mut unit in part.operations {
+            operations += 1;
+            rename_refs(&mut unit.value, &renames);
+            place_operation(
+                &mut cx,
+                unit,
+                &mut PlaceState {
+                    paths: &mut paths,
+                    routes: &mut routes,
+                    operation_ids: &mut operation_ids,
+                    placed: &mut placed,
+                    route_ids: &mut route_ids,
+                    used_tags: &mut used_tags,
+                    provenance: &mut provenance,
+                },
+            );
+        }
+    }
+    document.insert("paths".into(), Value::Object(paths));
+
+    // components
+    let mut schemas = Map::new();
+    let mut entries = std::mem::take(&mut cx.registry.entries);
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    for entry in entries {
+        let checked =
+            typed::<openapiv3::ReferenceOr<openapiv3::Schema>>(&mut cx, &entry.value, &entry.source, &entry.prov)
+                .unwrap_or_else(|| json!({}));
+        entry.prov.place(&["components".into(), "schemas".into(), entry.name.clone()], &mut provenance);
+        schemas.insert(entry.name, checked);
+    }
+    let mut components = Map::new();
+    if !schemas.is_empty() {
+        components.insert("schemas".into(), Value::Object(schemas));
+    }
+    if !security_schemes.is_empty() {
+        components.insert("securitySchemes".into(), Value::Object(security_schemes));
+    }
+    if !components.is_empty() {
+        document.insert("components".into(), Value::Object(components));
+    }
+
+    // tags: declared ones in order, then every used one, sorted
+    for name in used_tags {
+        if !declared_tags.iter().any(|t| t.get("name").and_then(Value::as_str) == Some(&name)) {
+            declared_tags.push(json!({"name": name}));
+        }
+    }
+    if !declared_tags.is_empty() {
+        let location = index_location.clone().unwrap_or_else(|| Location::file("."));
+        let tags = Value::Array(declared_tags);
+        if let Some(checked) = typed::<Vec<openapiv3::Tag>>(&mut cx, &tags, &location, &Prov::default()) {
+            document.insert("tags".into(), checked);
+        }
+    }
+
+    let document = Value::Object(document);
+    let document = match serde_path_to_error::deserialize::<_, openapiv3::OpenAPI>(&document) {
+        Ok(document) => document,
+        Err(err) => {
+            let pointer = pointer_of(err.path());
+            let location = provenance.locate(&pointer).unwrap_or_else(|| Location::file("."));
+            cx.error(location, format!("the merged document is not valid OpenAPI 3.0 at `{pointer}`: {}", err.inner()));
+            fallback_document(&tree.root_name())
+        }
+    };
+
+    Spec {
+        root: tree.root.clone(),
+        files: tree.files.len(),
+        operations,
+        examples: 0,
+        document,
+        routes,
+        diagnostics: cx.diagnostics,
+        provenance,
+    }
+}
+
+/// What placing operations updates.
+struct PlaceState<'s> {
+    paths: &'s mut Map<String, Value>,
+    routes: &'s mut Vec<Route>,
+    operation_ids: &'s mut HashMap<String, Location>,
+    placed: &'s mut HashMap<(String, String), Location>,
+    route_ids: &'s mut BTreeSet<String>,
+    used_tags: &'s mut BTreeSet<String>,
+    provenance: &'s mut Provenance,
+}
+
+fn place_operation(cx: &mut Normalizer<'_>, unit: OperationUnit, state: &mut PlaceState<'_>) {
+    let OperationUnit { method, path, prefixes, mut value, source, prov } = unit;
+    let operation_id = match value.get("operationId").and_then(Value::as_str) {
+        Some(id) => id.to_owned(),
+        None => {
+            // Derived ids are ours, so they are made unique rather than
+            // reported as duplicates.
+            let base = names::derived_operation_id(&method, &path);
+            let derived = std::iter::once(base.clone())
+                .chain((2..).map(|n| format!("{base}{n}")))
+                .find(|id| !state.operation_ids.contains_key(id))
+                .unwrap_or(base);
+            cx.warning(source.clone(), format!("operation has no `operationId`; using `{derived}`"));
+            derived
+        }
+    };
+    if path.trim() != path {
+        cx.warning(
+            source.clone(),
+            format!("path `{path}` has surrounding whitespace; it is kept as written, as a route of its own"),
+        );
+    }
+    match state.operation_ids.get(&operation_id) {
+        Some(first) if *first != source => {
+            cx.error(source.clone(), format!("operationId `{operation_id}` is already used at {first}"));
+        }
+        Some(_) => {}
+        None => {
+            state.operation_ids.insert(operation_id.clone(), source.clone());
+        }
+    }
+    for tag in value.get("tags").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(tag) = tag.as_str() {
+            state.used_tags.insert(tag.to_owned());
+        }
+    }
+    let Some(checked) = typed::<openapiv3::Operation>(cx, &value, &source, &prov) else {
+        return;
+    };
+    value = checked;
+
+    for (i, prefix) in prefixes.iter().enumerate() {
+        let full_path = format!("{prefix}{path}");
+        let key = (full_path.clone(), method.clone());
+        if let Some(first) = state.placed.get(&key) {
+            cx.error(
+                source.clone(),
+                format!("`{} {full_path}` is already defined at {first}", method.to_ascii_uppercase()),
+            );
+            continue;
+        }
+        state.placed.insert(key, source.clone());
+        let mut route_id =
+            if i == 0 { operation_id.clone() } else { format!("{operation_id}{}", names::prefix_suffix(prefix)) };
+        if state.route_ids.contains(&route_id) {
+            let alternative = format!("{operation_id}{}", names::upper_camel(prefix));
+            if i > 0 && !state.route_ids.contains(&alternative) {
+                route_id = alternative;
+            } else {
+                // Already reported as a duplicate operationId; keep the
+                // document valid with a numbered id.
+                route_id = (2..)
+                    .map(|n| format!("{route_id}{n}"))
+                    .find(|id| !state.route_ids.contains(id))
+                    .unwrap_or_default();
+            }
+        }
+        state.route_ids.insert(route_id.clone());
+        let mut placed_value = value.clone();
+        placed_value["operationId"] = json!(route_id);
+        let item = state.paths.entry(full_path.clone()).or_insert_with(|| json!({}));
+        item[method.as_str()] = placed_value;
+        prov.place(&["paths".into(), full_path.clone(), method.clone()], state.provenance);
+        state.routes.push(Route {
+            operation_id: operation_id.clone(),
+            route_id,
+            method: method.to_ascii_uppercase(),
+            path: full_path,
+            prefix: prefix.clone(),
+            source: source.clone(),
+        });
+    }
+}
+
+/// Deserializes a unit into its `openapiv3` type, reporting a mismatch as an
+/// error at the failing node's source, and keys the type would drop as
+/// warnings. Returns what `openapiv3` understood, as JSON.
+fn typed<T: DeserializeOwned + Serialize>(
+    cx: &mut Normalizer<'_>,
+    value: &Value,
+    source: &Location,
+    prov: &Prov,
+) -> Option<Value> {
+    let parsed: T = match serde_path_to_error::deserialize(value) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            let segments = segments_of(err.path());
+            let location = prov.locate(&segments).unwrap_or_else(|| source.clone());
+            cx.error(location, format!("not valid OpenAPI 3.0 after conversion: {}", err.inner()));
+            return None;
+        }
+    };
+    let understood = match serde_json::to_value(&parsed) {
+        Ok(understood) => understood,
+        Err(err) => {
+            cx.error(source.clone(), format!("cannot serialize the converted object: {err}"));
+            return None;
+        }
+    };
+    let mut lost = Vec::new();
+    lost_keys(value, &understood, &mut Vec::new(), &mut lost);
+    for (segments, key) in lost {
+        let location = prov.locate(&segments).unwrap_or_else(|| source.clone());
+        cx.warning(location, format!("`{key}` has no meaning in OpenAPI 3.0 here; it is left out of the document"));
+    }
+    Some(understood)
+}
+
+/// Keys present in `original` but gone after a round trip through the
+/// `openapiv3` types (default values such as `false` are not reported).
+fn lost_keys(original: &Value, understood: &Value, at: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+    match (original, understood) {
+        (Value::Object(original), Value::Object(understood)) => {
+            for (key, value) in original {
+                match understood.get(key) {
+                    Some(kept) => {
+                        if !matches!(key.as_str(), "example" | "examples" | "default" | "enum" | "x-example") {
+                            at.push(key.clone());
+                            lost_keys(value, kept, at, out);
+                            at.pop();
+                        }
+                    }
+                    None if is_default_like(value) => {}
+                    None => {
+                        let mut segments = at.clone();
+                        segments.push(key.clone());
+                        out.push((segments, key.clone()));
+                    }
+                }
+            }
+        }
+        (Value::Array(original), Value::Array(understood)) => {
+            for (i, (value, kept)) in original.iter().zip(understood).enumerate() {
+                at.push(i.to_string());
+                lost_keys(value, kept, at, out);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_default_like(value: &Value) -> bool {
+    match value {
+        Value::Null | Value::Bool(false) => true,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
+}
+
+fn segments_of(path: &serde_path_to_error::Path) -> Vec<String> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    crate::refs::pointer(&segments_of(path))
+}
+
+fn fallback_document(title: &str) -> openapiv3::OpenAPI {
+    openapiv3::OpenAPI {
+        openapi: "3.0.3".into(),
+        info: openapiv3::Info { title: title.to_owned(), version: "0.0.0".into(), ..Default::default() },
+        ..Default::default()
+    }
+}
+
+impl Prov {
+    /// The source of the node at `segments` (relative to the unit): the
+    /// nearest recorded ancestor, extended by the remaining segments.
+    pub fn locate(&self, segments: &[String]) -> Option<Location> {
+        for len in (0..=segments.len()).rev() {
+            if let Some((_, location)) = self.locations.iter().find(|(at, _)| at.as_slice() == &segments[..len]) {
+                let mut location = location.clone();
+                for segment in &segments[len..] {
+                    location = location.child(segment.clone());
+                }
+                return Some(location);
+            }
+        }
+        None
+    }
+}

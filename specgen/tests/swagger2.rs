@@ -1,0 +1,116 @@
+//! Swagger 2.0 into OpenAPI 3.0: prefixes, bodies, forms, responses,
+//! security definitions, definitions and string-encoded examples.
+
+mod common;
+
+use common::{assert_no_errors, document, lines, load};
+use serde_json::json;
+
+#[test]
+fn base_path_becomes_the_prefix_with_placeholders_substituted() {
+    let spec = load("swagger2");
+    assert_no_errors(&spec);
+    let paths: Vec<&str> = spec.routes.iter().map(|r| r.path.as_str()).collect();
+    assert!(paths.contains(&"/_matrix/client/v3/login"), "{paths:?}");
+    assert!(paths.contains(&"/_matrix/client/v2_alpha/register"), "{paths:?}");
+    let login = spec.routes.iter().find(|r| r.operation_id == "login").unwrap();
+    assert_eq!(login.route_id, "login");
+    assert_eq!(login.method, "POST");
+    assert_eq!(login.prefix, "/_matrix/client/v3");
+    assert_eq!(login.source.to_string(), "v1/login.yaml: paths./login.post");
+    assert_eq!(spec.operations, 4);
+    assert_eq!(spec.files, 5);
+}
+
+#[test]
+fn body_parameter_becomes_a_request_body_with_a_parsed_example() {
+    let spec = load("swagger2");
+    let doc = document(&spec);
+    let body = &doc["paths"]["/_matrix/client/v3/login"]["post"]["requestBody"];
+    assert_eq!(body["required"], json!(true));
+    let schema = &body["content"]["application/json"]["schema"];
+    assert_eq!(schema["type"], "object");
+    // `example: |- {...}` (a string holding JSON) became the JSON value.
+    assert_eq!(schema["example"], json!({"type": "m.login.pasword", "user": "cheeky_monkey"}));
+}
+
+#[test]
+fn responses_get_content_schemas_and_examples() {
+    let spec = load("swagger2");
+    let doc = document(&spec);
+    let responses = &doc["paths"]["/_matrix/client/v3/login"]["post"]["responses"];
+    let ok = &responses["200"]["content"]["application/json"];
+    assert_eq!(ok["schema"]["$ref"], "#/components/schemas/LoginResponse");
+    assert_eq!(ok["example"]["user_id"], "@cheeky_monkey:example.org");
+    assert_eq!(responses["429"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error");
+}
+
+#[test]
+fn operation_fields_and_extensions_are_carried() {
+    let spec = load("swagger2");
+    let doc = document(&spec);
+    let login = &doc["paths"]["/_matrix/client/v3/login"]["post"];
+    assert_eq!(login["operationId"], "login");
+    assert_eq!(login["summary"], "Log in.");
+    assert_eq!(login["tags"], json!(["Session"]));
+    assert_eq!(login["x-addedInMatrixVersion"], "1.0");
+    assert_eq!(login["security"], json!([{"accessToken": []}]));
+    assert_eq!(doc["tags"], json!([{"name": "Session"}]));
+}
+
+#[test]
+fn security_definitions_behind_a_ref_become_security_schemes() {
+    let doc = document(&load("swagger2"));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["accessToken"],
+        json!({"type": "apiKey", "name": "access_token", "in": "query"})
+    );
+}
+
+#[test]
+fn query_parameters_get_schemas_styles_and_examples() {
+    let doc = document(&load("swagger2"));
+    let parameters = &doc["paths"]["/_matrix/client/v3/search"]["get"]["parameters"];
+    assert_eq!(parameters[0]["schema"], json!({"type": "array", "items": {"type": "string"}}));
+    assert_eq!(parameters[0]["style"], "form");
+    assert_eq!(parameters[0]["explode"], json!(true));
+    assert_eq!(parameters[0]["example"], json!(["a", "b"]));
+    assert_eq!(parameters[1]["schema"], json!({"type": "integer", "minimum": 0}));
+    assert_eq!(parameters[1]["example"], json!(10));
+}
+
+#[test]
+fn form_data_and_files() {
+    let doc = document(&load("swagger2"));
+    let upload = &doc["paths"]["/_matrix/client/v3/upload"]["post"];
+    let schema = &upload["requestBody"]["content"]["multipart/form-data"]["schema"];
+    assert_eq!(schema["properties"]["file"], json!({"type": "string", "format": "binary"}));
+    assert_eq!(schema["required"], json!(["file"]));
+    let response = &upload["responses"]["200"]["content"]["application/octet-stream"]["schema"];
+    assert_eq!(response, &json!({"type": "string", "format": "binary"}));
+}
+
+#[test]
+fn same_stem_different_content_gets_a_qualified_name() {
+    let doc = document(&load("swagger2"));
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let names: Vec<&String> = schemas.keys().collect();
+    assert_eq!(names, ["Error", "LoginResponse", "V2Error"]);
+    let register = &doc["paths"]["/_matrix/client/v2_alpha/register"]["post"]["responses"];
+    assert_eq!(register["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/V2Error");
+    // The same file reached from another folder is the same schema.
+    assert_eq!(register["401"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error");
+}
+
+#[test]
+fn the_typo_in_a_string_encoded_example_is_reported_at_its_source() {
+    let spec = load("swagger2");
+    let lines = lines(&spec);
+    assert!(
+        lines.iter().any(|l| l.starts_with("warning: v1/login.yaml: paths./login.post.parameters[0].schema.example:")
+            && l.contains("\"m.login.pasword\"")
+            && l.contains("typo of \"m.login.password\"")),
+        "{lines:#?}"
+    );
+    assert_eq!(spec.examples, 4);
+}
