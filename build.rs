@@ -1,0 +1,4 @@
+//! Generates the HTTP layer from `api/`: see the `specgen` crate.
+fn main() {
+    specgen::build::Build::new("api").handlers("src/http").run();
+}

@@ -1,0 +1,172 @@
+//! JSON request bodies, read the way Matrix clients expect.
+//!
+//! dropshot's `TypedBody` answers every failure with one 400 of its own
+//! shape, refuses `application/x-www-form-urlencoded` (curl's default), and
+//! caps bodies at 1 KiB. These extractors instead:
+//!
+//! * ignore the `Content-Type`, as the reference server does;
+//! * cap the body at the configured size with 413 `M_TOO_LARGE`;
+//! * tell apart what the spec tells apart: not JSON (or not UTF-8) is
+//!   `M_NOT_JSON`, a missing field is `M_MISSING_PARAM` naming it, a value of
+//!   the wrong type is `M_BAD_JSON` naming where.
+//!
+//! They never fail inside dropshot: a body that cannot be read is kept as
+//! the [`Error`] it deserves and returned by `into_inner`, so the handler
+//! answers it like any other error, CORS headers included (an error raised
+//! inside dropshot would be rendered by dropshot, without them).
+
+use dropshot::{
+    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, HttpError, RequestContext, ServerContext,
+    TypedBody,
+};
+use http_body_util::{BodyExt, Limited};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
+use super::errors::missing_field;
+use crate::error::Error;
+
+/// A JSON body the operation requires.
+#[derive(Debug)]
+pub struct JsonBody<T>(Result<T, Error>);
+
+/// A JSON body the operation may go without: an empty body reads as `{}`.
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(Result<T, Error>);
+
+impl<T> JsonBody<T> {
+    /// The body, or why it could not be read.
+    pub fn into_inner(self) -> Result<T, Error> {
+        self.0
+    }
+}
+
+impl<T> OptionalJsonBody<T> {
+    /// The body, or why it could not be read.
+    pub fn into_inner(self) -> Result<T, Error> {
+        self.0
+    }
+}
+
+#[async_trait::async_trait]
+impl<T> ExclusiveExtractor for JsonBody<T>
+where
+    T: DeserializeOwned + JsonSchema + Send + Sync + 'static,
+{
+    async fn from_request<C: ServerContext>(
+        rqctx: &RequestContext<C>,
+        request: hyper::Request<dropshot::Body>,
+    ) -> Result<Self, HttpError> {
+        let bytes = read(request, rqctx.request_body_max_bytes()).await;
+        Ok(JsonBody(bytes.and_then(|bytes| parse(&bytes))))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <TypedBody<T> as ExclusiveExtractor>::metadata(content_type)
+    }
+}
+
+#[async_trait::async_trait]
+impl<T> ExclusiveExtractor for OptionalJsonBody<T>
+where
+    T: DeserializeOwned + JsonSchema + Send + Sync + 'static,
+{
+    async fn from_request<C: ServerContext>(
+        rqctx: &RequestContext<C>,
+        request: hyper::Request<dropshot::Body>,
+    ) -> Result<Self, HttpError> {
+        let body = read(request, rqctx.request_body_max_bytes()).await.and_then(|bytes| {
+            let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+            parse(bytes)
+        });
+        Ok(OptionalJsonBody(body))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        let mut metadata = <TypedBody<T> as ExclusiveExtractor>::metadata(content_type);
+        metadata.parameters.iter_mut().for_each(|parameter| parameter.required = false);
+        metadata
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+async fn read(request: hyper::Request<dropshot::Body>, limit: usize) -> Result<bytes::Bytes, Error> {
+    let too_large = || Error::too_large(limit);
+    let declared = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(request.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(error) => Err(Error::not_json(format!("Could not read the request body: {error}"))),
+    }
+}
+
+/// Parses a body into `T`, with the errcode the spec gives each failure.
+pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::not_json("Content is not valid UTF-8"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::not_json(format!("Content not JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        match missing_field(&message) {
+            Some(field) if path == "." => Error::missing_param(field),
+            Some(field) => Error::missing_param(&format!("{path}.{field}")),
+            None if path == "." => Error::bad_json(format!("Invalid JSON body: {message}")),
+            None => Error::bad_json(format!("Invalid value for {path}: {message}")),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Login {
+        user: String,
+        password: String,
+        device: Option<Device>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Device {
+        id: String,
+    }
+
+    fn code(body: &str) -> (ErrorCode, String) {
+        let error = parse::<Login>(body.as_bytes()).unwrap_err();
+        (error.code().unwrap(), error.message().to_owned())
+    }
+
+    #[test]
+    fn each_failure_has_its_errcode() {
+        assert_eq!(code("{not json").0, ErrorCode::NotJson);
+        assert_eq!(parse::<Login>(b"\xff\xfe").unwrap_err().code(), Some(ErrorCode::NotJson));
+        assert_eq!(code("[1, 2]").0, ErrorCode::BadJson);
+        assert_eq!(
+            code(r#"{"user": 123, "password": "x"}"#),
+            (ErrorCode::BadJson, "Invalid value for user: invalid type: integer `123`, expected a string".into())
+        );
+        assert_eq!(code(r#"{"user": "a"}"#), (ErrorCode::MissingParam, "Missing parameter: password".into()));
+        assert_eq!(
+            code(r#"{"user": "a", "password": "b", "device": {}}"#),
+            (ErrorCode::MissingParam, "Missing parameter: device.id".into())
+        );
+    }
+
+    #[test]
+    fn a_valid_body_parses() {
+        let login: Login = parse(br#"{"user": "a", "password": "b", "extra": true}"#).unwrap();
+        assert_eq!(login.user, "a");
+    }
+}

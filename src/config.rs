@@ -1,0 +1,267 @@
+//! Server configuration: defaults, a TOML file, environment and flags.
+//!
+//! Precedence, lowest first: built-in defaults, the `--config` TOML file,
+//! `MATRIX_ACCOUNTS_*` environment variables, command-line flags. The
+//! defaults run a usable server with no file at all: `localhost`, an SQLite
+//! file in the working directory, rate limits on.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use serde::Deserialize;
+
+/// Command-line flags; every one may also come from the environment.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(name = "matrix-accounts", version, about)]
+pub struct Cli {
+    /// Address to listen on [default: 127.0.0.1:8008].
+    #[arg(long, env = "MATRIX_ACCOUNTS_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The server name in user IDs (`@alice:NAME`) [default: localhost].
+    #[arg(long, env = "MATRIX_ACCOUNTS_SERVER_NAME")]
+    pub server_name: Option<String>,
+    /// SQLite database file, created on first start [default: matrix-accounts.db].
+    #[arg(long, env = "MATRIX_ACCOUNTS_DATABASE")]
+    pub database: Option<PathBuf>,
+    /// TOML configuration file.
+    #[arg(long, env = "MATRIX_ACCOUNTS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Switch every rate limit off (tests and benchmarks).
+    #[arg(long, env = "MATRIX_ACCOUNTS_NO_RATE_LIMITS")]
+    pub no_rate_limits: bool,
+}
+
+/// Everything the server reads at start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub server_name: String,
+    pub database: PathBuf,
+    /// Largest request body accepted; larger ones get 413 `M_TOO_LARGE`.
+    pub max_body_bytes: usize,
+    /// `tracing` filter, e.g. `info` or `matrix_accounts=debug`.
+    pub log: String,
+    pub registration: Registration,
+    pub passwords: Passwords,
+    pub tokens: Tokens,
+    pub rate_limits: RateLimits,
+    pub identity: Identity,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8008)),
+            server_name: "localhost".into(),
+            database: PathBuf::from("matrix-accounts.db"),
+            max_body_bytes: 64 * 1024,
+            log: "info".into(),
+            registration: Registration::default(),
+            passwords: Passwords::default(),
+            tokens: Tokens::default(),
+            rate_limits: RateLimits::default(),
+            identity: Identity::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Registration {
+    /// Whether `/register` creates accounts at all.
+    pub enabled: bool,
+    /// When non-empty, registration needs one of these tokens
+    /// (`m.login.registration_token`).
+    pub tokens: Vec<String>,
+    /// Whether `kind=guest` registration is allowed.
+    pub guest_access: bool,
+    /// Regular expressions over localparts that are reserved (e.g. for
+    /// application services); matching names get 400 `M_EXCLUSIVE`.
+    pub exclusive_namespaces: Vec<String>,
+}
+
+impl Default for Registration {
+    fn default() -> Self {
+        Registration { enabled: true, tokens: Vec::new(), guest_access: false, exclusive_namespaces: Vec::new() }
+    }
+}
+
+/// argon2id parameters; the defaults are OWASP's (19 MiB, t=2, p=1).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Passwords {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Passwords {
+    fn default() -> Self {
+        Passwords { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tokens {
+    /// Lifetime of an access token issued with a refresh token
+    /// (`expires_in_ms`). Tokens issued without one do not expire.
+    #[serde(with = "humantime_ms")]
+    pub access_token_lifetime: Duration,
+    /// How long an unfinished UIA session is remembered.
+    #[serde(with = "humantime_ms")]
+    pub uia_session_lifetime: Duration,
+    /// How many access tokens are remembered in memory, so that checking
+    /// one does not touch the database (~200 bytes each).
+    pub cache_capacity: usize,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Tokens {
+            access_token_lifetime: Duration::from_secs(5 * 60),
+            uia_session_lifetime: Duration::from_secs(15 * 60),
+            cache_capacity: 10_000,
+        }
+    }
+}
+
+/// Durations are written in milliseconds in the TOML file.
+mod humantime_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+}
+
+/// A token bucket: `per_second` tokens flow in, at most `burst` are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// Rate limits per client IP and per account; defaults follow Synapse's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    pub enabled: bool,
+    /// Registration attempts per IP.
+    pub register: Bucket,
+    /// Login attempts per IP and per account.
+    pub login: Bucket,
+    /// Failed logins per account.
+    pub login_failed: Bucket,
+    /// 3pid additions per IP and per account.
+    pub threepid: Bucket,
+    /// How many IPs and accounts are tracked at once; idle ones are
+    /// forgotten first when more arrive.
+    pub max_tracked_keys: usize,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            enabled: true,
+            register: Bucket { per_second: 0.17, burst: 3 },
+            login: Bucket { per_second: 0.003, burst: 5 },
+            login_failed: Bucket { per_second: 0.17, burst: 3 },
+            threepid: Bucket { per_second: 0.17, burst: 3 },
+            max_tracked_keys: 10_000,
+        }
+    }
+}
+
+/// Identity servers this server will ask to validate third-party IDs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Identity {
+    /// `host[:port]` of each trusted identity server; a 3pid validated by
+    /// any other is refused with `M_THREEPID_AUTH_FAILED`.
+    pub trusted_servers: Vec<String>,
+    /// The identity server (`host[:port]`, one of `trusted_servers`) that
+    /// validates the sessions of `POST /account/3pid/add`, whose request
+    /// names none. Unset: that endpoint can add no 3pid.
+    pub threepid_delegate: Option<String>,
+    /// Talk plain HTTP instead of HTTPS to them (tests only).
+    pub insecure_http: bool,
+    /// Per-request timeout towards an identity server.
+    #[serde(with = "humantime_ms")]
+    pub timeout: Duration,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity {
+            trusted_servers: vec!["matrix.org".into(), "vector.im".into()],
+            threepid_delegate: None,
+            insecure_http: false,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// Builds the configuration from flags, environment and the file they name.
+    pub fn load(cli: &Cli) -> anyhow::Result<Config> {
+        let mut config = match &cli.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(listen) = cli.listen {
+            config.listen = listen;
+        }
+        if let Some(name) = &cli.server_name {
+            config.server_name = name.clone();
+        }
+        if let Some(database) = &cli.database {
+            config.database = database.clone();
+        }
+        if cli.no_rate_limits {
+            config.rate_limits.enabled = false;
+        }
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading configuration file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing configuration file {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(
+            &file,
+            "server_name = \"example.org\"\nlisten = \"127.0.0.1:9000\"\n[rate_limits.login]\nper_second = 1.0\nburst = 2\n",
+        )
+        .unwrap();
+        let cli = Cli { config: Some(file), listen: Some("127.0.0.1:9001".parse().unwrap()), ..Cli::default() };
+        let config = Config::load(&cli).unwrap();
+        assert_eq!(config.server_name, "example.org");
+        assert_eq!(config.listen.port(), 9001);
+        assert_eq!(config.rate_limits.login, Bucket { per_second: 1.0, burst: 2 });
+        assert!(config.rate_limits.enabled);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error = toml::from_str::<Config>("sever_name = \"typo\"").unwrap_err();
+        assert!(error.to_string().contains("sever_name"), "{error}");
+    }
+}

@@ -1,0 +1,52 @@
+//! Starting and stopping the server: configuration in, a listening
+//! dropshot server out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use dropshot::{ConfigDropshot, ConfigLogging, ConfigLoggingLevel, HttpServer, ServerBuilder};
+
+use crate::api;
+use crate::config::Config;
+use crate::http::Handlers;
+
+/// A running server.
+pub struct Server {
+    http: HttpServer<Handlers>,
+}
+
+impl Server {
+    /// Opens the database and starts listening.
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        let config = Arc::new(config);
+        let description = api::api_description::<Handlers>()
+            .map_err(|e| anyhow!("the generated API description is inconsistent: {e}"))?;
+        let dropshot = ConfigDropshot {
+            bind_address: config.listen,
+            default_request_body_max_bytes: config.max_body_bytes,
+            ..Default::default()
+        };
+        // dropshot logs through slog; our own events go through tracing.
+        // Per-request access logs cost ~25% of throughput (DESIGN.md), so
+        // dropshot only reports warnings.
+        let log = ConfigLogging::StderrTerminal { level: ConfigLoggingLevel::Warn }
+            .to_logger("matrix-accounts")
+            .context("creating the HTTP logger")?;
+        let handlers = Handlers::new(Arc::clone(&config))?;
+        let http = ServerBuilder::new(description, handlers, log)
+            .config(dropshot)
+            .start()
+            .with_context(|| format!("listening on {}", config.listen))?;
+        Ok(Server { http })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.http.local_addr()
+    }
+
+    /// Stops accepting connections and waits for requests in flight.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.http.close().await.map_err(|e| anyhow!("shutting down: {e}"))
+    }
+}

@@ -1,0 +1,157 @@
+//! A real server for tests: the `matrix-accounts` binary on 127.0.0.1, on a
+//! port the OS picks, with a temporary SQLite file and fast password
+//! hashing. Each test gets its own.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Settings every test server starts with: cheap argon2 (the OWASP defaults
+/// cost ~20 ms a hash, too slow for hundreds of test requests), no rate
+/// limits unless a test asks for them.
+pub const TEST_CONFIG: &str = r#"
+[passwords]
+memory_kib = 256
+iterations = 1
+parallelism = 1
+
+[rate_limits]
+enabled = false
+"#;
+
+pub struct TestServer {
+    child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    binary: PathBuf,
+    config: PathBuf,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        TestServer::with_config("")
+    }
+
+    /// Starts with `extra` TOML after [`TEST_CONFIG`] (later keys win only
+    /// in new tables, so pass whole tables).
+    pub fn with_config(extra: &str) -> TestServer {
+        TestServer::with_binary(Path::new(env!("CARGO_BIN_EXE_matrix-accounts")), extra)
+    }
+
+    /// Starts another build of the server (see `tests/spec_editing.rs`).
+    pub fn with_binary(binary: &Path, extra: &str) -> TestServer {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = dir.path().join("config.toml");
+        let toml = format!("database = {:?}\n{TEST_CONFIG}\n{extra}", dir.path().join("accounts.db"));
+        std::fs::write(&config, toml).expect("writing the test configuration");
+        let (child, base) = spawn(binary, &config, dir.path());
+        TestServer { child, base, dir, binary: binary.to_owned(), config }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Kills the process with SIGKILL: no shutdown, no flush.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same database (after [`Self::kill`]).
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, base) = spawn(&self.binary, &self.config, self.dir.path());
+        self.child = child;
+        self.base = base;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs the binary and waits for the line that says where it listens.
+fn spawn(binary: &Path, config: &Path, dir: &Path) -> (Child, String) {
+    let mut child = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting matrix-accounts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().expect("the server exited before listening").expect("reading server output");
+        if let Some(rest) = line.split("address=").nth(1) {
+            break rest.split_whitespace().next().expect("an address").to_owned();
+        }
+    };
+    // Keep draining the output so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{address}"))
+}
+
+/// A client that keeps no cookies or connections between tests.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client")
+}
+
+/// A response reduced to what tests assert on.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub async fn from(response: reqwest::Response) -> Answer {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("reading the body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+        };
+        Answer { status, headers, body }
+    }
+
+    pub fn errcode(&self) -> &str {
+        self.body["errcode"].as_str().unwrap_or("")
+    }
+}
+
+/// Sends `method path` with an optional JSON body and bearer token.
+pub async fn call(server: &TestServer, method: &str, path: &str, body: Option<&Value>, token: Option<&str>) -> Answer {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = client().request(method, server.url(path));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    Answer::from(request.send().await.expect("sending the request")).await
+}
+
+/// Sends raw bytes as the body (for malformed input).
+pub async fn call_raw(server: &TestServer, method: &str, path: &str, body: Vec<u8>) -> Answer {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let request = client().request(method, server.url(path)).body(body);
+    Answer::from(request.send().await.expect("sending the request")).await
+}

@@ -1,0 +1,118 @@
+//! What a spec editor sees: the YAML alone decides what is served.
+//!
+//! Each test copies the project to a temporary folder, edits only its YAML,
+//! and runs `cargo build` there, exactly as an editor would. The copies
+//! share one target folder (`target/spec-editing`), so only the two
+//! project crates are rebuilt after the first run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{Answer, client};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A copy of the sources that build the server: manifests, `build.rs`,
+/// `api/`, `src/` and the generator.
+fn copy_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let root = Path::new(ROOT);
+    for file in ["Cargo.toml", "Cargo.lock", "build.rs"] {
+        std::fs::copy(root.join(file), dir.path().join(file)).expect("copying a manifest");
+    }
+    for folder in ["api", "src", "specgen/src"] {
+        copy_tree(&root.join(folder), &dir.path().join(folder));
+    }
+    std::fs::copy(root.join("specgen/Cargo.toml"), dir.path().join("specgen/Cargo.toml")).expect("copying specgen");
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("creating a folder");
+    for entry in std::fs::read_dir(from).expect("reading a folder") {
+        let entry = entry.expect("a folder entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copying a file");
+        }
+    }
+}
+
+fn build(project: &Path) -> Output {
+    let target: PathBuf = Path::new(ROOT).join("target").join("spec-editing");
+    Command::new(env!("CARGO"))
+        .args(["build", "--offline", "--bin", "matrix-accounts"])
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("running cargo build")
+}
+
+#[tokio::test]
+async fn a_new_operation_in_yaml_is_served_without_rust() {
+    let project = copy_project();
+    std::fs::write(
+        project.path().join("api/client-server/v2_alpha/greeting.yaml"),
+        r#"swagger: '2.0'
+info:
+  title: "A new operation"
+  version: "1.0.0"
+basePath: /_matrix/client/api/v2_alpha
+paths:
+  "/greeting":
+    get:
+      summary: Says hello.
+      operationId: getGreeting
+      responses:
+        200:
+          description: A greeting.
+          examples:
+            application/json: {"greeting": "hello"}
+          schema:
+            type: object
+            properties:
+              greeting:
+                type: string
+"#,
+    )
+    .expect("writing the new YAML");
+
+    let output = build(project.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the build failed:\n{stderr}");
+    assert!(
+        stderr.contains("GET /_matrix/client/api/v2_alpha/greeting (getGreeting) has no handler"),
+        "the build did not warn about the stub:\n{stderr}"
+    );
+
+    let binary = Path::new(ROOT).join("target/spec-editing/debug/matrix-accounts");
+    let server = common::TestServer::with_binary(&binary, "");
+    let answer =
+        Answer::from(client().get(server.url("/_matrix/client/api/v2_alpha/greeting")).send().await.unwrap()).await;
+    assert_eq!((answer.status, answer.errcode()), (404, "M_UNRECOGNIZED"), "{}", answer.body);
+    assert!(answer.body["error"].as_str().unwrap().contains("getGreeting"), "{}", answer.body);
+    let document = Answer::from(client().get(server.url("/openapi.json")).send().await.unwrap()).await;
+    assert!(document.body["paths"]["/_matrix/client/api/v2_alpha/greeting"]["get"].is_object());
+}
+
+#[test]
+fn a_broken_ref_fails_the_build_naming_file_and_yaml_path() {
+    let project = copy_project();
+    let file = project.path().join("api/client-server/v2_alpha/tokenrefresh.yaml");
+    let yaml = std::fs::read_to_string(&file).expect("reading the YAML");
+    let broken = yaml.replacen("definitions/token_error.yaml", "definitions/no_such_file.yaml", 1);
+    assert_ne!(yaml, broken, "the fixture must contain the ref to break");
+    std::fs::write(&file, broken).expect("writing the broken YAML");
+
+    let output = build(project.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the build succeeded with a broken $ref");
+    assert!(stderr.contains("client-server/v2_alpha/tokenrefresh.yaml"), "no file named:\n{stderr}");
+    assert!(stderr.contains("paths./tokenrefresh.post.responses.401.schema"), "no YAML path:\n{stderr}");
+    assert!(stderr.contains("no_such_file.yaml"), "the bad target is not named:\n{stderr}");
+}
