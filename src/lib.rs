@@ -1,11 +1,14 @@
 //! matrix-accounts: the Matrix Client-Server account API, served from the
 //! YAML descriptions in `api/`.
 //!
-//! A request enters the generated layer ([`api`]), whose handlers live in
-//! [`http`].
+//! Data flows one way: a request enters the generated layer ([`api`]), whose
+//! adapters in [`http`] turn each spec era's request into a call on the
+//! domain ([`accounts`]), which keeps its state in a [`store`].
 
+pub mod accounts;
 pub mod api;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod server;
+pub mod store;

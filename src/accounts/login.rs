@@ -1,0 +1,138 @@
+//! Password login (seed `POST /api/v1/login`, today's `POST /login`).
+//!
+//! Every way a login can fail for the account (unknown user, another
+//! server's user, an unknown 3pid, a wrong password, a deactivated account,
+//! a guest) answers the same 403 `M_FORBIDDEN` "Invalid username or
+//! password" after the same work: one argon2 verification, against a dummy
+//! hash when there is no real one. The reference server answers unknown users
+//! in 3 ms and wrong passwords in 250 ms; this one does not tell them apart.
+
+use std::fmt;
+
+use super::identifier::UserIdentifier;
+use super::rate_limit::{Action, Subject};
+use super::threepids::canonical_address;
+use super::{Accounts, ClientInfo};
+use crate::error::{Error, ErrorCode, Result};
+use crate::store::UserRecord;
+
+/// The login type this server offers.
+const PASSWORD_LOGIN: &str = "m.login.password";
+
+/// A login attempt, whatever the era of its request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginRequest {
+    /// The `type` field; only `m.login.password` is supported.
+    pub login_type: String,
+    /// Who logs in ([`UserIdentifier::from_json`] reads every era's forms).
+    pub identifier: UserIdentifier,
+    pub password: Option<String>,
+    /// Sign in on this device (created if new; an existing one loses its
+    /// earlier tokens). Generated when absent.
+    pub device_id: Option<String>,
+    /// Display name for a newly created device.
+    pub initial_device_display_name: Option<String>,
+    /// Issue a refresh token, and an access token that expires.
+    pub refresh_token: bool,
+}
+
+impl fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("login_type", &self.login_type)
+            .field("identifier", &self.identifier)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("device_id", &self.device_id)
+            .field("initial_device_display_name", &self.initial_device_display_name)
+            .field("refresh_token", &self.refresh_token)
+            .finish()
+    }
+}
+
+/// A successful login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedIn {
+    /// The canonical (lower-case) user ID.
+    pub user_id: String,
+    pub device_id: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// Lifetime of the access token; present with a refresh token.
+    pub expires_in_ms: Option<u64>,
+}
+
+impl Accounts {
+    /// The login types for `GET /login`.
+    pub fn login_flows(&self) -> &'static [&'static str] {
+        &[PASSWORD_LOGIN]
+    }
+
+    /// Logs in with a password.
+    ///
+    /// - `type` other than `m.login.password`: 400 `M_UNKNOWN`; no password:
+    ///   400 `M_INVALID_PARAM` "Bad parameter: password" (as Synapse).
+    /// - The user is a localpart or a full user ID in any case, or a 3pid;
+    ///   the answer carries the canonical user ID.
+    /// - Any credential failure: 403 `M_FORBIDDEN` "Invalid username or
+    ///   password", in the time a wrong password takes.
+    /// - Rate limits: every attempt per IP and per named account (existing
+    ///   or not); failed attempts per account (429 `M_LIMIT_EXCEEDED`).
+    /// - `device_id` is echoed (else generated); `refresh_token: true` adds
+    ///   a refresh token and `expires_in_ms`.
+    pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<LoggedIn> {
+        if request.login_type != PASSWORD_LOGIN {
+            return Err(Error::bad_request(ErrorCode::Unknown, format!("Unknown login type {}", request.login_type)));
+        }
+        let password = request.password.ok_or_else(|| Error::invalid_param("Bad parameter: password"))?;
+        let limits = &self.inner.limits;
+        limits.consume(Action::Login, &Subject::ip(client.ip))?;
+        let account = Subject::Account(request.identifier.rate_limit_key());
+        limits.consume(Action::Login, &account)?;
+        limits.check(Action::LoginFailed, &account)?;
+
+        let user = match self.resolve_identifier(&request.identifier).await? {
+            Some(localpart) => self.db(move |store| store.user(&localpart)).await?,
+            None => None,
+        };
+        if !self.check_password(user.as_ref(), password).await? {
+            limits.charge(Action::LoginFailed, &account);
+            return Err(Error::forbidden("Invalid username or password"));
+        }
+        let localpart =
+            user.map(|user| user.localpart).ok_or_else(|| Error::internal("a password matched no account"))?;
+
+        let (login, credentials) =
+            self.mint_login(request.device_id, request.initial_device_display_name, request.refresh_token)?;
+        let revoked = {
+            let localpart = localpart.clone();
+            self.db(move |store| store.create_login(&localpart, &login)).await?
+        };
+        self.revoke(&revoked);
+        Ok(LoggedIn {
+            user_id: self.user_id(&localpart),
+            device_id: credentials.device_id,
+            access_token: credentials.access_token,
+            refresh_token: credentials.refresh_token,
+            expires_in_ms: credentials.expires_in_ms,
+        })
+    }
+
+    /// The localpart of the local account an identifier names, if any.
+    pub(crate) async fn resolve_identifier(&self, identifier: &UserIdentifier) -> Result<Option<String>> {
+        match identifier {
+            UserIdentifier::User(user) => Ok(self.inner.usernames.resolve(user)),
+            UserIdentifier::ThirdParty { medium, address } => {
+                let (medium, address) = (medium.clone(), canonical_address(medium, address));
+                self.db(move |store| store.threepid_owner(&medium, &address)).await
+            }
+        }
+    }
+
+    /// Whether `password` is the account's; always one argon2 verification,
+    /// whatever the account (none, guest, deactivated).
+    pub(crate) async fn check_password(&self, user: Option<&UserRecord>, password: String) -> Result<bool> {
+        let usable = user.filter(|user| !user.deactivated && !user.is_guest);
+        let hash = usable.and_then(|user| user.password_hash.clone());
+        self.inner.passwords.verify(password, hash).await
+    }
+}

@@ -1,0 +1,139 @@
+//! The account behaviour, knowing nothing of HTTP or spec versions.
+//!
+//! [`Accounts`] is the one service every era's HTTP adapter calls: the seed's
+//! `v1`/`v2_alpha` handlers and today's `r0`/`v3` ones turn their requests
+//! into the plain structs defined here and turn the results (or the Matrix
+//! [`Error`]) back into their response shapes. Each rule therefore exists
+//! once: registration and its username rules, User-Interactive
+//! Authentication (one engine for register, password change and 3pid add),
+//! login, token rotation, logout, password change, 3pids and rate limits.
+//!
+//! Blocking work never runs on the async workers: store calls and argon2
+//! run on blocking threads (argon2 with bounded concurrency), and the hot
+//! path, checking an access token, is served from memory.
+//!
+//! One module per operation group, each adding its operations to
+//! [`Accounts`]:
+//! - `register`: `register`, `check_username_available`;
+//! - `login`: `login`, `login_flows`;
+//! - `tokens`: `authenticate` (whoami), `refresh`, `logout`, `logout_all`;
+//! - `password`: `change_password`;
+//! - `threepids`: `threepids`, `add_threepid`, `bind_threepid`,
+//!   `delete_threepid`;
+//! - `uia`: the UIA engine the UIA-protected operations share.
+
+mod cache;
+mod hashing;
+mod identifier;
+mod identity_server;
+mod ids;
+mod login;
+mod password;
+mod rate_limit;
+mod register;
+mod threepids;
+mod tokens;
+mod uia;
+mod usernames;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::{Millis, SqliteStore, Store, StoreResult, TokenHash};
+
+pub use identifier::UserIdentifier;
+pub use login::{LoggedIn, LoginRequest};
+pub use password::ChangePasswordRequest;
+pub use register::{RegisterRequest, Registered};
+pub use threepids::{AddThreepidRequest, IdServerUnbindResult, Threepid, ThreepidCredentials};
+pub use tokens::{Refreshed, Session};
+
+/// The account service. Cheap to clone: clones share one state.
+#[derive(Clone)]
+pub struct Accounts {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Arc<dyn Store>,
+    usernames: usernames::UsernamePolicy,
+    passwords: hashing::PasswordHasher,
+    tokens: cache::CoherentCache<TokenHash, tokens::CachedToken>,
+    threepids: cache::CoherentCache<String, Arc<[Threepid]>>,
+    limits: rate_limit::RateLimiter,
+    identity: identity_server::IdentityServers,
+}
+
+/// What the domain knows about the client making a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client's address, for per-IP rate limits.
+    pub ip: IpAddr,
+}
+
+impl Accounts {
+    /// Builds the service over `store`. Fails on configuration the domain
+    /// cannot use (argon2 parameters, exclusive-namespace regexes, a 3pid
+    /// delegate that is not trusted).
+    pub fn new(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        Ok(Accounts {
+            inner: Arc::new(Inner {
+                config: config.clone(),
+                store,
+                usernames: usernames::UsernamePolicy::new(
+                    &config.server_name,
+                    &config.registration.exclusive_namespaces,
+                )?,
+                passwords: hashing::PasswordHasher::new(&config.passwords)?,
+                tokens: cache::CoherentCache::new(config.tokens.cache_capacity),
+                threepids: cache::CoherentCache::new(config.tokens.cache_capacity),
+                limits: rate_limit::RateLimiter::new(&config.rate_limits),
+                identity: identity_server::IdentityServers::new(&config.identity)?,
+            }),
+        })
+    }
+
+    /// Opens (creating and migrating) the SQLite database `config.database`
+    /// and builds the service over it.
+    pub fn open(config: &Config) -> anyhow::Result<Self> {
+        let store = SqliteStore::open(&config.database)
+            .map_err(|e| anyhow::anyhow!("opening database {}: {e}", config.database.display()))?;
+        Accounts::new(config, Arc::new(store))
+    }
+
+    /// The server name in this server's user IDs (`home_server` in responses).
+    pub fn server_name(&self) -> &str {
+        self.inner.usernames.server_name()
+    }
+
+    fn user_id(&self, localpart: &str) -> String {
+        self.inner.usernames.user_id(localpart)
+    }
+
+    /// Runs a store call on a blocking thread.
+    async fn db<T, F>(&self, call: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+    {
+        let store = Arc::clone(&self.inner.store);
+        match tokio::task::spawn_blocking(move || call(store.as_ref())).await {
+            Ok(result) => result.map_err(Error::from),
+            Err(join) => Err(Error::internal(join)),
+        }
+    }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+fn now_ms() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// The answer for a guest calling what guests may not.
+fn guest_forbidden() -> Error {
+    Error::new(http::StatusCode::FORBIDDEN, crate::error::ErrorCode::GuestAccessForbidden, "Guest access not allowed")
+}

@@ -1,0 +1,225 @@
+//! Token-bucket rate limits per client IP and per account.
+//!
+//! Each (action, subject) pair has a bucket that holds at most `burst`
+//! tokens and refills at `per_second`; an attempt takes one. The operations
+//! decide what counts, following Synapse: every login attempt counts against
+//! the IP and the named account (existing or not, so limits reveal nothing
+//! about which accounts exist), only failed ones against the failed-login
+//! bucket, and only registrations that create an account against the
+//! registration bucket. IPv6 clients are limited per /64, the block a single
+//! host usually controls.
+//!
+//! State lives in memory, bounded by `max_tracked_keys`: when full, buckets
+//! that have refilled completely (indistinguishable from new ones) are
+//! forgotten first, then the longest idle.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use crate::config::{Bucket, RateLimits};
+use crate::error::{Error, Result};
+
+/// What is being limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Action {
+    Register,
+    Login,
+    LoginFailed,
+    Threepid,
+}
+
+/// Who is being limited.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Subject {
+    Ip(IpAddr),
+    Account(String),
+}
+
+impl Subject {
+    pub(crate) fn ip(ip: IpAddr) -> Self {
+        let ip = match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            },
+            v4 => v4,
+        };
+        Subject::Ip(ip)
+    }
+}
+
+/// How long to tell a client to wait when a bucket never refills.
+const NEVER_MS: u64 = 24 * 60 * 60 * 1000;
+
+pub(crate) struct RateLimiter {
+    config: RateLimits,
+    buckets: Mutex<HashMap<(Action, Subject), Level>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Level {
+    tokens: f64,
+    at: Instant,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(config: &RateLimits) -> Self {
+        RateLimiter { config: config.clone(), buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Fails with 429 if `subject` has no attempt left, without using one.
+    pub(crate) fn check(&self, action: Action, subject: &Subject) -> Result<()> {
+        self.apply(action, subject, |available| if available >= 1.0 { Ok(0.0) } else { Err(()) })
+    }
+
+    /// Uses one attempt, or fails with 429 if none is left.
+    pub(crate) fn consume(&self, action: Action, subject: &Subject) -> Result<()> {
+        self.apply(action, subject, |available| if available >= 1.0 { Ok(1.0) } else { Err(()) })
+    }
+
+    /// Records an attempt that already happened (a failed login): uses one
+    /// if any is left, never fails.
+    pub(crate) fn charge(&self, action: Action, subject: &Subject) {
+        // Infallible by construction: the closure never refuses.
+        let _ = self.apply(action, subject, |available| Ok(available.min(1.0)));
+    }
+
+    fn bucket(&self, action: Action) -> Bucket {
+        match action {
+            Action::Register => self.config.register,
+            Action::Login => self.config.login,
+            Action::LoginFailed => self.config.login_failed,
+            Action::Threepid => self.config.threepid,
+        }
+    }
+
+    /// Refills the bucket, lets `decide` pick how many tokens to take (or
+    /// refuse), and answers 429 with the wait on refusal.
+    fn apply(&self, action: Action, subject: &Subject, decide: impl FnOnce(f64) -> Result<f64, ()>) -> Result<()> {
+        if !self.config.enabled {
+            return Ok(());
+        }
+        let bucket = self.bucket(action);
+        let burst = f64::from(bucket.burst);
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (action, subject.clone());
+        let available = buckets.get(&key).map_or(burst, |level| refilled(*level, bucket, now));
+        match decide(available) {
+            Ok(taken) => {
+                if taken > 0.0 || buckets.contains_key(&key) {
+                    if !buckets.contains_key(&key) && buckets.len() >= self.config.max_tracked_keys {
+                        self.make_room(&mut buckets, now);
+                    }
+                    buckets.insert(key, Level { tokens: available - taken, at: now });
+                }
+                Ok(())
+            }
+            Err(()) => {
+                let missing = 1.0 - available;
+                let wait_ms = if bucket.per_second > 0.0 {
+                    ((missing / bucket.per_second) * 1000.0).ceil() as u64
+                } else {
+                    NEVER_MS
+                };
+                Err(Error::limit_exceeded(wait_ms.clamp(1, NEVER_MS)))
+            }
+        }
+    }
+
+    /// Forgets full buckets, then the longest idle ones, down to 90% of the
+    /// bound.
+    fn make_room(&self, buckets: &mut HashMap<(Action, Subject), Level>, now: Instant) {
+        buckets.retain(|(action, _), level| {
+            refilled(*level, self.bucket(*action), now) < f64::from(self.bucket(*action).burst)
+        });
+        let target = self.config.max_tracked_keys * 9 / 10;
+        if buckets.len() > target {
+            let mut by_age: Vec<_> = buckets.iter().map(|(key, level)| (level.at, key.clone())).collect();
+            by_age.sort_by_key(|(at, _)| *at);
+            for (_, key) in by_age.into_iter().take(buckets.len() - target) {
+                buckets.remove(&key);
+            }
+        }
+    }
+}
+
+fn refilled(level: Level, bucket: Bucket, now: Instant) -> f64 {
+    let elapsed = now.saturating_duration_since(level.at).as_secs_f64();
+    (level.tokens + elapsed * bucket.per_second.max(0.0)).min(f64::from(bucket.burst))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn limiter(enabled: bool, max_tracked_keys: usize) -> RateLimiter {
+        RateLimiter::new(&RateLimits {
+            enabled,
+            register: Bucket { per_second: 0.5, burst: 3 },
+            login_failed: Bucket { per_second: 0.0, burst: 1 },
+            max_tracked_keys,
+            ..RateLimits::default()
+        })
+    }
+
+    fn alice() -> Subject {
+        Subject::Account("alice".into())
+    }
+
+    #[test]
+    fn a_burst_is_allowed_then_429_with_the_wait() {
+        let limits = limiter(true, 100);
+        for _ in 0..3 {
+            limits.consume(Action::Register, &alice()).unwrap();
+        }
+        let error = limits.consume(Action::Register, &alice()).unwrap_err();
+        assert_eq!(error.code(), Some(ErrorCode::LimitExceeded));
+        let wait = error.extra()["retry_after_ms"].as_u64().unwrap();
+        assert!((1900..=2000).contains(&wait), "{wait}");
+        // Other subjects and actions have their own buckets.
+        limits.consume(Action::Register, &Subject::Account("bob".into())).unwrap();
+        limits.consume(Action::Login, &alice()).unwrap();
+    }
+
+    #[test]
+    fn check_does_not_use_an_attempt_and_charge_never_fails() {
+        let limits = limiter(true, 100);
+        for _ in 0..5 {
+            limits.check(Action::LoginFailed, &alice()).unwrap();
+        }
+        limits.charge(Action::LoginFailed, &alice());
+        limits.charge(Action::LoginFailed, &alice());
+        let error = limits.check(Action::LoginFailed, &alice()).unwrap_err();
+        assert_eq!(error.extra()["retry_after_ms"].as_u64(), Some(NEVER_MS));
+    }
+
+    #[test]
+    fn disabled_limits_allow_everything() {
+        let limits = limiter(false, 100);
+        for _ in 0..100 {
+            limits.consume(Action::Register, &alice()).unwrap();
+        }
+    }
+
+    #[test]
+    fn memory_stays_bounded() {
+        let limits = limiter(true, 50);
+        for i in 0..1000u32 {
+            limits.consume(Action::Register, &Subject::Account(i.to_string())).unwrap();
+        }
+        assert!(limits.buckets.lock().unwrap().len() <= 50);
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(Subject::ip(a), Subject::ip(b));
+        assert_eq!(Subject::ip(mapped), Subject::ip("192.0.2.1".parse().unwrap()));
+    }
+}

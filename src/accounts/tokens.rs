@@ -1,0 +1,262 @@
+//! Access and refresh tokens: minting, checking, rotating, revoking.
+//!
+//! Checking a token is the hottest path of the server (every authenticated
+//! request, and all of whoami), so it is answered from an in-memory cache
+//! keyed by the token's SHA-256: a hit costs a hash and a shard read lock,
+//! no SQLite, no thread hand-off. Misses load from the store on a blocking
+//! thread and fill the cache; every revocation (logout, logout-all, password
+//! change, a rotation that kills an unused pair) evicts what the store
+//! revoked, without races (see `cache`).
+//!
+//! Refresh tokens rotate (spec `POST /refresh`, seed `POST /tokenrefresh`):
+//! refreshing R1 mints (A2, R2); R1 keeps working until the new pair is used
+//! (A2 on any request, or R2 refreshed), and a second refresh with R1 before
+//! that mints (A2', R2') and kills (A2, R2), as Synapse does. Then R1 answers
+//! 401 `M_UNKNOWN_TOKEN`. Recording "A2 was used" is a store write, done once:
+//! the cached entry remembers that it is pending and forgets it after.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::{Accounts, ids, now_ms};
+use crate::error::{Error, Result};
+use crate::store::{Millis, NewLogin, NewTokens, TokenHash};
+
+/// The authenticated caller of a request: who, on which device.
+///
+/// One shared allocation: handing a cached session to a request is a single
+/// reference-count increment, the cheapest thing two cores serving the same
+/// token can contend on.
+#[derive(Clone)]
+pub struct Session(Arc<SessionData>);
+
+struct SessionData {
+    user_id: Box<str>,
+    device_id: Box<str>,
+    is_guest: bool,
+}
+
+impl Session {
+    /// The full user ID, `@localpart:server`.
+    pub fn user_id(&self) -> &str {
+        &self.0.user_id
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.0.device_id
+    }
+
+    pub fn is_guest(&self) -> bool {
+        self.0.is_guest
+    }
+
+    pub(crate) fn localpart(&self) -> &str {
+        let user_id = self.user_id();
+        let without_sigil = user_id.strip_prefix('@').unwrap_or(user_id);
+        without_sigil.split_once(':').map_or(without_sigil, |(localpart, _)| localpart)
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("user_id", &self.user_id())
+            .field("device_id", &self.device_id())
+            .field("is_guest", &self.is_guest())
+            .finish()
+    }
+}
+
+/// What the cache remembers about an access token.
+#[derive(Clone)]
+pub(crate) struct CachedToken {
+    session: Session,
+    expires_at: Option<Millis>,
+    refresh_token_id: Option<i64>,
+    /// The refresh token this pair was rotated from still works: the first
+    /// use of this token retires it.
+    predecessor_alive: bool,
+}
+
+/// The answer to a refresh: a new pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Lifetime of the new access token.
+    pub expires_in_ms: u64,
+}
+
+/// Tokens just minted for a device, in the form the client receives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Credentials {
+    pub(crate) device_id: String,
+    pub(crate) access_token: String,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) expires_in_ms: Option<u64>,
+}
+
+fn unknown_token() -> Error {
+    Error::unknown_token("Invalid access token passed.", false)
+}
+
+impl Accounts {
+    /// Checks an access token (whoami, and the start of every authenticated
+    /// request).
+    ///
+    /// - Answered from memory after the first use of a token; the store is
+    ///   read once per token, and written once for the first use of a pair
+    ///   minted by a refresh.
+    /// - Unknown, revoked, or a deactivated account: 401 `M_UNKNOWN_TOKEN`,
+    ///   `soft_logout: false`.
+    /// - Expired (tokens issued with a refresh token): 401 `M_UNKNOWN_TOKEN`,
+    ///   `soft_logout: true`, so the client refreshes instead of starting over.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Session> {
+        let hash = ids::token_hash(access_token);
+        let cached = match self.inner.tokens.get(&hash) {
+            Some(cached) => cached,
+            None => self.load_token(hash).await?,
+        };
+        if cached.expires_at.is_some_and(|expires_at| now_ms() >= expires_at) {
+            return Err(Error::unknown_token("Access token has expired", true));
+        }
+        if cached.predecessor_alive {
+            self.record_first_use(hash, cached.clone()).await?;
+        }
+        Ok(cached.session)
+    }
+
+    async fn load_token(&self, hash: TokenHash) -> Result<CachedToken> {
+        let read_at = self.inner.tokens.epoch();
+        let record = self.db(move |store| store.access_token(&hash)).await?;
+        let record = record.filter(|record| !record.deactivated).ok_or_else(unknown_token)?;
+        let cached = CachedToken {
+            session: Session(Arc::new(SessionData {
+                user_id: self.user_id(&record.localpart).into(),
+                device_id: record.device_id.into(),
+                is_guest: record.is_guest,
+            })),
+            expires_at: record.expires_at,
+            refresh_token_id: record.refresh_token_id,
+            predecessor_alive: record.predecessor_alive,
+        };
+        self.inner.tokens.fill(read_at, hash, cached.clone());
+        Ok(cached)
+    }
+
+    /// The first use of a refreshed pair retires the refresh token it was
+    /// rotated from.
+    async fn record_first_use(&self, hash: TokenHash, mut cached: CachedToken) -> Result<()> {
+        let Some(refresh_token_id) = cached.refresh_token_id else {
+            return Ok(());
+        };
+        let read_at = self.inner.tokens.epoch();
+        self.db(move |store| store.retire_refresh_predecessor(refresh_token_id)).await?;
+        cached.predecessor_alive = false;
+        self.inner.tokens.fill(read_at, hash, cached);
+        Ok(())
+    }
+
+    /// Rotates a refresh token (spec `POST /refresh`, seed `POST /tokenrefresh`).
+    ///
+    /// - Answers a new access token (expiring after
+    ///   `tokens.access_token_lifetime`) and a new refresh token.
+    /// - The old refresh token works until the new pair is used; using it
+    ///   again before that mints another pair and kills the previous one.
+    /// - Unknown, used up, or not a refresh token: 401 `M_UNKNOWN_TOKEN`,
+    ///   `soft_logout: false`.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Refreshed> {
+        if !refresh_token.starts_with(ids::REFRESH_TOKEN_PREFIX) {
+            return Err(Error::unknown_token("Invalid refresh token", false));
+        }
+        let hash = ids::token_hash(refresh_token);
+        let (new, minted) = self.mint_tokens(true)?;
+        let rotated = self.db(move |store| store.rotate_refresh_token(&hash, &new)).await?;
+        let rotated =
+            rotated.ok_or_else(|| Error::unknown_token("Refresh token does not exist or is no longer valid", false))?;
+        self.revoke(&rotated.revoked);
+        match minted {
+            Credentials {
+                access_token,
+                refresh_token: Some(refresh_token),
+                expires_in_ms: Some(expires_in_ms),
+                ..
+            } => Ok(Refreshed { access_token, refresh_token, expires_in_ms }),
+            _ => Err(Error::internal("a rotation minted no refresh token")),
+        }
+    }
+
+    /// Logs out the caller's device (spec `POST /logout`).
+    ///
+    /// - The device and all its tokens (access and refresh) are deleted.
+    /// - Other devices are untouched.
+    pub async fn logout(&self, session: &Session) -> Result<()> {
+        let (localpart, device_id) = (session.localpart().to_owned(), session.device_id().to_owned());
+        let revoked = self.db(move |store| store.delete_device(&localpart, &device_id)).await?;
+        self.revoke(&revoked);
+        Ok(())
+    }
+
+    /// Logs out every device of the caller's account (spec `POST /logout/all`),
+    /// the caller's included.
+    pub async fn logout_all(&self, session: &Session) -> Result<()> {
+        let localpart = session.localpart().to_owned();
+        let revoked = self.db(move |store| store.delete_all_devices(&localpart)).await?;
+        self.revoke(&revoked);
+        Ok(())
+    }
+
+    /// Evicts tokens the store has just revoked.
+    pub(crate) fn revoke(&self, tokens: &[TokenHash]) {
+        self.inner.tokens.invalidate(tokens);
+    }
+
+    /// Mints an access token, and a refresh token with an expiring access
+    /// token when asked; nothing is stored yet.
+    fn mint_tokens(&self, with_refresh: bool) -> Result<(NewTokens, Credentials)> {
+        let access_token = ids::access_token()?;
+        let refresh_token = if with_refresh { Some(ids::refresh_token()?) } else { None };
+        let now = now_ms();
+        let lifetime = self.inner.config.tokens.access_token_lifetime.as_millis() as u64;
+        let expires_in_ms = with_refresh.then_some(lifetime);
+        let new = NewTokens {
+            access: ids::token_hash(&access_token),
+            refresh: refresh_token.as_deref().map(ids::token_hash),
+            expires_at: expires_in_ms.map(|ms| now.saturating_add(ms as Millis)),
+            created_at: now,
+        };
+        Ok((new, Credentials { device_id: String::new(), access_token, refresh_token, expires_in_ms }))
+    }
+
+    /// Prepares a device login: the given device ID (checked) or a fresh
+    /// one, its display name, and new tokens.
+    pub(crate) fn mint_login(
+        &self,
+        device_id: Option<String>,
+        display_name: Option<String>,
+        with_refresh: bool,
+    ) -> Result<(NewLogin, Credentials)> {
+        let device_id = match device_id {
+            Some(device_id) => {
+                check_device_id(&device_id)?;
+                device_id
+            }
+            None => ids::device_id()?,
+        };
+        let (tokens, mut credentials) = self.mint_tokens(with_refresh)?;
+        credentials.device_id = device_id.clone();
+        let display_name = display_name.map(|name| name.chars().take(MAX_DISPLAY_NAME_CHARS).collect());
+        Ok((NewLogin { device_id, display_name, tokens }, credentials))
+    }
+}
+
+/// Device display names are cut at this length (as Synapse does).
+const MAX_DISPLAY_NAME_CHARS: usize = 100;
+
+/// A client-chosen device ID: non-empty, at most 255 bytes.
+pub(crate) fn check_device_id(device_id: &str) -> Result<()> {
+    if device_id.is_empty() || device_id.len() > 255 {
+        return Err(Error::invalid_param("device_id must be 1 to 255 bytes long"));
+    }
+    Ok(())
+}

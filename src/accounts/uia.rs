@@ -1,0 +1,348 @@
+//! User-Interactive Authentication, written once for every operation.
+//!
+//! Register, password change and 3pid add all go through the same two
+//! calls. [`Accounts::uia_session`] finds the session a request continues
+//! (unknown or expired: 400; started for another operation or another
+//! user: 403). The operation then merges the session's remembered
+//! parameters under the request's ([`resume`]) — so a follow-up carrying
+//! only `auth` completes the *original* request — and checks what it can
+//! check cheaply, before any password is verified. [`Accounts::uia_authenticate`]
+//! runs the submitted stage and either lets the operation proceed or answers
+//! 401 with `{session, flows, params, completed}` (plus `errcode`/`error`
+//! when a stage failed).
+//!
+//! Sessions live in the store, so they survive a restart. They are written
+//! only when a 401 hands one to the client (and when a stored one completes
+//! a stage): a one-shot request that passes on its first attempt writes
+//! nothing. The original request's password is never stored: it is hashed
+//! (argon2id, once per session) when the session is first stored, and the
+//! hash is what the operation uses if the follow-up does not repeat the
+//! password; a follow-up that repeats it uses what it sends.
+//!
+//! Stages: `m.login.dummy`; `m.login.registration_token` (a token from
+//! `registration.tokens`); `m.login.password` (the caller's own password:
+//! a valid password of another account is 403); `m.login.email.identity`
+//! (a 3pid session validated by a trusted identity server, naming the
+//! account: the token-less password reset of the seed).
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::identifier::UserIdentifier;
+use super::identity_server::check_session_token;
+use super::rate_limit::{Action, Subject};
+use super::{Accounts, ClientInfo, ids, now_ms};
+use crate::error::{Error, ErrorCode, Result};
+use crate::store::{UiaOperation, UiaSessionRecord};
+
+pub(crate) const DUMMY: &str = "m.login.dummy";
+pub(crate) const PASSWORD: &str = "m.login.password";
+pub(crate) const REGISTRATION_TOKEN: &str = "m.login.registration_token";
+pub(crate) const EMAIL_IDENTITY: &str = "m.login.email.identity";
+
+/// A request whose parameters a UIA session remembers.
+pub(crate) trait Resumable: Serialize + DeserializeOwned {
+    /// `self` with its unset fields taken from `stored`.
+    fn or(self, stored: Self) -> Self;
+}
+
+/// The request to carry on with: `request` over what the session remembers.
+pub(crate) fn resume<R: Resumable>(request: R, session: Option<&UiaSessionRecord>) -> Result<R> {
+    match session {
+        Some(session) => {
+            let stored = serde_json::from_value(session.params.clone())
+                .map_err(|e| Error::internal(format!("UIA session {} holds unreadable parameters: {e}", session.id)))?;
+            Ok(request.or(stored))
+        }
+        None => Ok(request),
+    }
+}
+
+/// The `auth` member of a request body: absent or `null` means none.
+pub(crate) fn auth_object(auth: Option<Value>) -> Result<Option<Map<String, Value>>> {
+    match auth {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(object)) => Ok(Some(object)),
+        Some(_) => Err(Error::bad_json("auth must be an object")),
+    }
+}
+
+/// One UIA step of an operation.
+pub(crate) struct Uia<'a> {
+    pub(crate) operation: UiaOperation,
+    /// Each flow is a list of stages; completing any one flow suffices.
+    pub(crate) flows: Vec<Vec<&'static str>>,
+    /// The account the stages must prove to be (the access token's owner);
+    /// `None` when the stages themselves name it, or for registration.
+    pub(crate) user: Option<&'a str>,
+    pub(crate) auth: Option<&'a Map<String, Value>>,
+    pub(crate) client: &'a ClientInfo,
+}
+
+/// A passed UIA step.
+#[derive(Debug, Default)]
+pub(crate) struct Passed {
+    /// The stored session, if the client used one.
+    pub(crate) session_id: Option<String>,
+    /// The account the stages identified.
+    pub(crate) user: Option<String>,
+    /// The hash of the original request's password, if it was stored.
+    pub(crate) password_hash: Option<String>,
+}
+
+/// How a stage ended, when it did not pass.
+enum StageError {
+    /// The stage failed: answer 401 with the session and this error.
+    Failed(ErrorCode, Cow<'static, str>),
+    /// Stop here with this error (403, 404, 429, 500).
+    Fatal(Error),
+}
+
+impl From<Error> for StageError {
+    fn from(error: Error) -> Self {
+        StageError::Fatal(error)
+    }
+}
+
+impl Accounts {
+    /// The stored session a request continues, checked against the
+    /// operation and the caller.
+    pub(crate) async fn uia_session(
+        &self,
+        operation: UiaOperation,
+        auth: Option<&Map<String, Value>>,
+        user: Option<&str>,
+    ) -> Result<Option<UiaSessionRecord>> {
+        let Some(id) = auth.and_then(|auth| auth.get("session")) else {
+            return Ok(None);
+        };
+        let id = id.as_str().ok_or_else(|| Error::invalid_param("auth.session must be a string"))?.to_owned();
+        let session = self.db({
+            let id = id.clone();
+            move |store| store.uia_session(&id, now_ms())
+        });
+        let session = session
+            .await?
+            .ok_or_else(|| Error::bad_request(ErrorCode::Unknown, format!("Unknown session ID: {id}")))?;
+        if session.operation != operation {
+            return Err(Error::forbidden("Requested operation has changed during the UI authentication session."));
+        }
+        if let (Some(bound), Some(caller)) = (session.user.as_deref(), user)
+            && bound != caller
+        {
+            return Err(Error::forbidden("Invalid auth"));
+        }
+        Ok(Some(session))
+    }
+
+    /// Runs the stage `uia.auth` submits. `params` is the request to
+    /// remember (already merged with the session's); `password` the
+    /// request's own password, hashed if the session must be stored.
+    pub(crate) async fn uia_authenticate(
+        &self,
+        uia: Uia<'_>,
+        session: Option<UiaSessionRecord>,
+        params: Value,
+        password: Option<&str>,
+    ) -> Result<Passed> {
+        let stage = uia.auth.and_then(|auth| auth.get("type")).and_then(Value::as_str);
+        if let Some(stage) = stage
+            && !uia.flows.iter().flatten().any(|offered| *offered == stage)
+        {
+            return Err(Error::invalid_param(format!("Stage {stage} is not offered for this request")));
+        }
+        let mut completed = session.as_ref().map(|s| s.completed.clone()).unwrap_or_default();
+        let mut identified = session.as_ref().and_then(|s| s.user.clone());
+        let mut failure = None;
+        if let (Some(stage), Some(auth)) = (stage, uia.auth) {
+            match self.run_stage(stage, auth, &uia).await {
+                Ok(user) => {
+                    identified = user.or(identified);
+                    if !completed.iter().any(|done| done == stage) {
+                        completed.push(stage.to_owned());
+                    }
+                }
+                Err(StageError::Failed(code, message)) => failure = Some((code, message)),
+                Err(StageError::Fatal(error)) => return Err(error),
+            }
+        }
+        let done = uia.flows.iter().any(|flow| flow.iter().all(|stage| completed.iter().any(|c| c == stage)));
+
+        if done && failure.is_none() {
+            let passed = Passed {
+                session_id: session.as_ref().map(|s| s.id.clone()),
+                user: identified.clone(),
+                password_hash: session.as_ref().and_then(|s| s.password_hash.clone()),
+            };
+            if let Some(mut session) = session
+                && (session.completed != completed || session.user != identified || session.params != params)
+            {
+                session.completed = completed;
+                session.user = identified;
+                session.params = params;
+                self.db(move |store| store.put_uia_session(&session, now_ms())).await?;
+            }
+            return Ok(passed);
+        }
+
+        // Not done: store the session (new, or with its progress) and challenge.
+        let mut session = match session {
+            Some(session) => session,
+            None => {
+                let now = now_ms();
+                let lifetime = self.inner.config.tokens.uia_session_lifetime.as_millis() as i64;
+                UiaSessionRecord {
+                    id: ids::uia_session_id()?,
+                    operation: uia.operation,
+                    user: uia.user.map(str::to_owned),
+                    params: Value::Null,
+                    password_hash: None,
+                    completed: Vec::new(),
+                    registered: None,
+                    created_at: now,
+                    expires_at: now.saturating_add(lifetime),
+                }
+            }
+        };
+        session.params = params;
+        session.completed = completed;
+        session.user = identified.or(session.user);
+        // Hashed once per session: a client retrying a failing stage with the
+        // whole body must not cost an argon2 hash per attempt.
+        if let Some(password) = password
+            && session.password_hash.is_none()
+        {
+            session.password_hash = Some(self.inner.passwords.hash(password.to_owned()).await?);
+        }
+        let challenge = challenge(&session, &uia.flows, uia.auth.is_some());
+        self.db(move |store| store.put_uia_session(&session, now_ms())).await?;
+        Err(match failure {
+            Some((code, message)) => challenge.with_code(code, message),
+            None => challenge,
+        })
+    }
+
+    /// Checks one stage; `Ok` carries the account it identified, if any.
+    async fn run_stage(
+        &self,
+        stage: &str,
+        auth: &Map<String, Value>,
+        uia: &Uia<'_>,
+    ) -> Result<Option<String>, StageError> {
+        match stage {
+            DUMMY => Ok(None),
+            REGISTRATION_TOKEN => {
+                let token = auth.get("token").and_then(Value::as_str).unwrap_or_default();
+                if self.inner.config.registration.tokens.iter().any(|valid| valid == token) {
+                    Ok(None)
+                } else {
+                    Err(StageError::Failed(ErrorCode::Forbidden, "Invalid registration token".into()))
+                }
+            }
+            PASSWORD => self.password_stage(auth, uia).await.map(Some),
+            EMAIL_IDENTITY => self.email_identity_stage(auth, uia).await.map(Some),
+            _ => Err(StageError::Fatal(Error::invalid_param(format!("Unsupported stage {stage}")))),
+        }
+    }
+
+    /// `m.login.password`: the identified account's password.
+    async fn password_stage(&self, auth: &Map<String, Value>, uia: &Uia<'_>) -> Result<String, StageError> {
+        let identifier = match (UserIdentifier::from_json(auth), uia.user) {
+            (Ok(identifier), _) => identifier,
+            // No identifier: the account the session is bound to.
+            (Err(error), Some(user)) if error.code() == Some(ErrorCode::InvalidParam) => {
+                UserIdentifier::User(user.to_owned())
+            }
+            (Err(error), _) => return Err(error.into()),
+        };
+        let password = match auth.get("password") {
+            Some(Value::String(password)) => password.clone(),
+            Some(_) => return Err(Error::invalid_param("auth.password must be a string").into()),
+            None => return Err(Error::missing_param("password").into()),
+        };
+        let localpart = match (&identifier, self.resolve_identifier(&identifier).await?) {
+            (_, Some(localpart)) => Some(localpart),
+            // The seed: a 3pid no account has is 404 M_NOT_FOUND.
+            (UserIdentifier::ThirdParty { .. }, None) => {
+                return Err(Error::new(
+                    http::StatusCode::NOT_FOUND,
+                    ErrorCode::NotFound,
+                    "No account is associated with this third-party identifier",
+                )
+                .into());
+            }
+            (UserIdentifier::User(_), None) => None,
+        };
+        if let Some(bound) = uia.user
+            && localpart.as_deref() != Some(bound)
+        {
+            return Err(Error::forbidden("Invalid auth").into());
+        }
+        let subject = Subject::Account(localpart.clone().unwrap_or_else(|| identifier.rate_limit_key()));
+        self.inner.limits.check(Action::LoginFailed, &subject)?;
+        let user = match &localpart {
+            Some(localpart) => {
+                let localpart = localpart.clone();
+                self.db(move |store| store.user(&localpart)).await?
+            }
+            None => None,
+        };
+        if !self.check_password(user.as_ref(), password).await? {
+            self.inner.limits.charge(Action::LoginFailed, &subject);
+            return Err(StageError::Failed(ErrorCode::Forbidden, "Invalid username or password".into()));
+        }
+        localpart.ok_or_else(|| Error::internal("a password matched no account").into())
+    }
+
+    /// `m.login.email.identity`: a 3pid session a trusted identity server
+    /// validated, naming an account by its e-mail address.
+    async fn email_identity_stage(&self, auth: &Map<String, Value>, uia: &Uia<'_>) -> Result<String, StageError> {
+        let creds = auth
+            .get("threepid_creds")
+            .or_else(|| auth.get("threepidCreds"))
+            .and_then(Value::as_object)
+            .ok_or_else(|| Error::missing_param("threepid_creds"))?;
+        let field = |name: &'static str| -> Result<String> {
+            creds.get(name).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| Error::missing_param(name))
+        };
+        let (sid, client_secret, id_server) = (field("sid")?, field("client_secret")?, field("id_server")?);
+        check_session_token("sid", &sid)?;
+        check_session_token("client_secret", &client_secret)?;
+        self.inner.limits.consume(Action::Threepid, &Subject::ip(uia.client.ip))?;
+        let validated = match self.inner.identity.validated_threepid(&id_server, &sid, &client_secret).await {
+            Ok(validated) if validated.medium == "email" => validated,
+            Ok(_) => return Err(StageError::Failed(ErrorCode::ThreepidAuthFailed, "Not an e-mail address".into())),
+            Err(error) => {
+                return Err(StageError::Failed(ErrorCode::ThreepidAuthFailed, error.message().to_owned().into()));
+            }
+        };
+        let identifier = UserIdentifier::ThirdParty { medium: validated.medium, address: validated.address };
+        let localpart = self.resolve_identifier(&identifier).await?.ok_or_else(|| {
+            Error::new(
+                http::StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "No account is associated with this e-mail address",
+            )
+        })?;
+        if uia.user.is_some_and(|bound| bound != localpart) {
+            return Err(Error::forbidden("Invalid auth").into());
+        }
+        Ok(localpart)
+    }
+}
+
+/// The 401 body: `{session, flows: [{stages}], params: {}, completed}`;
+/// `completed` is left out of the very first challenge, as Synapse does.
+fn challenge(session: &UiaSessionRecord, flows: &[Vec<&'static str>], with_completed: bool) -> Error {
+    let mut state = Map::new();
+    state.insert("session".into(), session.id.clone().into());
+    state.insert("flows".into(), flows.iter().map(|stages| json!({"stages": stages})).collect());
+    state.insert("params".into(), json!({}));
+    if with_completed {
+        state.insert("completed".into(), json!(session.completed));
+    }
+    Error::uia(state)
+}

@@ -1,0 +1,267 @@
+//! The storage interface: what the accounts domain needs to remember.
+//!
+//! The domain never sees SQL. It calls the narrow, synchronous [`Store`]
+//! trait (from a blocking thread, never from an async worker), and each
+//! method is one transaction: it either does all it says or nothing. That
+//! keeps the rules that need atomicity ("a username is taken once", "a
+//! refresh rotates exactly one pair", "a 3pid belongs to one account") in
+//! one place per backend, and lets a PostgreSQL backend join [`sqlite`]
+//! later by implementing the same methods.
+//!
+//! Secrets never reach the store in plain text: access and refresh tokens
+//! arrive as SHA-256 digests ([`TokenHash`]), passwords as argon2id PHC
+//! strings. Times are milliseconds since the Unix epoch.
+
+mod migrations;
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use serde_json::Value;
+
+use crate::error::{Error, ErrorCode};
+
+/// The SHA-256 digest of an access or refresh token: the only form in which
+/// a token is stored or used as a key.
+pub type TokenHash = [u8; 32];
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The localpart is already registered (including deactivated accounts).
+    #[error("the user ID is already taken")]
+    UserExists,
+    /// The third-party identifier is attached to another account.
+    #[error("the third-party identifier is attached to another account")]
+    ThreepidInUse,
+    /// The database failed; not the client's fault.
+    #[error("storage failure: {0}")]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn backend(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Backend(cause.into())
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::UserExists => Error::bad_request(ErrorCode::UserInUse, "User ID already taken."),
+            StoreError::ThreepidInUse => {
+                Error::bad_request(ErrorCode::ThreepidInUse, "Third-party identifier already in use by another account")
+            }
+            StoreError::Backend(cause) => Error::internal(cause),
+        }
+    }
+}
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub localpart: String,
+    /// argon2id PHC string; `None` for guests.
+    pub password_hash: Option<String>,
+    pub is_guest: bool,
+    pub deactivated: bool,
+    pub created_at: Millis,
+}
+
+/// The localpart of an account about to be created.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NewLocalpart {
+    /// Chosen by the client, already validated.
+    Chosen(String),
+    /// Picked by the store: the next free number from its counter.
+    Generated,
+}
+
+/// An account to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub localpart: NewLocalpart,
+    pub password_hash: Option<String>,
+    pub is_guest: bool,
+    pub created_at: Millis,
+}
+
+/// An access token, optionally paired with a refresh token.
+#[derive(Debug, Clone)]
+pub struct NewTokens {
+    pub access: TokenHash,
+    pub refresh: Option<TokenHash>,
+    /// When the access token stops working; `None` never.
+    pub expires_at: Option<Millis>,
+    pub created_at: Millis,
+}
+
+/// A device signing in: created if new; an existing device of the same
+/// user keeps its display name and loses its earlier tokens.
+#[derive(Debug, Clone)]
+pub struct NewLogin {
+    pub device_id: String,
+    pub display_name: Option<String>,
+    pub tokens: NewTokens,
+}
+
+/// What an access token stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessTokenRecord {
+    pub localpart: String,
+    pub device_id: String,
+    pub is_guest: bool,
+    pub deactivated: bool,
+    pub expires_at: Option<Millis>,
+    /// The refresh token issued together with this access token.
+    pub refresh_token_id: Option<i64>,
+    /// Whether the refresh token this pair was rotated from still works;
+    /// the first use of this access token retires it
+    /// ([`Store::retire_refresh_predecessor`]).
+    pub predecessor_alive: bool,
+}
+
+/// The outcome of a successful refresh-token rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rotated {
+    pub localpart: String,
+    pub device_id: String,
+    /// Access tokens that died with the rotation (a pair minted earlier from
+    /// the same refresh token and never used, and expired ones): evict them
+    /// from caches.
+    pub revoked: Vec<TokenHash>,
+}
+
+/// The operation a UIA session authorises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UiaOperation {
+    Register,
+    ChangePassword,
+    AddThreepid,
+}
+
+impl UiaOperation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UiaOperation::Register => "register",
+            UiaOperation::ChangePassword => "change_password",
+            UiaOperation::AddThreepid => "add_threepid",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [UiaOperation::Register, UiaOperation::ChangePassword, UiaOperation::AddThreepid]
+            .into_iter()
+            .find(|op| op.as_str() == name)
+    }
+}
+
+/// A User-Interactive Authentication session as stored between requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UiaSessionRecord {
+    pub id: String,
+    pub operation: UiaOperation,
+    /// The account the session is bound to (the access token's owner, or
+    /// the user a stage identified); `None` for registration.
+    pub user: Option<String>,
+    /// The original request's parameters, without any password.
+    pub params: Value,
+    /// argon2id hash of the password the original request carried.
+    pub password_hash: Option<String>,
+    /// Stage types completed so far.
+    pub completed: Vec<String>,
+    /// For a completed registration: the localpart it created, so that a
+    /// replay of the session answers for the same account.
+    pub registered: Option<String>,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// A third-party identifier attached to an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreepidRecord {
+    pub medium: String,
+    pub address: String,
+    pub validated_at: Millis,
+    pub added_at: Millis,
+    /// The identity server that validated it, if any.
+    pub id_server: Option<String>,
+}
+
+/// The storage the accounts domain runs on. Every method is synchronous
+/// and one transaction; call it from a blocking thread.
+pub trait Store: Send + Sync + 'static {
+    /// The account with this localpart, deactivated or not.
+    fn user(&self, localpart: &str) -> StoreResult<Option<UserRecord>>;
+
+    /// Creates an account and, unless `login` is `None`, its first device
+    /// and tokens; when `uia_session` is given, records the new localpart in
+    /// that session so that replaying it answers for the same account.
+    /// Returns the localpart (picked by the store for
+    /// [`NewLocalpart::Generated`]). A taken localpart is
+    /// [`StoreError::UserExists`] and nothing is written.
+    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<String>;
+
+    /// Signs a device in for an existing account: creates the device or,
+    /// if it exists, revokes its earlier tokens. Returns the revoked access
+    /// tokens.
+    fn create_login(&self, localpart: &str, login: &NewLogin) -> StoreResult<Vec<TokenHash>>;
+
+    /// Replaces the password hash. With `revoke_other_devices`, deletes every
+    /// device except `keep_device` with their tokens. Returns the revoked
+    /// access tokens.
+    fn set_password(
+        &self,
+        localpart: &str,
+        password_hash: &str,
+        keep_device: Option<&str>,
+        revoke_other_devices: bool,
+    ) -> StoreResult<Vec<TokenHash>>;
+
+    /// What an access token stands for, if it exists (expired or not).
+    fn access_token(&self, token: &TokenHash) -> StoreResult<Option<AccessTokenRecord>>;
+
+    /// Retires the refresh token that `refresh_token_id` was rotated from:
+    /// the new pair has been used, so the old refresh token stops working.
+    fn retire_refresh_predecessor(&self, refresh_token_id: i64) -> StoreResult<()>;
+
+    /// Rotates a refresh token: mints `new` (which must carry a refresh
+    /// token) for the same device, retires the refresh token this one was
+    /// rotated from, drops any pair minted earlier from this same token that
+    /// was never used, and deletes the device's access tokens that expired
+    /// by `new.created_at`. `None` when the refresh token is unknown or
+    /// retired; nothing is written then.
+    fn rotate_refresh_token(&self, refresh: &TokenHash, new: &NewTokens) -> StoreResult<Option<Rotated>>;
+
+    /// Deletes a device with its tokens. Returns the revoked access tokens.
+    fn delete_device(&self, localpart: &str, device_id: &str) -> StoreResult<Vec<TokenHash>>;
+
+    /// Deletes every device of an account. Returns the revoked access tokens.
+    fn delete_all_devices(&self, localpart: &str) -> StoreResult<Vec<TokenHash>>;
+
+    /// Inserts or replaces a UIA session, and forgets sessions that expired
+    /// before `now`.
+    fn put_uia_session(&self, session: &UiaSessionRecord, now: Millis) -> StoreResult<()>;
+
+    /// A UIA session that has not expired at `now`.
+    fn uia_session(&self, id: &str, now: Millis) -> StoreResult<Option<UiaSessionRecord>>;
+
+    /// The 3pids of an account, oldest first.
+    fn threepids(&self, localpart: &str) -> StoreResult<Vec<ThreepidRecord>>;
+
+    /// The localpart of the account a 3pid is attached to.
+    fn threepid_owner(&self, medium: &str, address: &str) -> StoreResult<Option<String>>;
+
+    /// Attaches a 3pid. Attaching one the account already has changes
+    /// nothing; one attached to another account is
+    /// [`StoreError::ThreepidInUse`].
+    fn add_threepid(&self, localpart: &str, threepid: &ThreepidRecord) -> StoreResult<()>;
+
+    /// Detaches a 3pid; `false` if the account did not have it.
+    fn delete_threepid(&self, localpart: &str, medium: &str, address: &str) -> StoreResult<bool>;
+}

@@ -1,0 +1,684 @@
+//! The SQLite implementation of [`Store`]: one writer, a few readers.
+//!
+//! SQLite allows one writer at a time, so the store keeps exactly one
+//! writing connection behind a mutex and starts every write with
+//! `BEGIN IMMEDIATE`: writers queue on the mutex instead of failing with
+//! `SQLITE_BUSY` halfway through a transaction, and a check-then-insert
+//! (is this username free?) cannot interleave with another. Reads go to a
+//! small pool of read-only connections, which WAL lets run beside the
+//! writer.
+//!
+//! Durability: WAL with `synchronous = NORMAL`. A commit is in the WAL file
+//! before `COMMIT` returns, so an answered request survives the process
+//! being killed (SIGKILL, panic, OOM); only a power loss or kernel crash can
+//! lose the last few transactions, which would need `synchronous = FULL`
+//! (an fsync per commit) to prevent.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::migrations::{self, MigrationError};
+use super::{
+    AccessTokenRecord, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, Rotated, Store, StoreError, StoreResult,
+    ThreepidRecord, TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
+};
+
+/// How long a connection waits for a lock held by another process before
+/// giving up (within this process the mutexes do the queueing).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Page cache per connection, in KiB (SQLite's default is 2000 each); kept
+/// small because the whole server aims to stay within a few MiB.
+const WRITER_CACHE_KIB: i64 = 2048;
+const READER_CACHE_KIB: i64 = 1024;
+
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::backend(error)
+    }
+}
+
+impl From<MigrationError> for StoreError {
+    fn from(error: MigrationError) -> Self {
+        StoreError::backend(error)
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `path`, with
+    /// one reader per available core, at most four.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self::open_with_readers(path, cores.clamp(1, 4))
+    }
+
+    pub fn open_with_readers(path: &Path, readers: usize) -> StoreResult<Self> {
+        let mut writer = Connection::open(path)?;
+        writer.busy_timeout(BUSY_TIMEOUT)?;
+        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::backend(format!("SQLite refused WAL mode (got {mode})")));
+        }
+        writer.pragma_update(None, "synchronous", "NORMAL")?;
+        writer.pragma_update(None, "foreign_keys", "ON")?;
+        writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+        migrations::migrate(&mut writer)?;
+
+        let readers = (0..readers.max(1))
+            .map(|_| {
+                let flags =
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+                let reader = Connection::open_with_flags(path, flags)?;
+                reader.busy_timeout(BUSY_TIMEOUT)?;
+                reader.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer; commits
+    /// if it returns `Ok`, rolls back otherwise.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if !conn.is_autocommit() {
+            // A panic left a transaction open on this connection.
+            conn.execute_batch("ROLLBACK")?;
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` on a free reader, or waits for one.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let count = self.readers.len();
+        let conn = (0..count)
+            .find_map(|i| self.readers[(start + i) % count].try_lock().ok())
+            .unwrap_or_else(|| lock(&self.readers[start % count]));
+        Ok(f(&conn)?)
+    }
+}
+
+fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn token_hash(bytes: Vec<u8>) -> rusqlite::Result<TokenHash> {
+    let len = bytes.len();
+    bytes.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Blob,
+            format!("token hash of {len} bytes").into(),
+        )
+    })
+}
+
+/// Runs a `DELETE … RETURNING token_hash` and collects the hashes.
+fn delete_returning_hashes(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<TokenHash>> {
+    let mut statement = tx.prepare_cached(sql)?;
+    let rows = statement.query_map(params, |row| token_hash(row.get(0)?))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+fn user_exists(tx: &Transaction<'_>, localpart: &str) -> StoreResult<bool> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM users WHERE localpart = ?1")?
+        .query_row([localpart], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn is_constraint_violation(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+}
+
+/// Inserts an access token and its refresh token; returns the refresh
+/// token's id.
+fn insert_tokens(
+    tx: &Transaction<'_>,
+    localpart: &str,
+    device_id: &str,
+    tokens: &NewTokens,
+) -> StoreResult<Option<i64>> {
+    let refresh_id = match &tokens.refresh {
+        Some(refresh) => {
+            tx.prepare_cached(
+                "INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![&refresh[..], localpart, device_id, tokens.created_at])?;
+            Some(tx.last_insert_rowid())
+        }
+        None => None,
+    };
+    tx.prepare_cached(
+        "INSERT INTO access_tokens (token_hash, user_id, device_id, refresh_token_id, expires_at, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        &tokens.access[..],
+        localpart,
+        device_id,
+        refresh_id,
+        tokens.expires_at,
+        tokens.created_at
+    ])?;
+    Ok(refresh_id)
+}
+
+/// Creates the device, or empties an existing one of its tokens, then
+/// issues the new tokens. Returns the revoked access tokens.
+fn insert_login(tx: &Transaction<'_>, localpart: &str, login: &NewLogin) -> StoreResult<Vec<TokenHash>> {
+    let created = tx
+        .prepare_cached(
+            "INSERT INTO devices (user_id, device_id, display_name, created_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (user_id, device_id) DO NOTHING",
+        )?
+        .execute(params![localpart, login.device_id, login.display_name, login.tokens.created_at])?;
+    let revoked = if created == 0 {
+        let revoked = delete_returning_hashes(
+            tx,
+            "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id = ?2 RETURNING token_hash",
+            params![localpart, login.device_id],
+        )?;
+        tx.prepare_cached("DELETE FROM refresh_tokens WHERE user_id = ?1 AND device_id = ?2")?
+            .execute(params![localpart, login.device_id])?;
+        revoked
+    } else {
+        Vec::new()
+    };
+    insert_tokens(tx, localpart, &login.device_id, &login.tokens)?;
+    Ok(revoked)
+}
+
+fn uia_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(UiaSessionRecord, String, String, String)> {
+    let record = UiaSessionRecord {
+        id: row.get(0)?,
+        operation: UiaOperation::Register, // replaced by the caller once parsed
+        user: row.get(2)?,
+        params: serde_json::Value::Null,
+        password_hash: row.get(4)?,
+        completed: Vec::new(),
+        registered: row.get(6)?,
+        created_at: row.get(7)?,
+        expires_at: row.get(8)?,
+    };
+    Ok((record, row.get(1)?, row.get(3)?, row.get(5)?))
+}
+
+impl Store for SqliteStore {
+    fn user(&self, localpart: &str) -> StoreResult<Option<UserRecord>> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT localpart, password_hash, is_guest, deactivated, created_at FROM users WHERE localpart = ?1",
+            )?
+            .query_row([localpart], |row| {
+                Ok(UserRecord {
+                    localpart: row.get(0)?,
+                    password_hash: row.get(1)?,
+                    is_guest: row.get(2)?,
+                    deactivated: row.get(3)?,
+                    created_at: row.get(4)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<String> {
+        self.write(|tx| {
+            let localpart = match &user.localpart {
+                NewLocalpart::Chosen(localpart) => {
+                    if user_exists(tx, localpart)? {
+                        return Err(StoreError::UserExists);
+                    }
+                    localpart.clone()
+                }
+                NewLocalpart::Generated => loop {
+                    let next: i64 = tx
+                        .prepare_cached(
+                            "UPDATE counters SET value = value + 1 WHERE name = 'generated_localpart' RETURNING value",
+                        )?
+                        .query_row([], |row| row.get(0))?;
+                    let candidate = next.to_string();
+                    if !user_exists(tx, &candidate)? {
+                        break candidate;
+                    }
+                },
+            };
+            tx.prepare_cached(
+                "INSERT INTO users (localpart, password_hash, is_guest, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![localpart, user.password_hash, user.is_guest, user.created_at])
+            .map_err(|error| if is_constraint_violation(&error) { StoreError::UserExists } else { error.into() })?;
+            if let Some(login) = login {
+                insert_login(tx, &localpart, login)?;
+            }
+            if let Some(session) = uia_session {
+                tx.prepare_cached("UPDATE uia_sessions SET registered = ?1 WHERE id = ?2")?
+                    .execute(params![localpart, session])?;
+            }
+            Ok(localpart)
+        })
+    }
+
+    fn create_login(&self, localpart: &str, login: &NewLogin) -> StoreResult<Vec<TokenHash>> {
+        self.write(|tx| insert_login(tx, localpart, login))
+    }
+
+    fn set_password(
+        &self,
+        localpart: &str,
+        password_hash: &str,
+        keep_device: Option<&str>,
+        revoke_other_devices: bool,
+    ) -> StoreResult<Vec<TokenHash>> {
+        self.write(|tx| {
+            tx.prepare_cached("UPDATE users SET password_hash = ?1 WHERE localpart = ?2")?
+                .execute(params![password_hash, localpart])?;
+            if !revoke_other_devices {
+                return Ok(Vec::new());
+            }
+            let revoked = delete_returning_hashes(
+                tx,
+                "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id IS NOT ?2 RETURNING token_hash",
+                params![localpart, keep_device],
+            )?;
+            tx.prepare_cached("DELETE FROM devices WHERE user_id = ?1 AND device_id IS NOT ?2")?
+                .execute(params![localpart, keep_device])?;
+            Ok(revoked)
+        })
+    }
+
+    fn access_token(&self, token: &TokenHash) -> StoreResult<Option<AccessTokenRecord>> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT a.user_id, a.device_id, u.is_guest, u.deactivated, a.expires_at, a.refresh_token_id, \
+                        EXISTS (SELECT 1 FROM refresh_tokens p WHERE p.next_id = a.refresh_token_id) \
+                 FROM access_tokens a JOIN users u ON u.localpart = a.user_id \
+                 WHERE a.token_hash = ?1",
+            )?
+            .query_row([&token[..]], |row| {
+                Ok(AccessTokenRecord {
+                    localpart: row.get(0)?,
+                    device_id: row.get(1)?,
+                    is_guest: row.get(2)?,
+                    deactivated: row.get(3)?,
+                    expires_at: row.get(4)?,
+                    refresh_token_id: row.get(5)?,
+                    predecessor_alive: row.get(6)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    fn retire_refresh_predecessor(&self, refresh_token_id: i64) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM refresh_tokens WHERE next_id = ?1")?.execute([refresh_token_id])?;
+            Ok(())
+        })
+    }
+
+    fn rotate_refresh_token(&self, refresh: &TokenHash, new: &NewTokens) -> StoreResult<Option<Rotated>> {
+        self.write(|tx| {
+            let Some((id, localpart, device_id, next_id)) = tx
+                .prepare_cached("SELECT id, user_id, device_id, next_id FROM refresh_tokens WHERE token_hash = ?1")?
+                .query_row([&refresh[..]], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
+                    ))
+                })
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            // Using this token proves its pair arrived: the one before it retires.
+            tx.prepare_cached("DELETE FROM refresh_tokens WHERE next_id = ?1")?.execute([id])?;
+            // A pair minted earlier from this token was never used: it dies.
+            let mut revoked = match next_id {
+                Some(next) => {
+                    let revoked = delete_returning_hashes(
+                        tx,
+                        "DELETE FROM access_tokens WHERE refresh_token_id = ?1 RETURNING token_hash",
+                        [next],
+                    )?;
+                    tx.prepare_cached("DELETE FROM refresh_tokens WHERE id = ?1")?.execute([next])?;
+                    revoked
+                }
+                None => Vec::new(),
+            };
+            // Expired access tokens of the device go too: without this, a
+            // device refreshing every few minutes would pile them up forever.
+            revoked.extend(delete_returning_hashes(
+                tx,
+                "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id = ?2 AND expires_at <= ?3 \
+                 RETURNING token_hash",
+                params![localpart, device_id, new.created_at],
+            )?);
+            let new_id = insert_tokens(tx, &localpart, &device_id, new)?
+                .ok_or_else(|| StoreError::backend("a rotation must mint a refresh token"))?;
+            tx.prepare_cached("UPDATE refresh_tokens SET next_id = ?1 WHERE id = ?2")?.execute([new_id, id])?;
+            Ok(Some(Rotated { localpart, device_id, revoked }))
+        })
+    }
+
+    fn delete_device(&self, localpart: &str, device_id: &str) -> StoreResult<Vec<TokenHash>> {
+        self.write(|tx| {
+            let revoked = delete_returning_hashes(
+                tx,
+                "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id = ?2 RETURNING token_hash",
+                params![localpart, device_id],
+            )?;
+            tx.prepare_cached("DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2")?
+                .execute(params![localpart, device_id])?;
+            Ok(revoked)
+        })
+    }
+
+    fn delete_all_devices(&self, localpart: &str) -> StoreResult<Vec<TokenHash>> {
+        self.write(|tx| {
+            let revoked = delete_returning_hashes(
+                tx,
+                "DELETE FROM access_tokens WHERE user_id = ?1 RETURNING token_hash",
+                [localpart],
+            )?;
+            tx.prepare_cached("DELETE FROM devices WHERE user_id = ?1")?.execute([localpart])?;
+            Ok(revoked)
+        })
+    }
+
+    fn put_uia_session(&self, session: &UiaSessionRecord, now: Millis) -> StoreResult<()> {
+        let params_json = serde_json::to_string(&session.params).map_err(StoreError::backend)?;
+        let completed_json = serde_json::to_string(&session.completed).map_err(StoreError::backend)?;
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM uia_sessions WHERE expires_at < ?1")?.execute([now])?;
+            tx.prepare_cached(
+                "INSERT INTO uia_sessions \
+                   (id, operation, user_id, params, password_hash, completed, registered, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, params = excluded.params, \
+                   password_hash = excluded.password_hash, completed = excluded.completed, \
+                   registered = COALESCE(excluded.registered, registered)",
+            )?
+            .execute(params![
+                session.id,
+                session.operation.as_str(),
+                session.user,
+                params_json,
+                session.password_hash,
+                completed_json,
+                session.registered,
+                session.created_at,
+                session.expires_at,
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn uia_session(&self, id: &str, now: Millis) -> StoreResult<Option<UiaSessionRecord>> {
+        let row = self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT id, operation, user_id, params, password_hash, completed, registered, created_at, expires_at \
+                 FROM uia_sessions WHERE id = ?1 AND expires_at >= ?2",
+            )?
+            .query_row(params![id, now], uia_from_row)
+            .optional()
+        })?;
+        let Some((mut record, operation, params_json, completed_json)) = row else {
+            return Ok(None);
+        };
+        record.operation = UiaOperation::parse(&operation)
+            .ok_or_else(|| StoreError::backend(format!("unknown UIA operation {operation:?} in session {id}")))?;
+        record.params = serde_json::from_str(&params_json).map_err(StoreError::backend)?;
+        record.completed = serde_json::from_str(&completed_json).map_err(StoreError::backend)?;
+        Ok(Some(record))
+    }
+
+    fn threepids(&self, localpart: &str) -> StoreResult<Vec<ThreepidRecord>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT medium, address, validated_at, added_at, id_server FROM threepids \
+                 WHERE user_id = ?1 ORDER BY added_at, medium, address",
+            )?;
+            let rows = statement.query_map([localpart], |row| {
+                Ok(ThreepidRecord {
+                    medium: row.get(0)?,
+                    address: row.get(1)?,
+                    validated_at: row.get(2)?,
+                    added_at: row.get(3)?,
+                    id_server: row.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn threepid_owner(&self, medium: &str, address: &str) -> StoreResult<Option<String>> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT user_id FROM threepids WHERE medium = ?1 AND address = ?2")?
+                .query_row([medium, address], |row| row.get(0))
+                .optional()
+        })
+    }
+
+    fn add_threepid(&self, localpart: &str, threepid: &ThreepidRecord) -> StoreResult<()> {
+        self.write(|tx| {
+            let owner: Option<String> = tx
+                .prepare_cached("SELECT user_id FROM threepids WHERE medium = ?1 AND address = ?2")?
+                .query_row([&threepid.medium, &threepid.address], |row| row.get(0))
+                .optional()?;
+            match owner {
+                Some(owner) if owner == localpart => Ok(()),
+                Some(_) => Err(StoreError::ThreepidInUse),
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO threepids (medium, address, user_id, validated_at, added_at, id_server) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        threepid.medium,
+                        threepid.address,
+                        localpart,
+                        threepid.validated_at,
+                        threepid.added_at,
+                        threepid.id_server,
+                    ])?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    fn delete_threepid(&self, localpart: &str, medium: &str, address: &str) -> StoreResult<bool> {
+        self.write(|tx| {
+            let deleted = tx
+                .prepare_cached("DELETE FROM threepids WHERE user_id = ?1 AND medium = ?2 AND address = ?3")?
+                .execute([localpart, medium, address])?;
+            Ok(deleted > 0)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("test.db")).unwrap();
+        (dir, store)
+    }
+
+    fn user(localpart: NewLocalpart) -> NewUser {
+        NewUser { localpart, password_hash: Some("$argon2id$…".into()), is_guest: false, created_at: 1 }
+    }
+
+    fn tokens(access: u8, refresh: Option<u8>) -> NewTokens {
+        NewTokens { access: [access; 32], refresh: refresh.map(|r| [r; 32]), expires_at: None, created_at: 1 }
+    }
+
+    fn login(device: &str, access: u8, refresh: Option<u8>) -> NewLogin {
+        NewLogin { device_id: device.into(), display_name: None, tokens: tokens(access, refresh) }
+    }
+
+    #[test]
+    fn a_localpart_is_taken_once() {
+        let (_dir, store) = store();
+        let created = store.create_user(&user(NewLocalpart::Chosen("alice".into())), None, None).unwrap();
+        assert_eq!(created, "alice");
+        let again = store.create_user(&user(NewLocalpart::Chosen("alice".into())), Some(&login("D", 1, None)), None);
+        assert!(matches!(again, Err(StoreError::UserExists)));
+        // Nothing of the failed attempt was written.
+        assert_eq!(store.access_token(&[1; 32]).unwrap(), None);
+    }
+
+    #[test]
+    fn generated_localparts_count_up_and_skip_taken_ones() {
+        let (_dir, store) = store();
+        store.create_user(&user(NewLocalpart::Chosen("2".into())), None, None).unwrap();
+        let first = store.create_user(&user(NewLocalpart::Generated), None, None).unwrap();
+        let second = store.create_user(&user(NewLocalpart::Generated), None, None).unwrap();
+        assert_eq!((first.as_str(), second.as_str()), ("1", "3"));
+    }
+
+    #[test]
+    fn logging_in_again_on_a_device_replaces_its_tokens() {
+        let (_dir, store) = store();
+        store.create_user(&user(NewLocalpart::Chosen("bob".into())), Some(&login("D", 1, None)), None).unwrap();
+        let revoked = store.create_login("bob", &login("D", 2, None)).unwrap();
+        assert_eq!(revoked, vec![[1; 32]]);
+        assert_eq!(store.access_token(&[1; 32]).unwrap(), None);
+        let record = store.access_token(&[2; 32]).unwrap().unwrap();
+        assert_eq!((record.localpart.as_str(), record.device_id.as_str()), ("bob", "D"));
+    }
+
+    #[test]
+    fn rotation_keeps_the_old_refresh_token_until_the_new_pair_is_used() {
+        let (_dir, store) = store();
+        store.create_user(&user(NewLocalpart::Chosen("carol".into())), Some(&login("D", 1, Some(11))), None).unwrap();
+        // R1 → (A2, R2).
+        let rotated = store.rotate_refresh_token(&[11; 32], &tokens(2, Some(12))).unwrap().unwrap();
+        assert!(rotated.revoked.is_empty());
+        assert!(store.access_token(&[2; 32]).unwrap().unwrap().predecessor_alive);
+        // R1 again before A2/R2 were used → (A3, R3); A2 and R2 die.
+        let rotated = store.rotate_refresh_token(&[11; 32], &tokens(3, Some(13))).unwrap().unwrap();
+        assert_eq!(rotated.revoked, vec![[2; 32]]);
+        assert_eq!(store.rotate_refresh_token(&[12; 32], &tokens(9, Some(19))).unwrap(), None);
+        // First use of A3 retires R1; A1 lives on.
+        let a3 = store.access_token(&[3; 32]).unwrap().unwrap();
+        store.retire_refresh_predecessor(a3.refresh_token_id.unwrap()).unwrap();
+        assert!(!store.access_token(&[3; 32]).unwrap().unwrap().predecessor_alive);
+        assert_eq!(store.rotate_refresh_token(&[11; 32], &tokens(9, Some(19))).unwrap(), None);
+        assert!(store.access_token(&[1; 32]).unwrap().is_some());
+        // R3 → (A4, R4) → R3 retires when R4 is rotated.
+        store.rotate_refresh_token(&[13; 32], &tokens(4, Some(14))).unwrap().unwrap();
+        store.rotate_refresh_token(&[14; 32], &tokens(5, Some(15))).unwrap().unwrap();
+        assert_eq!(store.rotate_refresh_token(&[13; 32], &tokens(9, Some(19))).unwrap(), None);
+    }
+
+    #[test]
+    fn rotation_sweeps_the_devices_expired_access_tokens() {
+        let (_dir, store) = store();
+        let expiring = NewTokens { expires_at: Some(100), ..tokens(1, Some(11)) };
+        let login = NewLogin { device_id: "D".into(), display_name: None, tokens: expiring };
+        store.create_user(&user(NewLocalpart::Chosen("ida".into())), Some(&login), None).unwrap();
+        let later = NewTokens { created_at: 200, expires_at: Some(500), ..tokens(2, Some(12)) };
+        let rotated = store.rotate_refresh_token(&[11; 32], &later).unwrap().unwrap();
+        assert_eq!(rotated.revoked, vec![[1; 32]]);
+        assert_eq!(store.access_token(&[1; 32]).unwrap(), None);
+        assert!(store.access_token(&[2; 32]).unwrap().is_some());
+    }
+
+    #[test]
+    fn password_change_keeps_only_the_callers_device() {
+        let (_dir, store) = store();
+        store.create_user(&user(NewLocalpart::Chosen("erin".into())), Some(&login("D1", 1, Some(11))), None).unwrap();
+        store.create_login("erin", &login("D2", 2, None)).unwrap();
+        let revoked = store.set_password("erin", "new", Some("D1"), true).unwrap();
+        assert_eq!(revoked, vec![[2; 32]]);
+        assert!(store.access_token(&[1; 32]).unwrap().is_some());
+        assert_eq!(store.user("erin").unwrap().unwrap().password_hash.as_deref(), Some("new"));
+        let revoked = store.delete_all_devices("erin").unwrap();
+        assert_eq!(revoked, vec![[1; 32]]);
+    }
+
+    #[test]
+    fn a_threepid_belongs_to_one_account() {
+        let (_dir, store) = store();
+        for name in ["frank", "gina"] {
+            store.create_user(&user(NewLocalpart::Chosen(name.into())), None, None).unwrap();
+        }
+        let threepid = ThreepidRecord {
+            medium: "email".into(),
+            address: "f@example.org".into(),
+            validated_at: 5,
+            added_at: 6,
+            id_server: None,
+        };
+        store.add_threepid("frank", &threepid).unwrap();
+        store.add_threepid("frank", &threepid).unwrap();
+        assert!(matches!(store.add_threepid("gina", &threepid), Err(StoreError::ThreepidInUse)));
+        assert_eq!(store.threepids("frank").unwrap(), vec![threepid]);
+        assert_eq!(store.threepid_owner("email", "f@example.org").unwrap().as_deref(), Some("frank"));
+        assert!(!store.delete_threepid("gina", "email", "f@example.org").unwrap());
+        assert!(store.delete_threepid("frank", "email", "f@example.org").unwrap());
+        assert!(store.threepids("frank").unwrap().is_empty());
+    }
+
+    #[test]
+    fn uia_sessions_round_trip_and_expire() {
+        let (_dir, store) = store();
+        let session = UiaSessionRecord {
+            id: "abc".into(),
+            operation: UiaOperation::ChangePassword,
+            user: Some("erin".into()),
+            params: json!({"logout_devices": false}),
+            password_hash: Some("hash".into()),
+            completed: vec!["m.login.password".into()],
+            registered: None,
+            created_at: 10,
+            expires_at: 20,
+        };
+        store.put_uia_session(&session, 10).unwrap();
+        assert_eq!(store.uia_session("abc", 15).unwrap(), Some(session.clone()));
+        assert_eq!(store.uia_session("abc", 21).unwrap(), None);
+        // Storing another session later sweeps the expired one.
+        store.put_uia_session(&UiaSessionRecord { id: "def".into(), expires_at: 100, ..session }, 50).unwrap();
+        assert_eq!(store.uia_session("abc", 0).unwrap(), None);
+    }
+
+    #[test]
+    fn data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.db");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.create_user(&user(NewLocalpart::Chosen("hank".into())), Some(&login("D", 1, None)), None).unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.user("hank").unwrap().is_some());
+        assert!(store.access_token(&[1; 32]).unwrap().is_some());
+    }
+}

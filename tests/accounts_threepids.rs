@@ -1,0 +1,264 @@
+//! Third-party identifiers, validated by a real (tiny) identity server on
+//! 127.0.0.1 that this test starts.
+
+mod accounts_support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use accounts_support::{PASSWORD, Server, assert_error, client, login_request, password_auth, session_of};
+use matrix_accounts::accounts::{
+    AddThreepidRequest, ChangePasswordRequest, IdServerUnbindResult, LoginRequest, ThreepidCredentials, UserIdentifier,
+};
+use matrix_accounts::error::ErrorCode;
+use serde_json::{Value, json};
+
+/// Validated sessions: (sid, client_secret) → (medium, address).
+type Sessions = Mutex<HashMap<(String, String), (String, String)>>;
+
+/// An identity server that knows some validated sessions and records binds.
+struct IdentityServer {
+    address: String,
+    validated: Arc<Sessions>,
+    binds: Arc<Mutex<Vec<Value>>>,
+}
+
+impl IdentityServer {
+    fn start() -> IdentityServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        let validated = Arc::new(Mutex::new(HashMap::new()));
+        let binds = Arc::new(Mutex::new(Vec::new()));
+        let (sessions, recorded) = (Arc::clone(&validated), Arc::clone(&binds));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                serve(stream, &sessions, &recorded);
+            }
+        });
+        IdentityServer { address, validated, binds }
+    }
+
+    fn validate(&self, sid: &str, secret: &str, medium: &str, address: &str) {
+        self.validated.lock().unwrap().insert((sid.into(), secret.into()), (medium.into(), address.into()));
+    }
+
+    fn credentials(&self, sid: &str, secret: &str) -> ThreepidCredentials {
+        ThreepidCredentials { id_server: self.address.clone(), sid: sid.into(), client_secret: secret.into() }
+    }
+}
+
+/// Answers one HTTP/1.1 request and closes the connection.
+fn serve(stream: TcpStream, sessions: &Sessions, binds: &Mutex<Vec<Value>>) {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut content_length = 0;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).is_err() || header == "\r\n" || header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            content_length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; content_length];
+    let _ = reader.read_exact(&mut body);
+    let target = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let query: HashMap<&str, &str> = query.split('&').filter_map(|pair| pair.split_once('=')).collect();
+
+    let (status, answer) = match path {
+        "/_matrix/identity/api/v1/3pid/getValidated3pid" => {
+            let key =
+                (query.get("sid").unwrap_or(&"").to_string(), query.get("client_secret").unwrap_or(&"").to_string());
+            match sessions.lock().unwrap().get(&key) {
+                Some((medium, address)) => {
+                    ("200 OK", json!({"medium": medium, "address": address, "validated_at": 1_535_176_800_000_i64}))
+                }
+                None => ("404 Not Found", json!({"errcode": "M_NO_VALID_SESSION", "error": "No valid session"})),
+            }
+        }
+        "/_matrix/identity/api/v1/3pid/bind" => {
+            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            binds.lock().unwrap().push(request);
+            ("200 OK", json!({}))
+        }
+        _ => ("404 Not Found", json!({"errcode": "M_UNRECOGNIZED"})),
+    };
+    let answer = answer.to_string();
+    let mut stream = reader.into_inner();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    );
+}
+
+fn server_trusting(identity: &IdentityServer, delegate: bool) -> Server {
+    let mut config = accounts_support::config();
+    config.identity.trusted_servers = vec![identity.address.clone()];
+    config.identity.insecure_http = true;
+    config.identity.threepid_delegate = delegate.then(|| identity.address.clone());
+    Server::with(config)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_list_bind_and_delete() {
+    let identity = IdentityServer::start();
+    let server = server_trusting(&identity, false);
+    let accounts = &server.accounts;
+    let wendy = accounts.authenticate(&server.register("wendy").await.access_token.unwrap()).await.unwrap();
+    let xavier = accounts.authenticate(&server.register("xavier").await.access_token.unwrap()).await.unwrap();
+
+    assert!(accounts.threepids(&wendy).await.unwrap().is_empty());
+
+    // Not validated (yet): 400 M_THREEPID_AUTH_FAILED, nothing stored.
+    let pending = identity.credentials("s1", "secret1");
+    assert_error(
+        accounts.bind_threepid(&wendy, pending.clone(), false, &client()).await,
+        400,
+        ErrorCode::ThreepidAuthFailed,
+    );
+    assert!(accounts.threepids(&wendy).await.unwrap().is_empty());
+
+    // Validated: stored with the identity server's validated_at, and bound.
+    identity.validate("s1", "secret1", "email", "Wendy@Example.org");
+    accounts.bind_threepid(&wendy, pending.clone(), true, &client()).await.unwrap();
+    let listed = accounts.threepids(&wendy).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].medium.as_str(), listed[0].address.as_str()), ("email", "wendy@example.org"));
+    assert_eq!(listed[0].validated_at, 1_535_176_800_000);
+    assert!(listed[0].added_at > listed[0].validated_at);
+    assert_eq!(
+        identity.binds.lock().unwrap().as_slice(),
+        [json!({"sid": "s1", "client_secret": "secret1", "mxid": "@wendy:localhost"})]
+    );
+
+    // Adding it again is a no-op; another account cannot have it.
+    accounts.bind_threepid(&wendy, pending.clone(), false, &client()).await.unwrap();
+    assert_eq!(accounts.threepids(&wendy).await.unwrap().len(), 1);
+    assert_error(accounts.bind_threepid(&xavier, pending, false, &client()).await, 400, ErrorCode::ThreepidInUse);
+
+    // The 3pid logs in, in any case.
+    let by_email = LoginRequest {
+        identifier: UserIdentifier::ThirdParty { medium: "email".into(), address: "WENDY@example.org".into() },
+        ..login_request("", PASSWORD)
+    };
+    assert_eq!(accounts.login(by_email, &client()).await.unwrap().user_id, "@wendy:localhost");
+
+    // Delete: idempotent, and the list follows.
+    assert_eq!(
+        accounts.delete_threepid(&wendy, "email", "wendy@example.org").await.unwrap(),
+        IdServerUnbindResult::NoSupport
+    );
+    assert!(accounts.threepids(&wendy).await.unwrap().is_empty());
+    accounts.delete_threepid(&wendy, "email", "wendy@example.org").await.unwrap();
+    // Now free for another account.
+    accounts.bind_threepid(&xavier, identity.credentials("s1", "secret1"), false, &client()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_servers_must_be_trusted_and_reachable() {
+    let identity = IdentityServer::start();
+    identity.validate("s1", "secret1", "email", "yara@example.org");
+    let server = server_trusting(&identity, false);
+    let accounts = &server.accounts;
+    let yara = accounts.authenticate(&server.register("yara").await.access_token.unwrap()).await.unwrap();
+
+    let untrusted = ThreepidCredentials { id_server: "id.example.org".into(), ..identity.credentials("s1", "secret1") };
+    assert_error(accounts.bind_threepid(&yara, untrusted, false, &client()).await, 400, ErrorCode::ThreepidAuthFailed);
+
+    let mut config = accounts_support::config();
+    config.identity.trusted_servers = vec!["127.0.0.1:9".into()];
+    config.identity.insecure_http = true;
+    let unreachable = Server::with(config);
+    let zed =
+        unreachable.accounts.authenticate(&unreachable.register("zed").await.access_token.unwrap()).await.unwrap();
+    let credentials = ThreepidCredentials { id_server: "127.0.0.1:9".into(), ..identity.credentials("s1", "secret1") };
+    assert_error(
+        unreachable.accounts.bind_threepid(&zed, credentials, false, &client()).await,
+        400,
+        ErrorCode::ThreepidAuthFailed,
+    );
+
+    let bad_secret = identity.credentials("s1", "bad secret!");
+    assert_error(accounts.bind_threepid(&yara, bad_secret, false, &client()).await, 400, ErrorCode::InvalidParam);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_with_uia_through_the_delegate() {
+    let identity = IdentityServer::start();
+    identity.validate("s2", "secret2", "email", "abe@example.org");
+    let server = server_trusting(&identity, true);
+    let accounts = &server.accounts;
+    let abe = accounts.authenticate(&server.register("abe").await.access_token.unwrap()).await.unwrap();
+    let request = AddThreepidRequest { sid: Some("s2".into()), client_secret: Some("secret2".into()) };
+
+    assert_error(
+        accounts.add_threepid(&abe, AddThreepidRequest::default(), None, &client()).await,
+        400,
+        ErrorCode::MissingParam,
+    );
+    let challenge = accounts.add_threepid(&abe, request.clone(), None, &client()).await.unwrap_err();
+    assert_eq!(challenge.extra()["flows"], json!([{"stages": ["m.login.password"]}]));
+    let session = session_of(&challenge);
+    // The follow-up carries only `auth`: the session remembers sid and secret.
+    let auth = password_auth("abe", PASSWORD, Some(&session));
+    accounts.add_threepid(&abe, AddThreepidRequest::default(), Some(auth), &client()).await.unwrap();
+    assert_eq!(accounts.threepids(&abe).await.unwrap()[0].address, "abe@example.org");
+
+    // Without a delegate, /3pid/add can validate nothing.
+    let plain = server_trusting(&identity, false);
+    let ben = plain.accounts.authenticate(&plain.register("ben").await.access_token.unwrap()).await.unwrap();
+    let auth = password_auth("ben", PASSWORD, None);
+    assert_error(
+        plain.accounts.add_threepid(&ben, request, Some(auth), &client()).await,
+        400,
+        ErrorCode::ThreepidAuthFailed,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_reset_without_a_token_through_a_validated_email() {
+    let identity = IdentityServer::start();
+    let server = server_trusting(&identity, false);
+    let accounts = &server.accounts;
+    let cleo_token = server.register("cleo").await.access_token.unwrap();
+    let cleo = accounts.authenticate(&cleo_token).await.unwrap();
+    identity.validate("s3", "secret3", "email", "cleo@example.org");
+    accounts.bind_threepid(&cleo, identity.credentials("s3", "secret3"), false, &client()).await.unwrap();
+
+    let reset = || ChangePasswordRequest { new_password: Some("reset-pw".into()), logout_devices: None };
+    let challenge = accounts.change_password(None, reset(), None, &client()).await.unwrap_err();
+    assert_eq!(challenge.extra()["flows"], json!([{"stages": ["m.login.email.identity"]}]));
+
+    // The seed: a validated address no account has is 404 M_NOT_FOUND.
+    identity.validate("s4", "secret4", "email", "stranger@example.org");
+    let stranger = json!({"type": "m.login.email.identity",
+        "threepid_creds": {"sid": "s4", "client_secret": "secret4", "id_server": identity.address}});
+    assert_error(accounts.change_password(None, reset(), Some(stranger), &client()).await, 404, ErrorCode::NotFound);
+
+    // An m.login.password stage naming an unknown 3pid is 404 too.
+    let unknown = json!({"type": "m.login.password", "password": PASSWORD,
+        "identifier": {"type": "m.id.thirdparty", "medium": "email", "address": "nobody@example.org"}});
+    let change = ChangePasswordRequest { new_password: Some("x".into()), logout_devices: None };
+    assert_error(
+        accounts.change_password(Some(&cleo), change, Some(unknown), &client()).await,
+        404,
+        ErrorCode::NotFound,
+    );
+
+    let own = json!({"type": "m.login.email.identity",
+        "threepidCreds": {"sid": "s3", "client_secret": "secret3", "id_server": identity.address}});
+    accounts.change_password(None, reset(), Some(own), &client()).await.unwrap();
+    server.login("cleo", "reset-pw").await.unwrap();
+    // Without a caller, every device was logged out.
+    assert_error(accounts.authenticate(&cleo_token).await, 401, ErrorCode::UnknownToken);
+}
