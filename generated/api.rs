@@ -9,6 +9,29 @@
     irrefutable_let_patterns
 )]
 pub mod types {
+    ///`Add3pidRequest`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct Add3pidRequest {
+        ///The User-Interactive Authentication stage this request completes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+        /**The secret the client chose for the validation session.
+Needed like `sid`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_secret: ::std::option::Option<::std::string::String>,
+        /**The ID of the validation session. Needed by the first
+request of a UIA session; a request that only completes it
+may leave it out.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sid: ::std::option::Option<::std::string::String>,
+    }
     ///`AddThreePidV2AlphaRequest`
     #[derive(
         ::serde::Deserialize,
@@ -105,6 +128,40 @@ failed, ``errcode`` and ``error`` say why.*/
         ///The login types of each stage of this flow, in order.
         pub stages: ::std::vec::Vec<::std::string::String>,
     }
+    ///`ChangePasswordRequest`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct ChangePasswordRequest {
+        ///The User-Interactive Authentication stage this request completes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+        /**Whether the account's other devices are logged out (their
+access and refresh tokens revoked) once the password is
+changed. Defaults to `true`. The requesting device is never
+logged out.*/
+        #[serde(default = "defaults::default_bool::<true>")]
+        pub logout_devices: bool,
+        /**The password the account should have from now on. Needed
+by the first request of a session; a request that only
+completes the session may leave it out (the session
+remembers it).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub new_password: ::std::option::Option<::std::string::String>,
+    }
+    impl ::std::default::Default for ChangePasswordRequest {
+        fn default() -> Self {
+            Self {
+                auth: Default::default(),
+                logout_devices: defaults::default_bool::<true>(),
+                new_password: Default::default(),
+            }
+        }
+    }
     ///`ChangePasswordV2AlphaRequest`
     #[derive(
         ::serde::Deserialize,
@@ -121,6 +178,122 @@ user-interactive authentication API.*/
         ///The new password for the account.
         pub new_password: ::std::string::String,
     }
+    ///`CheckUsernameAvailabilityQuery`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct CheckUsernameAvailabilityQuery {
+        ///The localpart to check.
+        pub username: ::std::string::String,
+    }
+    ///`CheckUsernameAvailabilityResponse`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct CheckUsernameAvailabilityResponse {
+        ///Always `true`; a name that is not free gets a 400.
+        pub available: bool,
+    }
+    ///`Delete3pidFromAccountRequest`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct Delete3pidFromAccountRequest {
+        ///The identifier to remove.
+        pub address: ::std::string::String,
+        /**The identity server to unpublish the identifier from.
+Left out, the one it was added through is meant.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_server: ::std::option::Option<::std::string::String>,
+        ///The kind of identifier, `email` or `msisdn`.
+        pub medium: ::std::string::String,
+    }
+    ///`Delete3pidFromAccountResponse`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct Delete3pidFromAccountResponse {
+        /**`success` when an identity server also unpublished the
+identifier; `no-support` when none was asked or it
+refused.*/
+        pub id_server_unbind_result: Delete3pidFromAccountResponseIdServerUnbindResult,
+    }
+    /**`success` when an identity server also unpublished the
+identifier; `no-support` when none was asked or it
+refused.*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum Delete3pidFromAccountResponseIdServerUnbindResult {
+        #[serde(rename = "success")]
+        Success,
+        #[serde(rename = "no-support")]
+        NoSupport,
+    }
+    impl ::std::fmt::Display for Delete3pidFromAccountResponseIdServerUnbindResult {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Success => f.write_str("success"),
+                Self::NoSupport => f.write_str("no-support"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for Delete3pidFromAccountResponseIdServerUnbindResult {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "success" => Ok(Self::Success),
+                "no-support" => Ok(Self::NoSupport),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for Delete3pidFromAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for Delete3pidFromAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///A Matrix-level Error
     #[derive(
         ::serde::Deserialize,
@@ -136,6 +309,30 @@ user-interactive authentication API.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
     }
+    ///`GetAccount3pidsResponse`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct GetAccount3pidsResponse {
+        ///The identifiers, each with when it was validated and added.
+        pub threepids: ::std::vec::Vec<Threepid>,
+    }
+    ///`GetLoginFlowsResponse`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct GetLoginFlowsResponse {
+        ///One entry per accepted login type; empty when none is.
+        pub flows: ::std::vec::Vec<LoginFlow>,
+    }
     ///`GetThreePidsV2AlphaResponse`
     #[derive(
         ::serde::Deserialize,
@@ -147,6 +344,153 @@ user-interactive authentication API.*/
     pub struct GetThreePidsV2AlphaResponse {
         ///The third party identifiers of the account.
         pub threepids: ::std::vec::Vec<ThirdPartyIdentifier>,
+    }
+    ///`GetTokenOwnerResponse`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct GetTokenOwnerResponse {
+        /**The device the token was issued for. Only tokens that
+belong to no device (an application service's) go
+without.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub device_id: ::std::option::Option<::std::string::String>,
+        ///`true` for a guest account; absent or `false` otherwise.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_guest: ::std::option::Option<bool>,
+        ///The full user ID of the account.
+        pub user_id: ::std::string::String,
+    }
+    ///`GetVersionsResponse`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct GetVersionsResponse {
+        /**Experimental features, by namespaced name, and whether
+each is enabled.*/
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
+        )]
+        pub unstable_features: ::std::collections::HashMap<::std::string::String, bool>,
+        ///Every spec release the server implements, e.g. `r0.6.1` or `v1.11`.
+        pub versions: ::std::vec::Vec<::std::string::String>,
+    }
+    /**The request carried no access token (`M_MISSING_TOKEN`), or one this
+server does not know, has revoked or let expire (`M_UNKNOWN_TOKEN`). The
+same shape answers a refresh token that cannot be exchanged.*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct InvalidToken {
+        ///`M_MISSING_TOKEN` or `M_UNKNOWN_TOKEN`.
+        pub errcode: ::std::string::String,
+        ///What went wrong, in plain English.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        /**Sent with `M_UNKNOWN_TOKEN`. `true` means only the token's lifetime
+ran out: the client may keep its local data (keys, cache) and just
+log in again as the same device. `false`, or absent, means the
+session is over and the client should start from scratch.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub soft_logout: ::std::option::Option<bool>,
+    }
+    ///`LoginFlow`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct LoginFlow {
+        ///The login type, to send as `type` to `POST /login`.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    ///`LoginRequest`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct LoginRequest {
+        ///The third-party identifier that goes with `medium`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub address: ::std::option::Option<::std::string::String>,
+        /**The device to log in as. A device the account does not
+have yet is created; left out, the server generates an ID.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub device_id: ::std::option::Option<::std::string::String>,
+        ///The account to log in to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub identifier: ::std::option::Option<UserIdentifier>,
+        /**A human-readable name for a newly created device. Ignored
+when `device_id` names an existing device.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub initial_device_display_name: ::std::option::Option<::std::string::String>,
+        /**With `address`, a third-party identifier of the account
+(only `email`). Superseded by an `m.id.thirdparty`
+identifier.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub medium: ::std::option::Option<::std::string::String>,
+        ///The account's password; needed for `m.login.password`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<::std::string::String>,
+        /**When `true`, the client can handle refresh tokens: the access
+token it gets expires, and comes with a `refresh_token`.*/
+        #[serde(default)]
+        pub refresh_token: bool,
+        /**The login type, one of those listed by `GET /login`, such
+as `m.login.password`.*/
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+        /**The user ID or its localpart. The form clients used before
+`identifier`; equivalent to an `m.id.user` identifier.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user: ::std::option::Option<::std::string::String>,
+    }
+    ///`LoginResponse`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct LoginResponse {
+        ///The token that authenticates this device's requests.
+        pub access_token: ::std::string::String,
+        ///The device the token belongs to, requested or created.
+        pub device_id: ::std::string::String,
+        /**How long the access token stays valid, in milliseconds.
+Absent: it does not expire.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_in_ms: ::std::option::Option<i64>,
+        /**The server name of the homeserver. Deprecated: take the
+part of `user_id` after the first colon instead.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub home_server: ::std::option::Option<::std::string::String>,
+        /**Exchanged at `POST /refresh` for a new access token once
+this one expires. Only when the request set `refresh_token`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub refresh_token: ::std::option::Option<::std::string::String>,
+        ///The canonical full user ID of the account.
+        pub user_id: ::std::string::String,
     }
     ///`LoginV1Request`
     #[derive(
@@ -186,6 +530,59 @@ The access token may expire at some point, and if so, it SHOULD come with a ``re
         ///The fully-qualified Matrix ID of the user.
         pub user_id: ::std::string::String,
     }
+    ///`Post3pidsRequest`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct Post3pidsRequest {
+        /**Whether the identity server should also publish the
+identifier as the user's. Defaults to `false`.*/
+        #[serde(default)]
+        pub bind: bool,
+        ///The validation session that proves the user controls the identifier.
+        pub three_pid_creds: ThreepidCreds,
+    }
+    ///`Post3pidsResponse`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct Post3pidsResponse {
+        /**Where the client should submit a validation token the
+homeserver sent to the user, when the homeserver runs the
+validation itself. This server never sends it.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub submit_url: ::std::option::Option<::std::string::String>,
+    }
+    /**Too many requests of this kind came from this client (or for this
+account) in too short a time. The errcode is `M_LIMIT_EXCEEDED`; the
+client should wait `retry_after_ms` before it tries again. The same delay
+is sent, rounded up to whole seconds, in the `Retry-After` header.*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct RateLimitError {
+        ///Always `M_LIMIT_EXCEEDED`.
+        pub errcode: ::std::string::String,
+        ///What went wrong, in plain English.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        ///How long the client should wait before retrying, in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub retry_after_ms: ::std::option::Option<i64>,
+    }
     ///The request was rate-limited; the client may retry after ``retry_after_ms``.
     #[derive(
         ::serde::Deserialize,
@@ -203,6 +600,193 @@ The access token may expire at some point, and if so, it SHOULD come with a ``re
         ///The number of milliseconds the client should wait before trying the request again.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub retry_after_ms: ::std::option::Option<i64>,
+    }
+    ///`RefreshRequest`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct RefreshRequest {
+        ///The refresh token from registration, login or the previous refresh.
+        pub refresh_token: ::std::string::String,
+    }
+    ///`RefreshResponse`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct RefreshResponse {
+        ///The access token to use from now on.
+        pub access_token: ::std::string::String,
+        /**How long the new access token stays valid, in
+milliseconds. Absent: it does not expire.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_in_ms: ::std::option::Option<i64>,
+        /**The refresh token for the next exchange. When absent, the
+one just sent stays valid.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub refresh_token: ::std::option::Option<::std::string::String>,
+    }
+    ///`RegisterQuery`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct RegisterQuery {
+        ///Which kind of account to create. Defaults to `user`.
+        #[serde(default = "defaults::register_query_kind")]
+        pub kind: RegisterQueryKind,
+    }
+    impl ::std::default::Default for RegisterQuery {
+        fn default() -> Self {
+            Self {
+                kind: defaults::register_query_kind(),
+            }
+        }
+    }
+    ///Which kind of account to create. Defaults to `user`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum RegisterQueryKind {
+        #[serde(rename = "user")]
+        User,
+        #[serde(rename = "guest")]
+        Guest,
+    }
+    impl ::std::fmt::Display for RegisterQueryKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::User => f.write_str("user"),
+                Self::Guest => f.write_str("guest"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for RegisterQueryKind {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user" => Ok(Self::User),
+                "guest" => Ok(Self::Guest),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RegisterQueryKind {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for RegisterQueryKind {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::default::Default for RegisterQueryKind {
+        fn default() -> Self {
+            RegisterQueryKind::User
+        }
+    }
+    ///`RegisterRequest`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct RegisterRequest {
+        /**The User-Interactive Authentication stage this request
+completes. It authenticates this call, not the future
+logins of the account.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+        /**The device to log in as. A device the account does not
+have yet is created; left out, the server generates an ID.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub device_id: ::std::option::Option<::std::string::String>,
+        /**When `true`, the account is created but not logged in: the
+answer carries no `access_token` and no `device_id`.*/
+        #[serde(default)]
+        pub inhibit_login: bool,
+        /**A human-readable name for the new device, shown in device
+lists. Ignored when `device_id` names an existing device.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub initial_device_display_name: ::std::option::Option<::std::string::String>,
+        /**The password of the new account. Needed by the first
+request of a session; the request completing it may leave
+it out.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<::std::string::String>,
+        /**When `true`, the client can handle refresh tokens: the access
+token it gets expires, and comes with a `refresh_token`.*/
+        #[serde(default)]
+        pub refresh_token: bool,
+        /**The localpart wanted for the new user ID. Left out, the
+server picks one.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub username: ::std::option::Option<::std::string::String>,
+    }
+    ///`RegisterResponse`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct RegisterResponse {
+        /**The token that authenticates the new device's requests.
+Absent when `inhibit_login` was set.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub access_token: ::std::option::Option<::std::string::String>,
+        /**The device the token belongs to: the one requested, or
+one the server created. Absent when `inhibit_login` was set.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub device_id: ::std::option::Option<::std::string::String>,
+        /**How long the access token stays valid, in milliseconds.
+Absent: it does not expire.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_in_ms: ::std::option::Option<i64>,
+        /**The server name of the homeserver. Deprecated: take the
+part of `user_id` after the first colon instead.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub home_server: ::std::option::Option<::std::string::String>,
+        /**Exchanged at `POST /refresh` for a new access token once
+this one expires. Only when the request set
+`refresh_token`, and never with `inhibit_login`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub refresh_token: ::std::option::Option<::std::string::String>,
+        ///The full Matrix user ID of the new account.
+        pub user_id: ::std::string::String,
     }
     ///`RegisterV2AlphaRequest`
     #[derive(
@@ -257,6 +841,24 @@ refresh for a new token on failure, and retry the request with the new token.*/
         ///The fully-qualified Matrix ID that has been registered.
         pub user_id: ::std::string::String,
     }
+    /**What a Matrix server answers when a request fails: a machine-readable
+`errcode` such as `M_FORBIDDEN`, and usually an `error` text written for
+people and logs. Some errors carry further keys of their own; clients skip
+the keys they do not know.*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct StandardError {
+        ///The error code, in the `M_` namespace.
+        pub errcode: ::std::string::String,
+        ///What went wrong, in plain English.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+    }
     ///`ThirdPartyIdentifier`
     #[derive(
         ::serde::Deserialize,
@@ -291,6 +893,49 @@ authenticate the third party identifier. If the port is the default, it and the
 colon should be omitted.*/
         pub id_server: ::std::string::String,
         ///The session ID given by the Identity Server.
+        pub sid: ::std::string::String,
+    }
+    /**A third-party identifier (an email address or a phone number) that the
+homeserver has attached to the account.*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct Threepid {
+        ///When it was attached to this account, in milliseconds since the Unix epoch.
+        pub added_at: i64,
+        ///The identifier itself, e.g. the email address.
+        pub address: ::std::string::String,
+        ///The kind of identifier, `email` or `msisdn`.
+        pub medium: ::std::string::String,
+        ///When the user proved they control it, in milliseconds since the Unix epoch.
+        pub validated_at: i64,
+    }
+    /**Proof that the user controls a third-party identifier: the session in
+which an identity server validated it, and the secret the client chose
+for that session. The homeserver asks that identity server, if it trusts
+it, whether the session was validated.*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct ThreepidCreds {
+        ///The secret the client generated for this session.
+        pub client_secret: ::std::string::String,
+        /**An access token the client holds with the identity server, for its
+v2 API. Clients of the r0.5 era and older do not send one.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_access_token: ::std::option::Option<::std::string::String>,
+        /**The identity server that ran the validation, as a hostname with an
+optional port (`id.example.org`, `id.example.org:8090`).*/
+        pub id_server: ::std::string::String,
+        ///The session ID the identity server handed out.
         pub sid: ::std::string::String,
     }
     ///The access or refresh token is missing, unknown, revoked or expired.
@@ -339,6 +984,90 @@ This access token can then be used to authorize other requests.*/
         ///A new refresh token, to exchange when this access token expires.
         pub refresh_token: ::std::string::String,
     }
+    /**One step of User-Interactive Authentication, sent in the `auth` key of
+the request it protects. `type` names the stage being completed and
+`session` ties the step to the session the server opened with its first
+401. Every stage brings keys of its own (`m.login.password` sends
+`identifier` and `password`, `m.login.registration_token` sends
+`token`), so every key is kept as sent.*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct UiaAuthData(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for UiaAuthData {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UiaAuthData>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: UiaAuthData) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for UiaAuthData {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    /**The server wants more proof before it performs the request. The client
+picks one of the `flows`, completes its stages one by one, each time
+resending the request with an `auth` object carrying `session`, and
+gets this object back (with `completed` growing) until the last stage
+is done. When the stage just attempted failed, `errcode` and `error`
+say why, and the session stays usable.*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct UiaChallenge {
+        ///The stages of this session already completed.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub completed: ::std::vec::Vec<::std::string::String>,
+        ///Why the stage just attempted failed, when it did.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub errcode: ::std::option::Option<::std::string::String>,
+        ///The same, in plain English.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        ///The ways to authenticate, each an ordered list of stages.
+        pub flows: ::std::vec::Vec<UiaFlow>,
+        /**What the client needs to complete particular stages, keyed by stage
+type (e.g. the public key of a captcha). Often empty.*/
+        pub params: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///The session to send back in `auth.session`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session: ::std::option::Option<::std::string::String>,
+    }
+    ///`UiaFlow`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct UiaFlow {
+        ///The stage types of this flow, in the order they must be completed.
+        pub stages: ::std::vec::Vec<::std::string::String>,
+    }
     /**Either a User-Interactive Authentication response (``flows``,
 ``params``, ``session``, ``completed``), or a token error
 (``M_MISSING_TOKEN``, ``M_UNKNOWN_TOKEN`` with ``soft_logout``) when the
@@ -385,6 +1114,53 @@ so this schema lists the keys of both.*/
     )]
     pub struct UnauthorizedFlowsItem {
         pub stages: ::std::vec::Vec<::std::string::String>,
+    }
+    /**Names the account a client wants to log in to. `type` says how: by
+Matrix user ID (`m.id.user`), by an email address or other third-party
+identifier bound to the account (`m.id.thirdparty`), or by phone number
+(`m.id.phone`).*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    #[serde(tag = "type")]
+    pub enum UserIdentifier {
+        ///The account's Matrix user ID.
+        #[serde(rename = "m.id.user")]
+        MIdUser {
+            /**The full user ID (`@wren:example.org`) or only its localpart
+(`wren`). Letter case does not matter.*/
+            user: ::std::string::String,
+        },
+        ///A third-party identifier bound to the account.
+        #[serde(rename = "m.id.thirdparty")]
+        MIdThirdparty {
+            ///The identifier itself, e.g. the email address.
+            address: ::std::string::String,
+            ///The kind of identifier, such as `email`.
+            medium: ::std::string::String,
+        },
+        ///A phone number bound to the account, in national form.
+        #[serde(rename = "m.id.phone")]
+        MIdPhone {
+            /**The two-letter ISO 3166-1 code of the country the number belongs
+to, which the server uses to put it in international form.*/
+            country: ::std::string::String,
+            ///The number as the user would dial it in that country.
+            phone: ::std::string::String,
+        },
+    }
+    /// Generation of default values for serde.
+    pub mod defaults {
+        pub(super) fn default_bool<const V: bool>() -> bool {
+            V
+        }
+        pub(super) fn register_query_kind() -> super::RegisterQueryKind {
+            super::RegisterQueryKind::User
+        }
     }
     /// Error types.
     pub mod error {
@@ -527,6 +1303,203 @@ pub trait Operations: dropshot::ServerContext {
     > + Send {
         let _ = (request, body);
         async { Err(runtime::not_implemented("tokenRefreshV2Alpha")) }
+    }
+    /// `GET /_matrix/client/v3/login` (`getLoginFlows`)
+    ///
+    /// Lists the ways a user can log in here.
+    fn get_login_flows(
+        &self,
+        request: &dropshot::RequestInfo,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetLoginFlowsResponse, Error>,
+    > + Send {
+        let _ = (request,);
+        async { Err(runtime::not_implemented("getLoginFlows")) }
+    }
+    /// `POST /_matrix/client/v3/login` (`login`)
+    ///
+    /// Logs a user in and issues an access token.
+    fn login(
+        &self,
+        request: &dropshot::RequestInfo,
+        body: types::LoginRequest,
+    ) -> impl std::future::Future<Output = Result<types::LoginResponse, Error>> + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("login")) }
+    }
+    /// `POST /_matrix/client/v3/logout` (`logout`)
+    ///
+    /// Ends the session of the access token in use.
+    fn logout(
+        &self,
+        request: &dropshot::RequestInfo,
+        token: runtime::AccessToken,
+        body: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("logout")) }
+    }
+    /// `POST /_matrix/client/v3/logout/all` (`logout_all`)
+    ///
+    /// Ends every session of the account.
+    fn logout_all(
+        &self,
+        request: &dropshot::RequestInfo,
+        token: runtime::AccessToken,
+        body: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("logout_all")) }
+    }
+    /// `POST /_matrix/client/v3/account/password` (`changePassword`)
+    ///
+    /// Changes the password of the account.
+    fn change_password(
+        &self,
+        request: &dropshot::RequestInfo,
+        token: runtime::AccessToken,
+        body: types::ChangePasswordRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("changePassword")) }
+    }
+    /// `POST /_matrix/client/v3/refresh` (`refresh`)
+    ///
+    /// Trades a refresh token for a fresh access token.
+    fn refresh(
+        &self,
+        request: &dropshot::RequestInfo,
+        body: types::RefreshRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::RefreshResponse, Error>,
+    > + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("refresh")) }
+    }
+    /// `POST /_matrix/client/v3/register` (`register`)
+    ///
+    /// Creates an account on this homeserver.
+    fn register(
+        &self,
+        request: &dropshot::RequestInfo,
+        query: types::RegisterQuery,
+        body: types::RegisterRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::RegisterResponse, Error>,
+    > + Send {
+        let _ = (request, query, body);
+        async { Err(runtime::not_implemented("register")) }
+    }
+    /// `GET /_matrix/client/v3/register/available` (`checkUsernameAvailability`)
+    ///
+    /// Tells whether a username can still be registered.
+    fn check_username_availability(
+        &self,
+        request: &dropshot::RequestInfo,
+        query: types::CheckUsernameAvailabilityQuery,
+    ) -> impl std::future::Future<
+        Output = Result<types::CheckUsernameAvailabilityResponse, Error>,
+    > + Send {
+        let _ = (request, query);
+        async { Err(runtime::not_implemented("checkUsernameAvailability")) }
+    }
+    /// `GET /_matrix/client/v3/account/3pid` (`getAccount3PIDs`)
+    ///
+    /// Lists the third-party identifiers of the account.
+    fn get_account_3pids(
+        &self,
+        request: &dropshot::RequestInfo,
+        token: runtime::AccessToken,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetAccount3pidsResponse, Error>,
+    > + Send {
+        let _ = (request, token);
+        async { Err(runtime::not_implemented("getAccount3PIDs")) }
+    }
+    /// `POST /_matrix/client/v3/account/3pid` (`post3PIDs`)
+    ///
+    /// Attaches a third-party identifier validated by an identity server (deprecated).
+    fn post_3pids(
+        &self,
+        request: &dropshot::RequestInfo,
+        token: runtime::AccessToken,
+        body: types::Post3pidsRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::Post3pidsResponse, Error>,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("post3PIDs")) }
+    }
+    /// `POST /_matrix/client/v3/account/3pid/add` (`add3PID`)
+    ///
+    /// Attaches a validated third-party identifier, after re-authentication.
+    fn add_3pid(
+        &self,
+        request: &dropshot::RequestInfo,
+        token: runtime::AccessToken,
+        body: types::Add3pidRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("add3PID")) }
+    }
+    /// `POST /_matrix/client/v3/account/3pid/delete` (`delete3pidFromAccount`)
+    ///
+    /// Detaches a third-party identifier from the account.
+    fn delete_3pid_from_account(
+        &self,
+        request: &dropshot::RequestInfo,
+        token: runtime::AccessToken,
+        body: types::Delete3pidFromAccountRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::Delete3pidFromAccountResponse, Error>,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("delete3pidFromAccount")) }
+    }
+    /// `GET /_matrix/client/versions` (`getVersions`)
+    ///
+    /// Lists the spec versions and unstable features the server supports.
+    fn get_versions(
+        &self,
+        request: &dropshot::RequestInfo,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetVersionsResponse, Error>,
+    > + Send {
+        let _ = (request,);
+        async { Err(runtime::not_implemented("getVersions")) }
+    }
+    /// `GET /_matrix/client/v3/account/whoami` (`getTokenOwner`)
+    ///
+    /// Tells which account and device an access token belongs to.
+    fn get_token_owner(
+        &self,
+        request: &dropshot::RequestInfo,
+        token: runtime::AccessToken,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetTokenOwnerResponse, Error>,
+    > + Send {
+        let _ = (request, token);
+        async { Err(runtime::not_implemented("getTokenOwner")) }
     }
 }
 /// Every route of the document, for dropshot: one method per
@@ -680,6 +1653,639 @@ pub trait Api {
         rqctx: RequestContext<Self::Context>,
         body: runtime::JsonBody<types::TokenRefreshV2AlphaRequest>,
     ) -> Result<runtime::Reply<types::TokenRefreshV2AlphaResponse, 200u16>, Error>;
+    /// Lists the ways a user can log in here.
+    ///
+    /// Lists the login types this server accepts at `POST /login`. A
+    /// client picks one it knows and sends it as `type`. This server
+    /// offers `m.login.password`.
+    #[endpoint{method = GET,
+    path = "/_matrix/client/v3/login",
+    operation_id = "getLoginFlows",
+    tags = ["Session management"],
+    }]
+    async fn get_login_flows(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<types::GetLoginFlowsResponse, 200u16>, Error>;
+    /// Lists the ways a user can log in here.
+    ///
+    /// Lists the login types this server accepts at `POST /login`. A
+    /// client picks one it knows and sends it as `type`. This server
+    /// offers `m.login.password`.
+    #[endpoint{method = GET,
+    path = "/_matrix/client/r0/login",
+    operation_id = "getLoginFlowsR0",
+    tags = ["Session management"],
+    }]
+    async fn get_login_flows_r0(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<types::GetLoginFlowsResponse, 200u16>, Error>;
+    /// Logs a user in and issues an access token.
+    ///
+    /// Proves who the user is and opens a session for one of their
+    /// devices: the answer carries the access token the client sends with
+    /// its later requests.
+    ///
+    /// With `m.login.password`, the account is named by `identifier`:
+    /// `m.id.user` with the user ID or only its localpart, in any letter
+    /// case, or a third-party identifier bound to the account
+    /// (`m.id.thirdparty`, `m.id.phone`). Clients of the r0 era may send
+    /// the older top-level `user` (or `medium` and `address`) instead.
+    /// The answer always names the account by its canonical, lower-case
+    /// user ID.
+    ///
+    /// A wrong password and an account that does not exist get the same
+    /// 403, so the answer does not reveal which accounts exist.
+    ///
+    /// The token belongs to the device named by `device_id`; without one
+    /// the server creates a device with a new ID. A token the device held
+    /// before may be revoked. With `refresh_token` the new access token
+    /// expires after `expires_in_ms` and comes with a refresh token.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/v3/login",
+    operation_id = "login",
+    tags = ["Session management"],
+    }]
+    async fn login(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::JsonBody<types::LoginRequest>,
+    ) -> Result<runtime::Reply<types::LoginResponse, 200u16>, Error>;
+    /// Logs a user in and issues an access token.
+    ///
+    /// Proves who the user is and opens a session for one of their
+    /// devices: the answer carries the access token the client sends with
+    /// its later requests.
+    ///
+    /// With `m.login.password`, the account is named by `identifier`:
+    /// `m.id.user` with the user ID or only its localpart, in any letter
+    /// case, or a third-party identifier bound to the account
+    /// (`m.id.thirdparty`, `m.id.phone`). Clients of the r0 era may send
+    /// the older top-level `user` (or `medium` and `address`) instead.
+    /// The answer always names the account by its canonical, lower-case
+    /// user ID.
+    ///
+    /// A wrong password and an account that does not exist get the same
+    /// 403, so the answer does not reveal which accounts exist.
+    ///
+    /// The token belongs to the device named by `device_id`; without one
+    /// the server creates a device with a new ID. A token the device held
+    /// before may be revoked. With `refresh_token` the new access token
+    /// expires after `expires_in_ms` and comes with a refresh token.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/r0/login",
+    operation_id = "loginR0",
+    tags = ["Session management"],
+    }]
+    async fn login_r0(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::JsonBody<types::LoginRequest>,
+    ) -> Result<runtime::Reply<types::LoginResponse, 200u16>, Error>;
+    /// Ends the session of the access token in use.
+    ///
+    /// Revokes the access token the request is made with, together with
+    /// the refresh token issued alongside it, and removes the device it
+    /// belonged to. The account's other devices stay logged in.
+    ///
+    /// The request needs no body; clients that send one send `{}`.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/v3/logout",
+    operation_id = "logout",
+    tags = ["Session management"],
+    }]
+    async fn logout(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::OptionalJsonBody<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    >;
+    /// Ends the session of the access token in use.
+    ///
+    /// Revokes the access token the request is made with, together with
+    /// the refresh token issued alongside it, and removes the device it
+    /// belonged to. The account's other devices stay logged in.
+    ///
+    /// The request needs no body; clients that send one send `{}`.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/r0/logout",
+    operation_id = "logoutR0",
+    tags = ["Session management"],
+    }]
+    async fn logout_r0(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::OptionalJsonBody<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    >;
+    /// Ends every session of the account.
+    ///
+    /// Revokes every access token and refresh token of the account,
+    /// including the one the request is made with, and removes all its
+    /// devices. Every client of the account has to log in again.
+    ///
+    /// Unlike other drastic account operations this needs no
+    /// User-Interactive Authentication: someone who stole one token gains
+    /// nothing from it, since it logs them out too.
+    ///
+    /// The request needs no body; clients that send one send `{}`.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/v3/logout/all",
+    operation_id = "logout_all",
+    tags = ["Session management"],
+    }]
+    async fn logout_all(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::OptionalJsonBody<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    >;
+    /// Ends every session of the account.
+    ///
+    /// Revokes every access token and refresh token of the account,
+    /// including the one the request is made with, and removes all its
+    /// devices. Every client of the account has to log in again.
+    ///
+    /// Unlike other drastic account operations this needs no
+    /// User-Interactive Authentication: someone who stole one token gains
+    /// nothing from it, since it logs them out too.
+    ///
+    /// The request needs no body; clients that send one send `{}`.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/r0/logout/all",
+    operation_id = "logout_allR0",
+    tags = ["Session management"],
+    }]
+    async fn logout_all_r0(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::OptionalJsonBody<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    >;
+    /// Changes the password of the account.
+    ///
+    /// Sets a new password for the account the access token belongs to.
+    ///
+    /// The request goes through User-Interactive Authentication: the user
+    /// proves again that they own the account with the `m.login.password`
+    /// stage (their current password), for the same user as the access
+    /// token; credentials of another user are refused with a 403. As with
+    /// every UIA operation, the first attempt is answered with a 401
+    /// naming the stage, the session remembers the first request's body,
+    /// and the stage may also be completed in the very first request.
+    ///
+    /// The device making the request stays logged in. By default
+    /// (`logout_devices` true) every other device of the account is logged
+    /// out: its access and refresh tokens stop working. With
+    /// `logout_devices` false they are kept.
+    ///
+    /// The spec also lets a user who has lost their password reset it
+    /// without an access token, by proving they own an email address; this
+    /// server does not offer that flow, so the access token is required.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/v3/account/password",
+    operation_id = "changePassword",
+    tags = ["Account management"],
+    }]
+    async fn change_password(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::JsonBody<types::ChangePasswordRequest>,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    >;
+    /// Changes the password of the account.
+    ///
+    /// Sets a new password for the account the access token belongs to.
+    ///
+    /// The request goes through User-Interactive Authentication: the user
+    /// proves again that they own the account with the `m.login.password`
+    /// stage (their current password), for the same user as the access
+    /// token; credentials of another user are refused with a 403. As with
+    /// every UIA operation, the first attempt is answered with a 401
+    /// naming the stage, the session remembers the first request's body,
+    /// and the stage may also be completed in the very first request.
+    ///
+    /// The device making the request stays logged in. By default
+    /// (`logout_devices` true) every other device of the account is logged
+    /// out: its access and refresh tokens stop working. With
+    /// `logout_devices` false they are kept.
+    ///
+    /// The spec also lets a user who has lost their password reset it
+    /// without an access token, by proving they own an email address; this
+    /// server does not offer that flow, so the access token is required.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/r0/account/password",
+    operation_id = "changePasswordR0",
+    tags = ["Account management"],
+    }]
+    async fn change_password_r0(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::JsonBody<types::ChangePasswordRequest>,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    >;
+    /// Trades a refresh token for a fresh access token.
+    ///
+    /// Gives a client whose access token expired (or is about to) a new
+    /// access token, and a new refresh token to use next time. The refresh
+    /// token in the body is the credential: no access token is needed.
+    ///
+    /// The exchange is a rotation. The old refresh token keeps working only
+    /// until the new pair is used, so a client that lost the answer may ask
+    /// again; once the new access token or the new refresh token has been
+    /// used, the old refresh token is refused. Clients should switch to the
+    /// new access token at once and not count on the old one still working.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/v3/refresh",
+    operation_id = "refresh",
+    tags = ["Session management"],
+    }]
+    async fn refresh(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::JsonBody<types::RefreshRequest>,
+    ) -> Result<runtime::Reply<types::RefreshResponse, 200u16>, Error>;
+    /// Creates an account on this homeserver.
+    ///
+    /// Creates an account and, unless the client asks otherwise, logs it
+    /// in on a new device.
+    ///
+    /// There are two kinds of account, chosen with `kind`:
+    ///
+    /// - `user` (the default): a full account with a password. The request
+    ///   goes through User-Interactive Authentication: the first attempt is
+    ///   answered with a 401 naming the stages to complete (here
+    ///   `m.login.dummy`, or `m.login.registration_token` when the server
+    ///   asks for registration tokens). The server remembers the body of
+    ///   the first request of a session, so the request that completes the
+    ///   last stage may carry `auth` alone. A client may also complete a
+    ///   stage in its very first request, without a `session`.
+    /// - `guest`: a limited account with a server-chosen numeric user ID and
+    ///   no password, where the server allows guests (403 where it does
+    ///   not). No User-Interactive Authentication is needed, and every field
+    ///   but `initial_device_display_name` is ignored.
+    ///
+    /// The requested `username` is lower-cased and then checked before any
+    /// authentication: a name that is taken, malformed or reserved is
+    /// refused at once, and again at the end should someone else have
+    /// taken it in the meantime. Clients must read the resulting ID from
+    /// `user_id` rather than assume it.
+    ///
+    /// The new access token belongs to the device named by `device_id`, or
+    /// to a device the server creates when there is none. With
+    /// `inhibit_login` only `user_id` comes back. With `refresh_token` the
+    /// access token expires after `expires_in_ms` and a `refresh_token`
+    /// comes with it.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/v3/register",
+    operation_id = "register",
+    tags = ["Account management"],
+    }]
+    async fn register(
+        rqctx: RequestContext<Self::Context>,
+        query: runtime::QueryParams<types::RegisterQuery>,
+        body: runtime::JsonBody<types::RegisterRequest>,
+    ) -> Result<runtime::Reply<types::RegisterResponse, 200u16>, Error>;
+    /// Creates an account on this homeserver.
+    ///
+    /// Creates an account and, unless the client asks otherwise, logs it
+    /// in on a new device.
+    ///
+    /// There are two kinds of account, chosen with `kind`:
+    ///
+    /// - `user` (the default): a full account with a password. The request
+    ///   goes through User-Interactive Authentication: the first attempt is
+    ///   answered with a 401 naming the stages to complete (here
+    ///   `m.login.dummy`, or `m.login.registration_token` when the server
+    ///   asks for registration tokens). The server remembers the body of
+    ///   the first request of a session, so the request that completes the
+    ///   last stage may carry `auth` alone. A client may also complete a
+    ///   stage in its very first request, without a `session`.
+    /// - `guest`: a limited account with a server-chosen numeric user ID and
+    ///   no password, where the server allows guests (403 where it does
+    ///   not). No User-Interactive Authentication is needed, and every field
+    ///   but `initial_device_display_name` is ignored.
+    ///
+    /// The requested `username` is lower-cased and then checked before any
+    /// authentication: a name that is taken, malformed or reserved is
+    /// refused at once, and again at the end should someone else have
+    /// taken it in the meantime. Clients must read the resulting ID from
+    /// `user_id` rather than assume it.
+    ///
+    /// The new access token belongs to the device named by `device_id`, or
+    /// to a device the server creates when there is none. With
+    /// `inhibit_login` only `user_id` comes back. With `refresh_token` the
+    /// access token expires after `expires_in_ms` and a `refresh_token`
+    /// comes with it.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/r0/register",
+    operation_id = "registerR0",
+    tags = ["Account management"],
+    }]
+    async fn register_r0(
+        rqctx: RequestContext<Self::Context>,
+        query: runtime::QueryParams<types::RegisterQuery>,
+        body: runtime::JsonBody<types::RegisterRequest>,
+    ) -> Result<runtime::Reply<types::RegisterResponse, 200u16>, Error>;
+    /// Tells whether a username can still be registered.
+    ///
+    /// Checks, without creating anything, that `username` is a valid
+    /// localpart that nobody has registered and no application service
+    /// has reserved. Clients use it to give feedback while the user types.
+    ///
+    /// The answer reserves nothing: by the time the client registers, the
+    /// name may be gone. The name is checked as given (it is not
+    /// lower-cased), so a name with capitals is reported invalid.
+    #[endpoint{method = GET,
+    path = "/_matrix/client/v3/register/available",
+    operation_id = "checkUsernameAvailability",
+    tags = ["Account management"],
+    }]
+    async fn check_username_availability(
+        rqctx: RequestContext<Self::Context>,
+        query: runtime::QueryParams<types::CheckUsernameAvailabilityQuery>,
+    ) -> Result<runtime::Reply<types::CheckUsernameAvailabilityResponse, 200u16>, Error>;
+    /// Tells whether a username can still be registered.
+    ///
+    /// Checks, without creating anything, that `username` is a valid
+    /// localpart that nobody has registered and no application service
+    /// has reserved. Clients use it to give feedback while the user types.
+    ///
+    /// The answer reserves nothing: by the time the client registers, the
+    /// name may be gone. The name is checked as given (it is not
+    /// lower-cased), so a name with capitals is reported invalid.
+    #[endpoint{method = GET,
+    path = "/_matrix/client/r0/register/available",
+    operation_id = "checkUsernameAvailabilityR0",
+    tags = ["Account management"],
+    }]
+    async fn check_username_availability_r0(
+        rqctx: RequestContext<Self::Context>,
+        query: runtime::QueryParams<types::CheckUsernameAvailabilityQuery>,
+    ) -> Result<runtime::Reply<types::CheckUsernameAvailabilityResponse, 200u16>, Error>;
+    /// Lists the third-party identifiers of the account.
+    ///
+    /// Lists the email addresses and phone numbers this homeserver has
+    /// attached to the account, for example to accept them for logging in
+    /// or for resetting the password.
+    ///
+    /// This is not the list of identifiers an identity server maps to the
+    /// user's Matrix ID: attaching an identifier to an account and
+    /// publishing it on an identity server are separate.
+    #[endpoint{method = GET,
+    path = "/_matrix/client/v3/account/3pid",
+    operation_id = "getAccount3PIDs",
+    tags = ["User data"],
+    }]
+    async fn get_account_3pids(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<types::GetAccount3pidsResponse, 200u16>, Error>;
+    /// Lists the third-party identifiers of the account.
+    ///
+    /// Lists the email addresses and phone numbers this homeserver has
+    /// attached to the account, for example to accept them for logging in
+    /// or for resetting the password.
+    ///
+    /// This is not the list of identifiers an identity server maps to the
+    /// user's Matrix ID: attaching an identifier to an account and
+    /// publishing it on an identity server are separate.
+    #[endpoint{method = GET,
+    path = "/_matrix/client/r0/account/3pid",
+    operation_id = "getAccount3PIDsR0",
+    tags = ["User data"],
+    }]
+    async fn get_account_3pids_r0(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<types::GetAccount3pidsResponse, 200u16>, Error>;
+    /// Attaches a third-party identifier validated by an identity server (deprecated).
+    ///
+    /// The older way to attach an email address or phone number to the
+    /// account, kept for clients of the r0 era: `POST /account/3pid/add`
+    /// replaces it.
+    ///
+    /// `three_pid_creds` names an identity server and the session in which
+    /// it validated the identifier. The homeserver asks that server, and
+    /// only if it is one it trusts, whether the session was validated and
+    /// for which identifier, then attaches the identifier to the account.
+    /// With `bind` the homeserver also asks the identity server to publish
+    /// the identifier as the user's (today's spec dropped `bind`, and
+    /// `POST /account/3pid/bind` does that). No User-Interactive
+    /// Authentication is involved.
+    ///
+    /// Attaching an identifier the account already has changes nothing;
+    /// one that another account has is refused.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/v3/account/3pid",
+    operation_id = "post3PIDs",
+    tags = ["User data"],
+    deprecated = true,
+    }]
+    async fn post_3pids(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::JsonBody<types::Post3pidsRequest>,
+    ) -> Result<runtime::Reply<types::Post3pidsResponse, 200u16>, Error>;
+    /// Attaches a third-party identifier validated by an identity server (deprecated).
+    ///
+    /// The older way to attach an email address or phone number to the
+    /// account, kept for clients of the r0 era: `POST /account/3pid/add`
+    /// replaces it.
+    ///
+    /// `three_pid_creds` names an identity server and the session in which
+    /// it validated the identifier. The homeserver asks that server, and
+    /// only if it is one it trusts, whether the session was validated and
+    /// for which identifier, then attaches the identifier to the account.
+    /// With `bind` the homeserver also asks the identity server to publish
+    /// the identifier as the user's (today's spec dropped `bind`, and
+    /// `POST /account/3pid/bind` does that). No User-Interactive
+    /// Authentication is involved.
+    ///
+    /// Attaching an identifier the account already has changes nothing;
+    /// one that another account has is refused.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/r0/account/3pid",
+    operation_id = "post3PIDsR0",
+    tags = ["User data"],
+    deprecated = true,
+    }]
+    async fn post_3pids_r0(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::JsonBody<types::Post3pidsRequest>,
+    ) -> Result<runtime::Reply<types::Post3pidsResponse, 200u16>, Error>;
+    /// Attaches a validated third-party identifier, after re-authentication.
+    ///
+    /// Attaches an email address or phone number to the account, once the
+    /// user has validated it in a session (`sid`, `client_secret`) and
+    /// proved again that they own the account.
+    ///
+    /// The request goes through User-Interactive Authentication with the
+    /// `m.login.password` stage, for the same user as the access token. As
+    /// with every UIA operation, the first attempt is answered with a 401
+    /// naming the stage, the session remembers the first request's body
+    /// (so the request completing it may carry `auth` alone), and the stage
+    /// may also be completed in the very first request.
+    ///
+    /// The validation session is checked with the identity server this
+    /// homeserver delegates validation to; an identifier that another
+    /// account already has is refused.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/v3/account/3pid/add",
+    operation_id = "add3PID",
+    tags = ["User data"],
+    }]
+    async fn add_3pid(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::JsonBody<types::Add3pidRequest>,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    >;
+    /// Attaches a validated third-party identifier, after re-authentication.
+    ///
+    /// Attaches an email address or phone number to the account, once the
+    /// user has validated it in a session (`sid`, `client_secret`) and
+    /// proved again that they own the account.
+    ///
+    /// The request goes through User-Interactive Authentication with the
+    /// `m.login.password` stage, for the same user as the access token. As
+    /// with every UIA operation, the first attempt is answered with a 401
+    /// naming the stage, the session remembers the first request's body
+    /// (so the request completing it may carry `auth` alone), and the stage
+    /// may also be completed in the very first request.
+    ///
+    /// The validation session is checked with the identity server this
+    /// homeserver delegates validation to; an identifier that another
+    /// account already has is refused.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/r0/account/3pid/add",
+    operation_id = "add3PIDR0",
+    tags = ["User data"],
+    }]
+    async fn add_3pidr0(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::JsonBody<types::Add3pidRequest>,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    >;
+    /// Detaches a third-party identifier from the account.
+    ///
+    /// Removes an email address or phone number from the account, so the
+    /// homeserver no longer accepts it for the account.
+    ///
+    /// Removing an identifier the account does not have is not an error.
+    /// The answer says whether the identifier was also unpublished from
+    /// an identity server: this server does not sign requests to identity
+    /// servers, so it always answers `no-support`.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/v3/account/3pid/delete",
+    operation_id = "delete3pidFromAccount",
+    tags = ["User data"],
+    }]
+    async fn delete_3pid_from_account(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::JsonBody<types::Delete3pidFromAccountRequest>,
+    ) -> Result<runtime::Reply<types::Delete3pidFromAccountResponse, 200u16>, Error>;
+    /// Detaches a third-party identifier from the account.
+    ///
+    /// Removes an email address or phone number from the account, so the
+    /// homeserver no longer accepts it for the account.
+    ///
+    /// Removing an identifier the account does not have is not an error.
+    /// The answer says whether the identifier was also unpublished from
+    /// an identity server: this server does not sign requests to identity
+    /// servers, so it always answers `no-support`.
+    #[endpoint{method = POST,
+    path = "/_matrix/client/r0/account/3pid/delete",
+    operation_id = "delete3pidFromAccountR0",
+    tags = ["User data"],
+    }]
+    async fn delete_3pid_from_account_r0(
+        rqctx: RequestContext<Self::Context>,
+        body: runtime::JsonBody<types::Delete3pidFromAccountRequest>,
+    ) -> Result<runtime::Reply<types::Delete3pidFromAccountResponse, 200u16>, Error>;
+    /// Lists the spec versions and unstable features the server supports.
+    ///
+    /// The first request a client makes: it tells which releases of the
+    /// Client-Server API the server implements, so the client can choose
+    /// the endpoints and behaviour it relies on. Old releases are named
+    /// `r0.x.y`, those since 2021 `v1.x`.
+    ///
+    /// `unstable_features` advertises experimental features by their
+    /// namespaced names (usually a proposal number). A feature that is
+    /// missing, or mapped to `false`, is not available. It is not a switch
+    /// for parts of the released spec.
+    ///
+    /// No access token is needed.
+    #[endpoint{method = GET,
+    path = "/_matrix/client/versions",
+    operation_id = "getVersions",
+    tags = ["Server discovery"],
+    }]
+    async fn get_versions(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<types::GetVersionsResponse, 200u16>, Error>;
+    /// Tells which account and device an access token belongs to.
+    ///
+    /// Answers with the user ID of the account the access token belongs
+    /// to, the device it was issued for, and whether the account is a
+    /// guest. Clients use it to check that a stored token still works and
+    /// whom it stands for.
+    #[endpoint{method = GET,
+    path = "/_matrix/client/v3/account/whoami",
+    operation_id = "getTokenOwner",
+    tags = ["Session management"],
+    }]
+    async fn get_token_owner(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<types::GetTokenOwnerResponse, 200u16>, Error>;
+    /// Tells which account and device an access token belongs to.
+    ///
+    /// Answers with the user ID of the account the access token belongs
+    /// to, the device it was issued for, and whether the account is a
+    /// guest. Clients use it to check that a stored token still works and
+    /// whom it stands for.
+    #[endpoint{method = GET,
+    path = "/_matrix/client/r0/account/whoami",
+    operation_id = "getTokenOwnerR0",
+    tags = ["Session management"],
+    }]
+    async fn get_token_owner_r0(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<types::GetTokenOwnerResponse, 200u16>, Error>;
     #[endpoint{method = OPTIONS,
     path = "/_matrix/client/api/v1/login",
     unpublished = true}]
@@ -822,6 +2428,642 @@ pub trait Api {
     path = "/_matrix/client/api/v2_alpha/tokenrefresh",
     unpublished = true}]
     async fn patch_matrix_client_api_v2_alpha_tokenrefresh(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/r0/account/3pid",
+    unpublished = true}]
+    async fn options_matrix_client_r0_account_3pid(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/r0/account/3pid",
+    unpublished = true}]
+    async fn put_matrix_client_r0_account_3pid(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/r0/account/3pid",
+    unpublished = true}]
+    async fn delete_matrix_client_r0_account_3pid(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/r0/account/3pid",
+    unpublished = true}]
+    async fn patch_matrix_client_r0_account_3pid(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/r0/account/3pid/add",
+    unpublished = true}]
+    async fn options_matrix_client_r0_account_3pid_add(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/r0/account/3pid/add",
+    unpublished = true}]
+    async fn get_matrix_client_r0_account_3pid_add(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/r0/account/3pid/add",
+    unpublished = true}]
+    async fn put_matrix_client_r0_account_3pid_add(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/r0/account/3pid/add",
+    unpublished = true}]
+    async fn delete_matrix_client_r0_account_3pid_add(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/r0/account/3pid/add",
+    unpublished = true}]
+    async fn patch_matrix_client_r0_account_3pid_add(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/r0/account/3pid/delete",
+    unpublished = true}]
+    async fn options_matrix_client_r0_account_3pid_delete(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/r0/account/3pid/delete",
+    unpublished = true}]
+    async fn get_matrix_client_r0_account_3pid_delete(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/r0/account/3pid/delete",
+    unpublished = true}]
+    async fn put_matrix_client_r0_account_3pid_delete(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/r0/account/3pid/delete",
+    unpublished = true}]
+    async fn delete_matrix_client_r0_account_3pid_delete(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/r0/account/3pid/delete",
+    unpublished = true}]
+    async fn patch_matrix_client_r0_account_3pid_delete(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/r0/account/password",
+    unpublished = true}]
+    async fn options_matrix_client_r0_account_password(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/r0/account/password",
+    unpublished = true}]
+    async fn get_matrix_client_r0_account_password(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/r0/account/password",
+    unpublished = true}]
+    async fn put_matrix_client_r0_account_password(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/r0/account/password",
+    unpublished = true}]
+    async fn delete_matrix_client_r0_account_password(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/r0/account/password",
+    unpublished = true}]
+    async fn patch_matrix_client_r0_account_password(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/r0/account/whoami",
+    unpublished = true}]
+    async fn options_matrix_client_r0_account_whoami(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/r0/account/whoami",
+    unpublished = true}]
+    async fn put_matrix_client_r0_account_whoami(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = POST,
+    path = "/_matrix/client/r0/account/whoami",
+    unpublished = true}]
+    async fn post_matrix_client_r0_account_whoami(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/r0/account/whoami",
+    unpublished = true}]
+    async fn delete_matrix_client_r0_account_whoami(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/r0/account/whoami",
+    unpublished = true}]
+    async fn patch_matrix_client_r0_account_whoami(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/r0/login",
+    unpublished = true}]
+    async fn options_matrix_client_r0_login(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/r0/login",
+    unpublished = true}]
+    async fn put_matrix_client_r0_login(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/r0/login",
+    unpublished = true}]
+    async fn delete_matrix_client_r0_login(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/r0/login",
+    unpublished = true}]
+    async fn patch_matrix_client_r0_login(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/r0/logout",
+    unpublished = true}]
+    async fn options_matrix_client_r0_logout(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/r0/logout",
+    unpublished = true}]
+    async fn get_matrix_client_r0_logout(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/r0/logout",
+    unpublished = true}]
+    async fn put_matrix_client_r0_logout(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/r0/logout",
+    unpublished = true}]
+    async fn delete_matrix_client_r0_logout(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/r0/logout",
+    unpublished = true}]
+    async fn patch_matrix_client_r0_logout(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/r0/logout/all",
+    unpublished = true}]
+    async fn options_matrix_client_r0_logout_all(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/r0/logout/all",
+    unpublished = true}]
+    async fn get_matrix_client_r0_logout_all(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/r0/logout/all",
+    unpublished = true}]
+    async fn put_matrix_client_r0_logout_all(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/r0/logout/all",
+    unpublished = true}]
+    async fn delete_matrix_client_r0_logout_all(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/r0/logout/all",
+    unpublished = true}]
+    async fn patch_matrix_client_r0_logout_all(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/r0/register",
+    unpublished = true}]
+    async fn options_matrix_client_r0_register(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/r0/register",
+    unpublished = true}]
+    async fn get_matrix_client_r0_register(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/r0/register",
+    unpublished = true}]
+    async fn put_matrix_client_r0_register(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/r0/register",
+    unpublished = true}]
+    async fn delete_matrix_client_r0_register(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/r0/register",
+    unpublished = true}]
+    async fn patch_matrix_client_r0_register(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/r0/register/available",
+    unpublished = true}]
+    async fn options_matrix_client_r0_register_available(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/r0/register/available",
+    unpublished = true}]
+    async fn put_matrix_client_r0_register_available(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = POST,
+    path = "/_matrix/client/r0/register/available",
+    unpublished = true}]
+    async fn post_matrix_client_r0_register_available(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/r0/register/available",
+    unpublished = true}]
+    async fn delete_matrix_client_r0_register_available(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/r0/register/available",
+    unpublished = true}]
+    async fn patch_matrix_client_r0_register_available(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/v3/account/3pid",
+    unpublished = true}]
+    async fn options_matrix_client_v3_account_3pid(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/v3/account/3pid",
+    unpublished = true}]
+    async fn put_matrix_client_v3_account_3pid(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/v3/account/3pid",
+    unpublished = true}]
+    async fn delete_matrix_client_v3_account_3pid(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/v3/account/3pid",
+    unpublished = true}]
+    async fn patch_matrix_client_v3_account_3pid(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/v3/account/3pid/add",
+    unpublished = true}]
+    async fn options_matrix_client_v3_account_3pid_add(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/v3/account/3pid/add",
+    unpublished = true}]
+    async fn get_matrix_client_v3_account_3pid_add(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/v3/account/3pid/add",
+    unpublished = true}]
+    async fn put_matrix_client_v3_account_3pid_add(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/v3/account/3pid/add",
+    unpublished = true}]
+    async fn delete_matrix_client_v3_account_3pid_add(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/v3/account/3pid/add",
+    unpublished = true}]
+    async fn patch_matrix_client_v3_account_3pid_add(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/v3/account/3pid/delete",
+    unpublished = true}]
+    async fn options_matrix_client_v3_account_3pid_delete(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/v3/account/3pid/delete",
+    unpublished = true}]
+    async fn get_matrix_client_v3_account_3pid_delete(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/v3/account/3pid/delete",
+    unpublished = true}]
+    async fn put_matrix_client_v3_account_3pid_delete(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/v3/account/3pid/delete",
+    unpublished = true}]
+    async fn delete_matrix_client_v3_account_3pid_delete(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/v3/account/3pid/delete",
+    unpublished = true}]
+    async fn patch_matrix_client_v3_account_3pid_delete(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/v3/account/password",
+    unpublished = true}]
+    async fn options_matrix_client_v3_account_password(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/v3/account/password",
+    unpublished = true}]
+    async fn get_matrix_client_v3_account_password(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/v3/account/password",
+    unpublished = true}]
+    async fn put_matrix_client_v3_account_password(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/v3/account/password",
+    unpublished = true}]
+    async fn delete_matrix_client_v3_account_password(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/v3/account/password",
+    unpublished = true}]
+    async fn patch_matrix_client_v3_account_password(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/v3/account/whoami",
+    unpublished = true}]
+    async fn options_matrix_client_v3_account_whoami(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/v3/account/whoami",
+    unpublished = true}]
+    async fn put_matrix_client_v3_account_whoami(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = POST,
+    path = "/_matrix/client/v3/account/whoami",
+    unpublished = true}]
+    async fn post_matrix_client_v3_account_whoami(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/v3/account/whoami",
+    unpublished = true}]
+    async fn delete_matrix_client_v3_account_whoami(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/v3/account/whoami",
+    unpublished = true}]
+    async fn patch_matrix_client_v3_account_whoami(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/v3/login",
+    unpublished = true}]
+    async fn options_matrix_client_v3_login(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/v3/login",
+    unpublished = true}]
+    async fn put_matrix_client_v3_login(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/v3/login",
+    unpublished = true}]
+    async fn delete_matrix_client_v3_login(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/v3/login",
+    unpublished = true}]
+    async fn patch_matrix_client_v3_login(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/v3/logout",
+    unpublished = true}]
+    async fn options_matrix_client_v3_logout(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/v3/logout",
+    unpublished = true}]
+    async fn get_matrix_client_v3_logout(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/v3/logout",
+    unpublished = true}]
+    async fn put_matrix_client_v3_logout(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/v3/logout",
+    unpublished = true}]
+    async fn delete_matrix_client_v3_logout(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/v3/logout",
+    unpublished = true}]
+    async fn patch_matrix_client_v3_logout(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/v3/logout/all",
+    unpublished = true}]
+    async fn options_matrix_client_v3_logout_all(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/v3/logout/all",
+    unpublished = true}]
+    async fn get_matrix_client_v3_logout_all(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/v3/logout/all",
+    unpublished = true}]
+    async fn put_matrix_client_v3_logout_all(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/v3/logout/all",
+    unpublished = true}]
+    async fn delete_matrix_client_v3_logout_all(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/v3/logout/all",
+    unpublished = true}]
+    async fn patch_matrix_client_v3_logout_all(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/v3/refresh",
+    unpublished = true}]
+    async fn options_matrix_client_v3_refresh(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/v3/refresh",
+    unpublished = true}]
+    async fn get_matrix_client_v3_refresh(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/v3/refresh",
+    unpublished = true}]
+    async fn put_matrix_client_v3_refresh(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/v3/refresh",
+    unpublished = true}]
+    async fn delete_matrix_client_v3_refresh(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/v3/refresh",
+    unpublished = true}]
+    async fn patch_matrix_client_v3_refresh(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/v3/register",
+    unpublished = true}]
+    async fn options_matrix_client_v3_register(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = GET,
+    path = "/_matrix/client/v3/register",
+    unpublished = true}]
+    async fn get_matrix_client_v3_register(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/v3/register",
+    unpublished = true}]
+    async fn put_matrix_client_v3_register(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/v3/register",
+    unpublished = true}]
+    async fn delete_matrix_client_v3_register(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/v3/register",
+    unpublished = true}]
+    async fn patch_matrix_client_v3_register(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/v3/register/available",
+    unpublished = true}]
+    async fn options_matrix_client_v3_register_available(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/v3/register/available",
+    unpublished = true}]
+    async fn put_matrix_client_v3_register_available(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = POST,
+    path = "/_matrix/client/v3/register/available",
+    unpublished = true}]
+    async fn post_matrix_client_v3_register_available(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/v3/register/available",
+    unpublished = true}]
+    async fn delete_matrix_client_v3_register_available(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/v3/register/available",
+    unpublished = true}]
+    async fn patch_matrix_client_v3_register_available(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = OPTIONS,
+    path = "/_matrix/client/versions",
+    unpublished = true}]
+    async fn options_matrix_client_versions(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PUT,
+    path = "/_matrix/client/versions",
+    unpublished = true}]
+    async fn put_matrix_client_versions(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = POST,
+    path = "/_matrix/client/versions",
+    unpublished = true}]
+    async fn post_matrix_client_versions(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = DELETE,
+    path = "/_matrix/client/versions",
+    unpublished = true}]
+    async fn delete_matrix_client_versions(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<runtime::Reply<(), 204>, Error>;
+    #[endpoint{method = PATCH,
+    path = "/_matrix/client/versions",
+    unpublished = true}]
+    async fn patch_matrix_client_versions(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<runtime::Reply<(), 204>, Error>;
     #[endpoint{method = OPTIONS,
@@ -949,6 +3191,334 @@ impl<C: Operations> Api for Served<C> {
             })
             .await
     }
+    async fn get_login_flows(
+        rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<types::GetLoginFlowsResponse, 200u16>, Error> {
+        runtime::reply(async { rqctx.context().get_login_flows(&rqctx.request).await })
+            .await
+    }
+    async fn get_login_flows_r0(
+        rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<types::GetLoginFlowsResponse, 200u16>, Error> {
+        runtime::reply(async { rqctx.context().get_login_flows(&rqctx.request).await })
+            .await
+    }
+    async fn login(
+        rqctx: RequestContext<C>,
+        body: runtime::JsonBody<types::LoginRequest>,
+    ) -> Result<runtime::Reply<types::LoginResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let body = body.into_inner()?;
+                rqctx.context().login(&rqctx.request, body).await
+            })
+            .await
+    }
+    async fn login_r0(
+        rqctx: RequestContext<C>,
+        body: runtime::JsonBody<types::LoginRequest>,
+    ) -> Result<runtime::Reply<types::LoginResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let body = body.into_inner()?;
+                rqctx.context().login(&rqctx.request, body).await
+            })
+            .await
+    }
+    async fn logout(
+        rqctx: RequestContext<C>,
+        body: runtime::OptionalJsonBody<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    > {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx.context().logout(&rqctx.request, token, body).await
+            })
+            .await
+    }
+    async fn logout_r0(
+        rqctx: RequestContext<C>,
+        body: runtime::OptionalJsonBody<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    > {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx.context().logout(&rqctx.request, token, body).await
+            })
+            .await
+    }
+    async fn logout_all(
+        rqctx: RequestContext<C>,
+        body: runtime::OptionalJsonBody<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    > {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx.context().logout_all(&rqctx.request, token, body).await
+            })
+            .await
+    }
+    async fn logout_all_r0(
+        rqctx: RequestContext<C>,
+        body: runtime::OptionalJsonBody<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    > {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx.context().logout_all(&rqctx.request, token, body).await
+            })
+            .await
+    }
+    async fn change_password(
+        rqctx: RequestContext<C>,
+        body: runtime::JsonBody<types::ChangePasswordRequest>,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    > {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx.context().change_password(&rqctx.request, token, body).await
+            })
+            .await
+    }
+    async fn change_password_r0(
+        rqctx: RequestContext<C>,
+        body: runtime::JsonBody<types::ChangePasswordRequest>,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    > {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx.context().change_password(&rqctx.request, token, body).await
+            })
+            .await
+    }
+    async fn refresh(
+        rqctx: RequestContext<C>,
+        body: runtime::JsonBody<types::RefreshRequest>,
+    ) -> Result<runtime::Reply<types::RefreshResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let body = body.into_inner()?;
+                rqctx.context().refresh(&rqctx.request, body).await
+            })
+            .await
+    }
+    async fn register(
+        rqctx: RequestContext<C>,
+        query: runtime::QueryParams<types::RegisterQuery>,
+        body: runtime::JsonBody<types::RegisterRequest>,
+    ) -> Result<runtime::Reply<types::RegisterResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let query = query.into_inner()?;
+                let body = body.into_inner()?;
+                rqctx.context().register(&rqctx.request, query, body).await
+            })
+            .await
+    }
+    async fn register_r0(
+        rqctx: RequestContext<C>,
+        query: runtime::QueryParams<types::RegisterQuery>,
+        body: runtime::JsonBody<types::RegisterRequest>,
+    ) -> Result<runtime::Reply<types::RegisterResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let query = query.into_inner()?;
+                let body = body.into_inner()?;
+                rqctx.context().register(&rqctx.request, query, body).await
+            })
+            .await
+    }
+    async fn check_username_availability(
+        rqctx: RequestContext<C>,
+        query: runtime::QueryParams<types::CheckUsernameAvailabilityQuery>,
+    ) -> Result<
+        runtime::Reply<types::CheckUsernameAvailabilityResponse, 200u16>,
+        Error,
+    > {
+        runtime::reply(async {
+                let query = query.into_inner()?;
+                rqctx.context().check_username_availability(&rqctx.request, query).await
+            })
+            .await
+    }
+    async fn check_username_availability_r0(
+        rqctx: RequestContext<C>,
+        query: runtime::QueryParams<types::CheckUsernameAvailabilityQuery>,
+    ) -> Result<
+        runtime::Reply<types::CheckUsernameAvailabilityResponse, 200u16>,
+        Error,
+    > {
+        runtime::reply(async {
+                let query = query.into_inner()?;
+                rqctx.context().check_username_availability(&rqctx.request, query).await
+            })
+            .await
+    }
+    async fn get_account_3pids(
+        rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<types::GetAccount3pidsResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                rqctx.context().get_account_3pids(&rqctx.request, token).await
+            })
+            .await
+    }
+    async fn get_account_3pids_r0(
+        rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<types::GetAccount3pidsResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                rqctx.context().get_account_3pids(&rqctx.request, token).await
+            })
+            .await
+    }
+    async fn post_3pids(
+        rqctx: RequestContext<C>,
+        body: runtime::JsonBody<types::Post3pidsRequest>,
+    ) -> Result<runtime::Reply<types::Post3pidsResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx.context().post_3pids(&rqctx.request, token, body).await
+            })
+            .await
+    }
+    async fn post_3pids_r0(
+        rqctx: RequestContext<C>,
+        body: runtime::JsonBody<types::Post3pidsRequest>,
+    ) -> Result<runtime::Reply<types::Post3pidsResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx.context().post_3pids(&rqctx.request, token, body).await
+            })
+            .await
+    }
+    async fn add_3pid(
+        rqctx: RequestContext<C>,
+        body: runtime::JsonBody<types::Add3pidRequest>,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    > {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx.context().add_3pid(&rqctx.request, token, body).await
+            })
+            .await
+    }
+    async fn add_3pidr0(
+        rqctx: RequestContext<C>,
+        body: runtime::JsonBody<types::Add3pidRequest>,
+    ) -> Result<
+        runtime::Reply<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            200u16,
+        >,
+        Error,
+    > {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx.context().add_3pid(&rqctx.request, token, body).await
+            })
+            .await
+    }
+    async fn delete_3pid_from_account(
+        rqctx: RequestContext<C>,
+        body: runtime::JsonBody<types::Delete3pidFromAccountRequest>,
+    ) -> Result<runtime::Reply<types::Delete3pidFromAccountResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx
+                    .context()
+                    .delete_3pid_from_account(&rqctx.request, token, body)
+                    .await
+            })
+            .await
+    }
+    async fn delete_3pid_from_account_r0(
+        rqctx: RequestContext<C>,
+        body: runtime::JsonBody<types::Delete3pidFromAccountRequest>,
+    ) -> Result<runtime::Reply<types::Delete3pidFromAccountResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let body = body.into_inner()?;
+                rqctx
+                    .context()
+                    .delete_3pid_from_account(&rqctx.request, token, body)
+                    .await
+            })
+            .await
+    }
+    async fn get_versions(
+        rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<types::GetVersionsResponse, 200u16>, Error> {
+        runtime::reply(async { rqctx.context().get_versions(&rqctx.request).await })
+            .await
+    }
+    async fn get_token_owner(
+        rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<types::GetTokenOwnerResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                rqctx.context().get_token_owner(&rqctx.request, token).await
+            })
+            .await
+    }
+    async fn get_token_owner_r0(
+        rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<types::GetTokenOwnerResponse, 200u16>, Error> {
+        runtime::reply(async {
+                let token = runtime::AccessToken::required(&rqctx.request)?;
+                rqctx.context().get_token_owner(&rqctx.request, token).await
+            })
+            .await
+    }
     async fn options_matrix_client_api_v1_login(
         _rqctx: RequestContext<C>,
     ) -> Result<runtime::Reply<(), 204>, Error> {
@@ -1068,6 +3638,536 @@ impl<C: Operations> Api for Served<C> {
         _rqctx: RequestContext<C>,
     ) -> Result<runtime::Reply<(), 204>, Error> {
         Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_r0_account_3pid(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn put_matrix_client_r0_account_3pid(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_r0_account_3pid(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_r0_account_3pid(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_r0_account_3pid_add(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_r0_account_3pid_add(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_r0_account_3pid_add(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_r0_account_3pid_add(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_r0_account_3pid_add(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_r0_account_3pid_delete(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_r0_account_3pid_delete(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_r0_account_3pid_delete(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_r0_account_3pid_delete(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_r0_account_3pid_delete(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_r0_account_password(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_r0_account_password(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_r0_account_password(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_r0_account_password(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_r0_account_password(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_r0_account_whoami(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn put_matrix_client_r0_account_whoami(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn post_matrix_client_r0_account_whoami(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn delete_matrix_client_r0_account_whoami(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn patch_matrix_client_r0_account_whoami(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn options_matrix_client_r0_login(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn put_matrix_client_r0_login(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_r0_login(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_r0_login(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_r0_logout(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_r0_logout(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_r0_logout(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_r0_logout(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_r0_logout(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_r0_logout_all(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_r0_logout_all(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_r0_logout_all(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_r0_logout_all(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_r0_logout_all(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_r0_register(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_r0_register(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_r0_register(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_r0_register(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_r0_register(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_r0_register_available(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn put_matrix_client_r0_register_available(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn post_matrix_client_r0_register_available(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn delete_matrix_client_r0_register_available(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn patch_matrix_client_r0_register_available(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn options_matrix_client_v3_account_3pid(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn put_matrix_client_v3_account_3pid(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_v3_account_3pid(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_v3_account_3pid(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_v3_account_3pid_add(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_v3_account_3pid_add(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_v3_account_3pid_add(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_v3_account_3pid_add(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_v3_account_3pid_add(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_v3_account_3pid_delete(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_v3_account_3pid_delete(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_v3_account_3pid_delete(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_v3_account_3pid_delete(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_v3_account_3pid_delete(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_v3_account_password(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_v3_account_password(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_v3_account_password(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_v3_account_password(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_v3_account_password(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_v3_account_whoami(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn put_matrix_client_v3_account_whoami(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn post_matrix_client_v3_account_whoami(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn delete_matrix_client_v3_account_whoami(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn patch_matrix_client_v3_account_whoami(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn options_matrix_client_v3_login(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn put_matrix_client_v3_login(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_v3_login(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_v3_login(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_v3_logout(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_v3_logout(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_v3_logout(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_v3_logout(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_v3_logout(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_v3_logout_all(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_v3_logout_all(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_v3_logout_all(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_v3_logout_all(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_v3_logout_all(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_v3_refresh(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_v3_refresh(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_v3_refresh(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_v3_refresh(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_v3_refresh(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_v3_register(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn get_matrix_client_v3_register(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn put_matrix_client_v3_register(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn delete_matrix_client_v3_register(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn patch_matrix_client_v3_register(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
+    }
+    async fn options_matrix_client_v3_register_available(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn put_matrix_client_v3_register_available(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn post_matrix_client_v3_register_available(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn delete_matrix_client_v3_register_available(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn patch_matrix_client_v3_register_available(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn options_matrix_client_versions(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Ok(())))
+    }
+    async fn put_matrix_client_versions(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn post_matrix_client_versions(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn delete_matrix_client_versions(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+    }
+    async fn patch_matrix_client_versions(
+        _rqctx: RequestContext<C>,
+    ) -> Result<runtime::Reply<(), 204>, Error> {
+        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
     }
     async fn options_openapi_json(
         _rqctx: RequestContext<C>,
