@@ -168,6 +168,7 @@ remembers it).*/
         ::serde::Serialize,
         Clone,
         Debug,
+        Default,
         schemars::JsonSchema
     )]
     pub struct ChangePasswordV2AlphaRequest {
@@ -175,8 +176,11 @@ remembers it).*/
 user-interactive authentication API.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub auth: ::std::option::Option<AuthData>,
-        ///The new password for the account.
-        pub new_password: ::std::string::String,
+        /**The new password for the account. Required on the first
+request of a session; the request that completes
+authentication may leave it out (the session remembers it).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub new_password: ::std::option::Option<::std::string::String>,
     }
     ///`CheckUsernameAvailabilityQuery`
     #[derive(

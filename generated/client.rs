@@ -149,14 +149,17 @@ remembers it).*/
         }
     }
     ///`ChangePasswordV2AlphaBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct ChangePasswordV2AlphaBody {
         /**Additional authentication information for the
 user-interactive authentication API.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub auth: ::std::option::Option<AuthData>,
-        ///The new password for the account.
-        pub new_password: ::std::string::String,
+        /**The new password for the account. Required on the first
+request of a session; the request that completes
+authentication may leave it out (the session remembers it).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub new_password: ::std::option::Option<::std::string::String>,
     }
     ///`CheckUsernameAvailabilityR0Response`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]

@@ -2,11 +2,11 @@
 //! dropshot server out.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use dropshot::{ConfigDropshot, ConfigLogging, ConfigLoggingLevel, HttpServer, ServerBuilder};
 
+use crate::accounts::Accounts;
 use crate::api;
 use crate::config::Config;
 use crate::http::Handlers;
@@ -19,7 +19,6 @@ pub struct Server {
 impl Server {
     /// Opens the database and starts listening.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
-        let config = Arc::new(config);
         let description = api::api_description::<Handlers>()
             .map_err(|e| anyhow!("the generated API description is inconsistent: {e}"))?;
         let dropshot = ConfigDropshot {
@@ -33,7 +32,8 @@ impl Server {
         let log = ConfigLogging::StderrTerminal { level: ConfigLoggingLevel::Warn }
             .to_logger("matrix-accounts")
             .context("creating the HTTP logger")?;
-        let handlers = Handlers::new(Arc::clone(&config))?;
+        let accounts = Accounts::open(&config)?;
+        let handlers = Handlers::new(accounts)?;
         let http = ServerBuilder::new(description, handlers, log)
             .config(dropshot)
             .start()

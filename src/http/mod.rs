@@ -8,33 +8,197 @@
 //! type. No behaviour lives here.
 
 mod discovery;
-
-use std::sync::Arc;
+mod login;
+mod password;
+mod register;
+mod session;
+mod threepids;
 
 use anyhow::Context;
 use dropshot::RequestInfo;
 use serde_json::{Map, Value};
 
-use crate::api::{OPENAPI_DOCUMENT, Operations};
-use crate::config::Config;
+use crate::accounts::{Accounts, ClientInfo, Session};
+use crate::api::runtime::AccessToken;
+use crate::api::{OPENAPI_DOCUMENT, Operations, types};
 use crate::error::Error;
 
 /// What every handler can reach: the dropshot server context.
 pub struct Handlers {
-    pub config: Arc<Config>,
+    accounts: Accounts,
     /// The published document, parsed once.
     document: Map<String, Value>,
 }
 
 impl Handlers {
-    pub fn new(config: Arc<Config>) -> anyhow::Result<Self> {
+    pub fn new(accounts: Accounts) -> anyhow::Result<Self> {
         let document = serde_json::from_str(OPENAPI_DOCUMENT).context("parsing the embedded OpenAPI document")?;
-        Ok(Handlers { config, document })
+        Ok(Handlers { accounts, document })
+    }
+
+    /// The session an access token belongs to (401 when it is unknown).
+    async fn session(&self, token: &AccessToken) -> Result<Session, Error> {
+        self.accounts.authenticate(token.as_str()).await
     }
 }
 
+/// What the domain needs to know about the caller.
+fn client(request: &RequestInfo) -> ClientInfo {
+    ClientInfo { ip: request.remote_addr().ip() }
+}
+
+/// An empty JSON object, the success body of several operations.
+fn empty() -> Map<String, Value> {
+    Map::new()
+}
+
+type Json = Map<String, Value>;
+
 impl Operations for Handlers {
-    async fn get_open_api_document(&self, _: &RequestInfo) -> Result<Map<String, Value>, Error> {
-        discovery::openapi_document(self)
+    async fn get_open_api_document(&self, _: &RequestInfo) -> Result<Json, Error> {
+        Ok(discovery::openapi_document(self))
+    }
+
+    async fn get_versions(&self, _: &RequestInfo) -> Result<types::GetVersionsResponse, Error> {
+        Ok(discovery::versions())
+    }
+
+    async fn register_v2_alpha(
+        &self,
+        request: &RequestInfo,
+        body: types::RegisterV2AlphaRequest,
+    ) -> Result<types::RegisterV2AlphaResponse, Error> {
+        register::v2_alpha(self, request, body).await
+    }
+
+    async fn register(
+        &self,
+        request: &RequestInfo,
+        query: types::RegisterQuery,
+        body: types::RegisterRequest,
+    ) -> Result<types::RegisterResponse, Error> {
+        register::v3(self, request, query, body).await
+    }
+
+    async fn check_username_availability(
+        &self,
+        _: &RequestInfo,
+        query: types::CheckUsernameAvailabilityQuery,
+    ) -> Result<types::CheckUsernameAvailabilityResponse, Error> {
+        register::availability(self, query).await
+    }
+
+    async fn login_v1(
+        &self,
+        request: &RequestInfo,
+        body: types::LoginV1Request,
+    ) -> Result<types::LoginV1Response, Error> {
+        login::v1(self, request, body).await
+    }
+
+    async fn get_login_flows(&self, _: &RequestInfo) -> Result<types::GetLoginFlowsResponse, Error> {
+        Ok(login::flows(self))
+    }
+
+    async fn login(&self, request: &RequestInfo, body: types::LoginRequest) -> Result<types::LoginResponse, Error> {
+        login::v3(self, request, body).await
+    }
+
+    async fn token_refresh_v2_alpha(
+        &self,
+        _: &RequestInfo,
+        body: types::TokenRefreshV2AlphaRequest,
+    ) -> Result<types::TokenRefreshV2AlphaResponse, Error> {
+        session::token_refresh_v2_alpha(self, body).await
+    }
+
+    async fn refresh(&self, _: &RequestInfo, body: types::RefreshRequest) -> Result<types::RefreshResponse, Error> {
+        session::refresh(self, body).await
+    }
+
+    async fn logout(&self, _: &RequestInfo, token: AccessToken, _: Json) -> Result<Json, Error> {
+        session::logout(self, token).await
+    }
+
+    async fn logout_all(&self, _: &RequestInfo, token: AccessToken, _: Json) -> Result<Json, Error> {
+        session::logout_all(self, token).await
+    }
+
+    async fn get_token_owner(
+        &self,
+        _: &RequestInfo,
+        token: AccessToken,
+    ) -> Result<types::GetTokenOwnerResponse, Error> {
+        session::whoami(self, token).await
+    }
+
+    async fn change_password_v2_alpha(
+        &self,
+        request: &RequestInfo,
+        token: AccessToken,
+        body: types::ChangePasswordV2AlphaRequest,
+    ) -> Result<Json, Error> {
+        password::v2_alpha(self, request, token, body).await
+    }
+
+    async fn change_password(
+        &self,
+        request: &RequestInfo,
+        token: AccessToken,
+        body: types::ChangePasswordRequest,
+    ) -> Result<Json, Error> {
+        password::v3(self, request, token, body).await
+    }
+
+    async fn get_three_pids_v2_alpha(
+        &self,
+        _: &RequestInfo,
+        token: AccessToken,
+    ) -> Result<types::GetThreePidsV2AlphaResponse, Error> {
+        threepids::list_v2_alpha(self, token).await
+    }
+
+    async fn get_account_3pids(
+        &self,
+        _: &RequestInfo,
+        token: AccessToken,
+    ) -> Result<types::GetAccount3pidsResponse, Error> {
+        threepids::list_v3(self, token).await
+    }
+
+    async fn add_three_pid_v2_alpha(
+        &self,
+        request: &RequestInfo,
+        token: AccessToken,
+        body: types::AddThreePidV2AlphaRequest,
+    ) -> Result<Json, Error> {
+        threepids::add_v2_alpha(self, request, token, body).await
+    }
+
+    async fn post_3pids(
+        &self,
+        request: &RequestInfo,
+        token: AccessToken,
+        body: types::Post3pidsRequest,
+    ) -> Result<types::Post3pidsResponse, Error> {
+        threepids::bind_v3(self, request, token, body).await
+    }
+
+    async fn add_3pid(
+        &self,
+        request: &RequestInfo,
+        token: AccessToken,
+        body: types::Add3pidRequest,
+    ) -> Result<Json, Error> {
+        threepids::add_v3(self, request, token, body).await
+    }
+
+    async fn delete_3pid_from_account(
+        &self,
+        _: &RequestInfo,
+        token: AccessToken,
+        body: types::Delete3pidFromAccountRequest,
+    ) -> Result<types::Delete3pidFromAccountResponse, Error> {
+        threepids::delete_v3(self, token, body).await
     }
 }

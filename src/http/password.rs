@@ -1,0 +1,50 @@
+//! Changing a password, for each era.
+//!
+//! - `POST /_matrix/client/api/v2_alpha/account/password` (the seed): every
+//!   other device is logged out.
+//! - `POST /_matrix/client/{r0,v3}/account/password`: `logout_devices`
+//!   chooses.
+
+use dropshot::RequestInfo;
+use serde_json::Value;
+
+use super::{Handlers, Json, client, empty};
+use crate::accounts::ChangePasswordRequest;
+use crate::api::runtime::AccessToken;
+use crate::api::types;
+use crate::error::Error;
+
+pub async fn v2_alpha(
+    handlers: &Handlers,
+    request: &RequestInfo,
+    token: AccessToken,
+    body: types::ChangePasswordV2AlphaRequest,
+) -> Result<Json, Error> {
+    let request_body = ChangePasswordRequest { new_password: body.new_password, logout_devices: None };
+    change(handlers, request, token, request_body, body.auth.map(|auth| Value::Object(auth.0))).await
+}
+
+pub async fn v3(
+    handlers: &Handlers,
+    request: &RequestInfo,
+    token: AccessToken,
+    body: types::ChangePasswordRequest,
+) -> Result<Json, Error> {
+    // `logout_devices` defaults to true: only an explicit false is news,
+    // and leaving true out lets a UIA follow-up keep the session's choice.
+    let logout_devices = (!body.logout_devices).then_some(false);
+    let request_body = ChangePasswordRequest { new_password: body.new_password, logout_devices };
+    change(handlers, request, token, request_body, body.auth.map(|auth| Value::Object(auth.0))).await
+}
+
+async fn change(
+    handlers: &Handlers,
+    request: &RequestInfo,
+    token: AccessToken,
+    change: ChangePasswordRequest,
+    auth: Option<Value>,
+) -> Result<Json, Error> {
+    let session = handlers.session(&token).await?;
+    handlers.accounts.change_password(Some(&session), change, auth, &client(request)).await?;
+    Ok(empty())
+}

@@ -1,0 +1,78 @@
+//! Registration, for each era.
+//!
+//! - `POST /_matrix/client/api/v2_alpha/register` (the seed): always logs
+//!   in, always with a refresh token, and answers `home_server`.
+//! - `POST /_matrix/client/{r0,v3}/register`: `kind=guest`, `device_id`,
+//!   `inhibit_login`, `refresh_token` as the client asks.
+//! - `GET /_matrix/client/{r0,v3}/register/available`.
+
+use dropshot::RequestInfo;
+use serde_json::Value;
+
+use super::{Handlers, client};
+use crate::accounts::RegisterRequest;
+use crate::api::types;
+use crate::error::Error;
+
+pub async fn v2_alpha(
+    handlers: &Handlers,
+    request: &RequestInfo,
+    body: types::RegisterV2AlphaRequest,
+) -> Result<types::RegisterV2AlphaResponse, Error> {
+    let registration = RegisterRequest {
+        username: body.username,
+        password: body.password,
+        refresh_token: Some(true),
+        ..RegisterRequest::default()
+    };
+    let auth = body.auth.map(|auth| Value::Object(auth.0));
+    let registered = handlers.accounts.register(registration, auth, &client(request)).await?;
+    Ok(types::RegisterV2AlphaResponse {
+        access_token: registered.access_token.ok_or_else(|| Error::internal("seed registration without a login"))?,
+        home_server: handlers.accounts.server_name().to_owned(),
+        refresh_token: registered.refresh_token,
+        user_id: registered.user_id,
+    })
+}
+
+pub async fn v3(
+    handlers: &Handlers,
+    request: &RequestInfo,
+    query: types::RegisterQuery,
+    body: types::RegisterRequest,
+) -> Result<types::RegisterResponse, Error> {
+    let registration = RegisterRequest {
+        username: body.username,
+        password: body.password,
+        device_id: body.device_id,
+        initial_device_display_name: body.initial_device_display_name,
+        // Absent and false read the same here; leaving false out lets a
+        // UIA follow-up keep what the session's first request asked for.
+        inhibit_login: body.inhibit_login.then_some(true),
+        refresh_token: body.refresh_token.then_some(true),
+        guest: matches!(query.kind, types::RegisterQueryKind::Guest),
+    };
+    let auth = body.auth.map(|auth| Value::Object(auth.0));
+    let registered = handlers.accounts.register(registration, auth, &client(request)).await?;
+    Ok(types::RegisterResponse {
+        access_token: registered.access_token,
+        device_id: registered.device_id,
+        expires_in_ms: registered.expires_in_ms.map(millis),
+        home_server: Some(handlers.accounts.server_name().to_owned()),
+        refresh_token: registered.refresh_token,
+        user_id: registered.user_id,
+    })
+}
+
+pub async fn availability(
+    handlers: &Handlers,
+    query: types::CheckUsernameAvailabilityQuery,
+) -> Result<types::CheckUsernameAvailabilityResponse, Error> {
+    handlers.accounts.check_username_available(&query.username).await?;
+    Ok(types::CheckUsernameAvailabilityResponse { available: true })
+}
+
+/// Durations are `u64` in the domain and `int64` in the spec.
+pub(super) fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
