@@ -2,103 +2,25 @@
 //! 127.0.0.1 that this test starts.
 
 mod accounts_support;
-
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+mod identity_server;
 
 use accounts_support::{PASSWORD, Server, assert_error, client, login_request, password_auth, session_of};
+use identity_server::IdentityServer;
 use matrix_accounts::accounts::{
     AddThreepidRequest, ChangePasswordRequest, IdServerUnbindResult, LoginRequest, ThreepidCredentials, UserIdentifier,
 };
 use matrix_accounts::error::ErrorCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// Validated sessions: (sid, client_secret) → (medium, address).
-type Sessions = Mutex<HashMap<(String, String), (String, String)>>;
-
-/// An identity server that knows some validated sessions and records binds.
-struct IdentityServer {
-    address: String,
-    validated: Arc<Sessions>,
-    binds: Arc<Mutex<Vec<Value>>>,
+/// The domain's form of credentials naming this identity server.
+trait Credentials {
+    fn credentials(&self, sid: &str, secret: &str) -> ThreepidCredentials;
 }
 
-impl IdentityServer {
-    fn start() -> IdentityServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let address = listener.local_addr().expect("address").to_string();
-        let validated = Arc::new(Mutex::new(HashMap::new()));
-        let binds = Arc::new(Mutex::new(Vec::new()));
-        let (sessions, recorded) = (Arc::clone(&validated), Arc::clone(&binds));
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                serve(stream, &sessions, &recorded);
-            }
-        });
-        IdentityServer { address, validated, binds }
-    }
-
-    fn validate(&self, sid: &str, secret: &str, medium: &str, address: &str) {
-        self.validated.lock().unwrap().insert((sid.into(), secret.into()), (medium.into(), address.into()));
-    }
-
+impl Credentials for IdentityServer {
     fn credentials(&self, sid: &str, secret: &str) -> ThreepidCredentials {
         ThreepidCredentials { id_server: self.address.clone(), sid: sid.into(), client_secret: secret.into() }
     }
-}
-
-/// Answers one HTTP/1.1 request and closes the connection.
-fn serve(stream: TcpStream, sessions: &Sessions, binds: &Mutex<Vec<Value>>) {
-    let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let mut content_length = 0;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).is_err() || header == "\r\n" || header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            content_length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; content_length];
-    let _ = reader.read_exact(&mut body);
-    let target = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query: HashMap<&str, &str> = query.split('&').filter_map(|pair| pair.split_once('=')).collect();
-
-    let (status, answer) = match path {
-        "/_matrix/identity/api/v1/3pid/getValidated3pid" => {
-            let key =
-                (query.get("sid").unwrap_or(&"").to_string(), query.get("client_secret").unwrap_or(&"").to_string());
-            match sessions.lock().unwrap().get(&key) {
-                Some((medium, address)) => {
-                    ("200 OK", json!({"medium": medium, "address": address, "validated_at": 1_535_176_800_000_i64}))
-                }
-                None => ("404 Not Found", json!({"errcode": "M_NO_VALID_SESSION", "error": "No valid session"})),
-            }
-        }
-        "/_matrix/identity/api/v1/3pid/bind" => {
-            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            binds.lock().unwrap().push(request);
-            ("200 OK", json!({}))
-        }
-        _ => ("404 Not Found", json!({"errcode": "M_UNRECOGNIZED"})),
-    };
-    let answer = answer.to_string();
-    let mut stream = reader.into_inner();
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-        answer.len()
-    );
 }
 
 fn server_trusting(identity: &IdentityServer, delegate: bool) -> Server {

@@ -15,14 +15,14 @@ use common::{Answer, client};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// A copy of the sources that build the server: manifests, `build.rs`,
-/// `api/`, `src/` and the generator.
+/// `api/`, `src/`, the generator, and the bench target the manifest names.
 fn copy_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temporary directory");
     let root = Path::new(ROOT);
     for file in ["Cargo.toml", "Cargo.lock", "build.rs"] {
         std::fs::copy(root.join(file), dir.path().join(file)).expect("copying a manifest");
     }
-    for folder in ["api", "src", "specgen/src"] {
+    for folder in ["api", "src", "specgen/src", "benches"] {
         copy_tree(&root.join(folder), &dir.path().join(folder));
     }
     std::fs::copy(root.join("specgen/Cargo.toml"), dir.path().join("specgen/Cargo.toml")).expect("copying specgen");

@@ -67,6 +67,18 @@ impl Accounts {
         &[PASSWORD_LOGIN]
     }
 
+    /// 400 `M_UNKNOWN` "Unknown login type" for any `type` but
+    /// `m.login.password`. [`Self::login`] checks it first; an adapter that
+    /// must read more of the request to build a [`LoginRequest`] (who logs
+    /// in) checks it before, so that a login of another type (e.g.
+    /// `m.login.token`, which names no user) gets this answer too.
+    pub fn check_login_type(&self, login_type: &str) -> Result<()> {
+        if login_type != PASSWORD_LOGIN {
+            return Err(Error::bad_request(ErrorCode::Unknown, format!("Unknown login type {login_type}")));
+        }
+        Ok(())
+    }
+
     /// Logs in with a password.
     ///
     /// - `type` other than `m.login.password`: 400 `M_UNKNOWN`; no password:
@@ -80,17 +92,18 @@ impl Accounts {
     /// - `device_id` is echoed (else generated); `refresh_token: true` adds
     ///   a refresh token and `expires_in_ms`.
     pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<LoggedIn> {
-        if request.login_type != PASSWORD_LOGIN {
-            return Err(Error::bad_request(ErrorCode::Unknown, format!("Unknown login type {}", request.login_type)));
-        }
+        self.check_login_type(&request.login_type)?;
         let password = request.password.ok_or_else(|| Error::invalid_param("Bad parameter: password"))?;
         let limits = &self.inner.limits;
         limits.consume(Action::Login, &Subject::ip(client.ip))?;
-        let account = Subject::Account(request.identifier.rate_limit_key());
+        // Limited per account, however the request names it (`bob`,
+        // `@BOB:localhost`, a 3pid): one bucket per localpart, else per name.
+        let localpart = self.resolve_identifier(&request.identifier).await?;
+        let account = Subject::Account(localpart.clone().unwrap_or_else(|| request.identifier.rate_limit_key()));
         limits.consume(Action::Login, &account)?;
         limits.check(Action::LoginFailed, &account)?;
 
-        let user = match self.resolve_identifier(&request.identifier).await? {
+        let user = match localpart {
             Some(localpart) => self.db(move |store| store.user(&localpart)).await?,
             None => None,
         };

@@ -47,6 +47,7 @@ pub async fn v3(
     request: &RequestInfo,
     body: types::LoginRequest,
 ) -> Result<types::LoginResponse, Error> {
+    handlers.accounts.check_login_type(&body.type_)?;
     let login = LoginRequest {
         login_type: body.type_,
         identifier: identifier(body.identifier, body.user, body.medium, body.address)?,

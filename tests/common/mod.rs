@@ -155,3 +155,131 @@ pub async fn call_raw(server: &TestServer, method: &str, path: &str, body: Vec<u
     let request = client().request(method, server.url(path)).body(body);
     Answer::from(request.send().await.expect("sending the request")).await
 }
+
+// ---------------------------------------------------------------------------
+// Seed-era helpers (tests/seed_*.rs): the `/_matrix/client/api/v1` and
+// `/_matrix/client/api/v2_alpha` paths, servers with a configuration of
+// their own, and requests with chosen headers or source address.
+
+/// The seed's login prefix.
+pub const SEED_V1: &str = "/_matrix/client/api/v1";
+/// The seed's prefix for everything else.
+pub const SEED_V2: &str = "/_matrix/client/api/v2_alpha";
+/// The password the seed helpers register with.
+pub const SEED_PASSWORD: &str = "correct horse battery staple";
+
+impl TestServer {
+    /// Starts with exactly `toml` (no [`TEST_CONFIG`]: the caller picks the
+    /// argon2 parameters and rate limits) and extra command-line `args`.
+    /// [`Self::restart`] keeps the configuration but not the `args`.
+    pub fn with_own_config(toml: &str, args: &[&str]) -> TestServer {
+        let binary = Path::new(env!("CARGO_BIN_EXE_matrix-accounts"));
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = dir.path().join("config.toml");
+        let toml = format!("database = {:?}\n{toml}", dir.path().join("accounts.db"));
+        std::fs::write(&config, toml).expect("writing the test configuration");
+        let (child, base) = spawn_with_args(binary, &config, dir.path(), args);
+        TestServer { child, base, dir, binary: binary.to_owned(), config }
+    }
+}
+
+/// [`spawn`] with extra command-line arguments.
+fn spawn_with_args(binary: &Path, config: &Path, dir: &Path, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting matrix-accounts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().expect("the server exited before listening").expect("reading server output");
+        if let Some(rest) = line.split("address=").nth(1) {
+            break rest.split_whitespace().next().expect("an address").to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{address}"))
+}
+
+/// Sends raw bytes with the given headers (e.g. curl's default
+/// `Content-Type: application/x-www-form-urlencoded`) and bearer token.
+pub async fn call_raw_with(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+    token: Option<&str>,
+) -> Answer {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = client().request(method, server.url(path)).body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    Answer::from(request.send().await.expect("sending the request")).await
+}
+
+/// [`call`] from another loopback source address (e.g. 127.0.0.2), for
+/// per-IP rate limits: Linux accepts any 127/8 source towards 127.0.0.1.
+pub async fn call_from(
+    server: &TestServer,
+    source: std::net::IpAddr,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    token: Option<&str>,
+) -> Answer {
+    let client =
+        reqwest::Client::builder().timeout(Duration::from_secs(30)).local_address(source).build().expect("HTTP client");
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = client.request(method, server.url(path));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    Answer::from(request.send().await.expect("sending the request")).await
+}
+
+/// One-shot seed registration: `auth: {type: m.login.dummy}` without a
+/// session, password [`SEED_PASSWORD`].
+pub async fn seed_register(server: &TestServer, username: &str) -> Answer {
+    let body = serde_json::json!({
+        "username": username,
+        "password": SEED_PASSWORD,
+        "auth": {"type": "m.login.dummy"},
+    });
+    call(server, "POST", &format!("{SEED_V2}/register"), Some(&body), None).await
+}
+
+/// [`seed_register`] that must succeed; answers the access token.
+pub async fn seed_user(server: &TestServer, username: &str) -> String {
+    let answer = seed_register(server, username).await;
+    assert_eq!(answer.status, 200, "registering {username}: {}", answer.body);
+    answer.body["access_token"].as_str().expect("an access token").to_owned()
+}
+
+/// The seed's `POST /api/v1/login` with `m.login.password`.
+pub async fn seed_login(server: &TestServer, user: &str, password: &str) -> Answer {
+    let body = serde_json::json!({"type": "m.login.password", "user": user, "password": password});
+    call(server, "POST", &format!("{SEED_V1}/login"), Some(&body), None).await
+}
+
+/// Whether an access token is accepted, through the seed's
+/// `GET /account/3pid`: the status (200, or 401 with its errcode).
+pub async fn seed_token_status(server: &TestServer, token: &str) -> (u16, String) {
+    let answer = call(server, "GET", &format!("{SEED_V2}/account/3pid"), None, Some(token)).await;
+    (answer.status, answer.errcode().to_owned())
+}

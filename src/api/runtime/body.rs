@@ -112,6 +112,12 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let text = std::str::from_utf8(bytes).map_err(|_| Error::not_json("Content is not valid UTF-8"))?;
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| Error::not_json(format!("Content not JSON: {e}")))?;
+    // Every body the API describes is an object; serde would also read a
+    // struct from an array, field by field in order (`["mar_x"]` as a
+    // refresh request).
+    if !value.is_object() {
+        return Err(Error::bad_json("Content must be a JSON object."));
+    }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let message = error.inner().to_string();
@@ -153,6 +159,7 @@ mod tests {
         assert_eq!(code("{not json").0, ErrorCode::NotJson);
         assert_eq!(parse::<Login>(b"\xff\xfe").unwrap_err().code(), Some(ErrorCode::NotJson));
         assert_eq!(code("[1, 2]").0, ErrorCode::BadJson);
+        assert_eq!(code(r#"["a", "b"]"#), (ErrorCode::BadJson, "Content must be a JSON object.".into()));
         assert_eq!(
             code(r#"{"user": 123, "password": "x"}"#),
             (ErrorCode::BadJson, "Invalid value for user: invalid type: integer `123`, expected a string".into())
