@@ -379,11 +379,7 @@ without.*/
     )]
     pub struct GetVersionsResponse {
         /**Experimental features, by namespaced name, and whether
-each is enabled.*/
-        #[serde(
-            default,
-            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
-        )]
+each is enabled. Always present, if only as `{}`.*/
         pub unstable_features: ::std::collections::HashMap<::std::string::String, bool>,
         ///Every spec release the server implements, e.g. `r0.6.1` or `v1.11`.
         pub versions: ::std::vec::Vec<::std::string::String>,
@@ -890,7 +886,8 @@ the keys they do not know.*/
         schemars::JsonSchema
     )]
     pub struct ThreePidCredentials {
-        ///The client secret used in the session with the Identity Server.
+        /**The client secret used in the session with the Identity Server:
+1 to 255 characters among ``[0-9a-zA-Z.=_-]``.*/
         pub client_secret: ::std::string::String,
         /**The colon-separated hostname and port of the Identity Server used to
 authenticate the third party identifier. If the port is the default, it and the

@@ -54,14 +54,33 @@ Defaults to false.*/
 User-Interactive Authentication API. Besides ``type`` and ``session``,
 each stage defines its own keys (for example ``password`` and
 ``identifier`` for ``m.login.password``); they are kept as sent.*/
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct AuthData {
-        ///The value of the session key given by the homeserver.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub session: ::std::option::Option<::std::string::String>,
-        ///The login type that the client is attempting to complete.
-        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-        pub type_: ::std::option::Option<::std::string::String>,
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AuthData(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AuthData {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AuthData>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AuthData) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AuthData {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
     }
     /**The homeserver needs more authentication before it performs the
 request. The client completes one of the ``flows`` and sends the
@@ -364,16 +383,6 @@ refused.*/
         ///One entry per accepted login type; empty when none is.
         pub flows: ::std::vec::Vec<LoginFlow>,
     }
-    ///An OpenAPI 3.0 document.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct GetOpenApiDocumentResponse {
-        ///The title and version of the API.
-        pub info: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///The OpenAPI version of the document.
-        pub openapi: ::std::string::String,
-        ///The operations, by path.
-        pub paths: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    }
     ///`GetThreePidsV2AlphaResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetThreePidsV2AlphaResponse {
@@ -412,11 +421,7 @@ without.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetVersionsResponse {
         /**Experimental features, by namespaced name, and whether
-each is enabled.*/
-        #[serde(
-            default,
-            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
-        )]
+each is enabled. Always present, if only as `{}`.*/
         pub unstable_features: ::std::collections::HashMap<::std::string::String, bool>,
         ///Every spec release the server implements, e.g. `r0.6.1` or `v1.11`.
         pub versions: ::std::vec::Vec<::std::string::String>,
@@ -1014,7 +1019,8 @@ the keys they do not know.*/
     ///The third party credentials to associate with the account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ThreePidCredentials {
-        ///The client secret used in the session with the Identity Server.
+        /**The client secret used in the session with the Identity Server:
+1 to 255 characters among ``[0-9a-zA-Z.=_-]``.*/
         pub client_secret: ::std::string::String,
         /**The colon-separated hostname and port of the Identity Server used to
 authenticate the third party identifier. If the port is the default, it and the
@@ -1088,17 +1094,33 @@ the request it protects. `type` names the stage being completed and
 401. Every stage brings keys of its own (`m.login.password` sends
 `identifier` and `password`, `m.login.registration_token` sends
 `token`), so every key is kept as sent.*/
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct UiaAuthData {
-        /**The `session` from the server's 401. May be left out on the very
-first request, when the client completes a stage straight away.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub session: ::std::option::Option<::std::string::String>,
-        /**The stage this step completes, e.g. `m.login.dummy` or
-`m.login.password`. May be left out when the client only resends the
-session after finishing a stage elsewhere.*/
-        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-        pub type_: ::std::option::Option<::std::string::String>,
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct UiaAuthData(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for UiaAuthData {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UiaAuthData>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: UiaAuthData) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for UiaAuthData {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
     }
     /**The server wants more proof before it performs the request. The client
 picks one of the `flows`, completes its stages one by one, each time
@@ -1306,7 +1328,10 @@ Sends a `GET` request to `/openapi.json`
 */
     pub async fn get_open_api_document<'a>(
         &'a self,
-    ) -> Result<ResponseValue<types::GetOpenApiDocumentResponse>, Error<()>> {
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
         let url = format!("{}/openapi.json", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1440,9 +1465,6 @@ Sends a `GET` request to `/_matrix/client/api/v2_alpha/account/3pid`
             401u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            429u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1569,9 +1591,6 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/password`
             404u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            429u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1693,9 +1712,6 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/tokenrefresh`
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),

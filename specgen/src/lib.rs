@@ -25,6 +25,8 @@
 
 pub mod build;
 pub mod check;
+pub mod compat;
+pub mod contract;
 pub mod diagnostics;
 pub mod emit;
 pub mod json_schema;

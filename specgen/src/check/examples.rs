@@ -8,10 +8,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use jsonschema::{Draft, Registry, Validator};
+use jsonschema::Validator;
 use serde_json::{Map, Value};
 
-use super::{json_schema, typos};
+use super::json_schema::Schemas;
+use super::typos;
 use crate::Spec;
 use crate::diagnostics::{Diagnostic, Location, Severity};
 use crate::refs::escape;
@@ -29,7 +30,7 @@ pub(crate) struct Outcome {
 struct Checker<'s> {
     spec: &'s Spec,
     severity: Severity,
-    registry: Option<Registry<'static>>,
+    schemas: Option<Schemas>,
     components: Map<String, Value>,
     validators: HashMap<String, Option<Validator>>,
     seen: HashSet<Location>,
@@ -48,24 +49,17 @@ pub(crate) fn check_examples(spec: &Spec, strict: bool) -> Outcome {
         }
     };
     let components = document.pointer("/components/schemas").and_then(Value::as_object).cloned().unwrap_or_default();
-    let registry = Registry::new()
-        .draft(Draft::Draft7)
-        .add(json_schema::COMPONENTS_URI, json_schema::components_resource(Some(&components)))
-        .and_then(|builder| builder.prepare());
-    let registry = match registry {
-        Ok(registry) => Some(registry),
+    let schemas = match Schemas::new(&document) {
+        Ok(schemas) => Some(schemas),
         Err(err) => {
-            outcome.diagnostics.push(Diagnostic::warning(
-                Location::file("."),
-                format!("examples are not checked: the component schemas cannot be loaded for validation ({err})"),
-            ));
+            outcome.diagnostics.push(Diagnostic::warning(Location::file("."), format!("examples are not checked: {err}")));
             None
         }
     };
     let mut checker = Checker {
         spec,
         severity: if strict { Severity::Error } else { Severity::Warning },
-        registry,
+        schemas,
         components,
         validators: HashMap::new(),
         seen: HashSet::new(),
@@ -199,24 +193,13 @@ impl Checker<'_> {
     /// The compiled validator for the schema at `schema_at` (cached).
     fn validator(&mut self, schema: &Value, schema_at: &str, location: &Location) -> Option<&Validator> {
         if !self.validators.contains_key(schema_at) {
-            let compiled = match &self.registry {
-                Some(registry) => {
-                    let converted = json_schema::convert(schema);
-                    match jsonschema::options()
-                        .with_draft(Draft::Draft7)
-                        .with_registry(registry)
-                        .should_validate_formats(false)
-                        .build(&converted)
-                    {
-                        Ok(validator) => Some(validator),
-                        Err(err) => {
-                            self.outcome.diagnostics.push(Diagnostic::warning(
-                                location.clone(),
-                                format!("example not checked: its schema cannot be compiled for validation ({err})"),
-                            ));
-                            None
-                        }
-                    }
+            let compiled = match self.schemas.as_ref().map(|schemas| schemas.compile(schema)) {
+                Some(Ok(validator)) => Some(validator),
+                Some(Err(err)) => {
+                    self.outcome
+                        .diagnostics
+                        .push(Diagnostic::warning(location.clone(), format!("example not checked: {err}")));
+                    None
                 }
                 None => None,
             };

@@ -10,9 +10,40 @@
 //!   holding every component as a definition, so that every example's
 //!   validator resolves them without copying the components.
 
+use jsonschema::{Draft, Registry, Validator};
 use serde_json::{Map, Value, json};
 
 use crate::normalize::KEPT_AS_EXTENSIONS;
+
+/// Every schema of one document, ready to compile validators against:
+/// refs to `#/components/schemas/*` resolve through one shared registry.
+pub struct Schemas {
+    registry: Registry<'static>,
+}
+
+impl Schemas {
+    /// Loads the component schemas of an OpenAPI 3.0 document (as JSON).
+    pub fn new(document: &Value) -> Result<Self, String> {
+        let components = document.pointer("/components/schemas").and_then(Value::as_object);
+        let registry = Registry::new()
+            .draft(Draft::Draft7)
+            .add(COMPONENTS_URI, components_resource(components))
+            .and_then(|builder| builder.prepare())
+            .map_err(|e| format!("the component schemas cannot be loaded for validation ({e})"))?;
+        Ok(Schemas { registry })
+    }
+
+    /// A validator for one OpenAPI 3.0 schema of the document. Formats are
+    /// not checked: the spec uses them as hints.
+    pub fn compile(&self, schema: &Value) -> Result<Validator, String> {
+        jsonschema::options()
+            .with_draft(Draft::Draft7)
+            .with_registry(&self.registry)
+            .should_validate_formats(false)
+            .build(&convert(schema))
+            .map_err(|e| format!("the schema cannot be compiled for validation ({e})"))
+    }
+}
 
 /// The URI of the resource holding every component schema. `.invalid` can
 /// never be fetched; nothing is fetched anyway.

@@ -16,6 +16,8 @@ mod examples;
 mod json_schema;
 mod typos;
 
+pub use json_schema::Schemas;
+
 use crate::{Options, Spec};
 
 /// Runs every check and adds its findings to `spec`.

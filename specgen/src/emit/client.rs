@@ -6,10 +6,13 @@
 //! adjusted copy: every error response shares one schema, a JSON object
 //! kept whole (UIA challenges, rate limits and plain errors all read as
 //! `errcode`, `error` and whatever else the server sent), and media types
-//! without a schema accept any JSON. The published document is not changed.
+//! without a schema accept any JSON. Open objects become maps, as for the
+//! server's types, so that a UIA `auth` object can carry its stage's keys.
+//! The published document is not changed.
 
 use serde_json::{Value, json};
 
+use super::types::open_objects_become_maps;
 use super::{EmitError, format_rust};
 use crate::Spec;
 
@@ -28,6 +31,7 @@ pub fn generate(spec: &Spec) -> Result<String, EmitError> {
 /// The copy of the document progenitor can read (see the module docs).
 fn adjusted(document: &openapiv3::OpenAPI) -> Result<openapiv3::OpenAPI, EmitError> {
     let mut value = serde_json::to_value(document).map_err(|e| EmitError::new(e.to_string()))?;
+    open_objects_become_maps(&mut value);
     let error_ref = json!({"$ref": format!("#/components/schemas/{ERROR_SCHEMA}")});
     if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut().filter_map(Value::as_object_mut) {

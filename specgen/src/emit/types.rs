@@ -210,8 +210,10 @@ fn schemars_schema(openapi: &Value) -> Result<schemars::schema::Schema, EmitErro
     serde_json::from_value(schema).map_err(|e| EmitError::new(format!("schema typify cannot read: {e}")))
 }
 
-/// See the module documentation: keep every key of an open object.
-fn open_objects_become_maps(schema: &mut Value) {
+/// See the module documentation: keep every key of an open object. The
+/// client's copy of the document gets the same treatment, so that it can
+/// send what a UIA stage needs.
+pub(super) fn open_objects_become_maps(schema: &mut Value) {
     match schema {
         Value::Object(object) => {
             let open = matches!(object.get("additionalProperties"), Some(Value::Bool(true)) | Some(Value::Object(_)));
