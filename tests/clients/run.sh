@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Real Matrix clients against a freshly started server:
+#   - matrix-nio (PyPI, pinned in requirements.txt)      → nio_session.py
+#   - matrix-js-sdk (npm, pinned in package-lock.json)    → js_sdk_session.mjs
+#   - headless Chromium via playwright-core (if Chromium is installed, or
+#     can be installed with apt-get)                      → browser_cors.mjs
+#
+# Builds the release binary if needed; installs the clients under
+# target/clients/ (ignored by git; reinstalled only when the pins change);
+# starts the server on a free 127.0.0.1 port with a temporary database,
+# cheap argon2, no rate limits and access tokens living a few seconds (so
+# the js-sdk can show it refreshes an expired one by itself); runs every
+# script; stops the server. Exits non-zero if any script failed.
+#
+#   tests/clients/run.sh                 # everything
+#   CLIENTS_SKIP_BROWSER=1 tests/clients/run.sh
+#   CLIENTS_NO_APT=1 tests/clients/run.sh  # never apt-get install chromium
+
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+WORK="$ROOT/target/clients"
+BINARY="$ROOT/target/release/matrix-accounts"
+mkdir -p "$WORK"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "building the release binary"
+(cd "$ROOT" && cargo build --release --quiet --bin matrix-accounts)
+
+step "matrix-nio (target/clients/venv)"
+if ! cmp -s "$HERE/requirements.txt" "$WORK/venv/requirements.txt" 2>/dev/null; then
+    rm -rf "$WORK/venv"
+    python3 -m venv "$WORK/venv"
+    "$WORK/venv/bin/pip" install --quiet --disable-pip-version-check -r "$HERE/requirements.txt"
+    cp "$HERE/requirements.txt" "$WORK/venv/requirements.txt"
+fi
+
+step "matrix-js-sdk and playwright-core (target/clients/js)"
+mkdir -p "$WORK/js"
+if ! cmp -s "$HERE/package-lock.json" "$WORK/js/package-lock.json" 2>/dev/null || [ ! -d "$WORK/js/node_modules" ]; then
+    cp "$HERE/package.json" "$HERE/package-lock.json" "$WORK/js/"
+    (cd "$WORK/js" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# ES modules resolve packages from their own folder: run copies from there.
+cp "$HERE"/*.mjs "$WORK/js/"
+
+CHROMIUM=""
+if [ -z "${CLIENTS_SKIP_BROWSER:-}" ]; then
+    if ! command -v chromium >/dev/null && [ -z "${CLIENTS_NO_APT:-}" ] && command -v apt-get >/dev/null \
+        && [ "$(id -u)" = 0 ]; then
+        step "installing Debian's chromium"
+        (apt-get install -y -qq chromium >/dev/null 2>&1 \
+            || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) \
+            || echo "could not install chromium"
+    fi
+    CHROMIUM="$(command -v chromium || true)"
+fi
+
+step "starting the server"
+RUN="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$RUN"
+}
+trap cleanup EXIT
+cat >"$RUN/config.toml" <<'EOF'
+log = "warn,matrix_accounts=info"
+
+[passwords]
+memory_kib = 256
+iterations = 1
+parallelism = 1
+
+[tokens]
+access_token_lifetime = 4000
+EOF
+: >"$RUN/server.log"
+NO_COLOR=1 "$BINARY" --listen 127.0.0.1:0 --config "$RUN/config.toml" --database "$RUN/accounts.db" --no-rate-limits \
+    >"$RUN/server.log" 2>&1 &
+SERVER_PID=$!
+BASE=""
+for _ in $(seq 100); do
+    ADDRESS="$(sed -n 's/.*address=\([0-9.:]*\).*/\1/p' "$RUN/server.log" | head -n 1)"
+    if [ -n "$ADDRESS" ]; then BASE="http://$ADDRESS"; break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$BASE" ]; then
+    cat "$RUN/server.log"
+    echo "FAIL: the server did not start"
+    exit 1
+fi
+echo "server at $BASE"
+
+FAILED=()
+run() {
+    local name="$1"
+    shift
+    step "$name"
+    if "$@"; then echo "PASS $name"; else echo "FAIL $name"; FAILED+=("$name"); fi
+}
+
+run "matrix-nio" "$WORK/venv/bin/python" "$HERE/nio_session.py" "$BASE"
+run "matrix-js-sdk" node "$WORK/js/js_sdk_session.mjs" "$BASE"
+if [ -n "$CHROMIUM" ]; then
+    run "browser CORS" node "$WORK/js/browser_cors.mjs" "$BASE" "$CHROMIUM"
+elif [ -z "${CLIENTS_SKIP_BROWSER:-}" ]; then
+    step "browser CORS"
+    echo "SKIP: no chromium (install Debian's chromium to run the browser check)"
+fi
+
+if [ "${#FAILED[@]}" -gt 0 ]; then
+    step "server log"
+    cat "$RUN/server.log"
+    echo
+    echo "FAILED: ${FAILED[*]}"
+    exit 1
+fi
+echo
+echo "every client passed"
