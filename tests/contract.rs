@@ -87,7 +87,8 @@ impl Fixture {
     async fn email(&self, token: &str, address: &str) {
         self.identity.validate("arranged", "secret", "email", address);
         let body = json!({"three_pid_creds": self.identity.creds_json("arranged", "secret")});
-        let answer = self.send("POST", "/_matrix/client/v3/account/3pid", &BTreeMap::new(), Some(&body), Some(token)).await;
+        let answer =
+            self.send("POST", "/_matrix/client/v3/account/3pid", &BTreeMap::new(), Some(&body), Some(token)).await;
         assert_eq!(answer.status, 200, "arranging e-mail {address}: {}", answer.body);
     }
 
@@ -231,7 +232,11 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
             let (_, refresh_token) = fixture.account("wren", "lantern-ink-7").await;
             request.body = Some(json!({"refresh_token": refresh_token}));
         }
-        "logout" | "logout_all" | "getTokenOwner" | "getThreePidsV2Alpha" | "getAccount3PIDs"
+        "logout"
+        | "logout_all"
+        | "getTokenOwner"
+        | "getThreePidsV2Alpha"
+        | "getAccount3PIDs"
         | "delete3pidFromAccount" => {
             request.token = Some(fixture.account("wren", "lantern-ink-7").await.0);
         }
@@ -248,7 +253,8 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
             let token = fixture.account("wren", "lantern-ink-7").await.0;
             let key = if body.get("threePidCreds").is_some() { "threePidCreds" } else { "three_pid_creds" };
             let creds = &body[key];
-            let (sid, secret) = (creds["sid"].as_str().ok_or("no sid")?, creds["client_secret"].as_str().ok_or("no secret")?);
+            let (sid, secret) =
+                (creds["sid"].as_str().ok_or("no sid")?, creds["client_secret"].as_str().ok_or("no secret")?);
             fixture.identity.validate(sid, secret, "email", "wren@example.org");
             let mut body = body.clone();
             body[key]["id_server"] = fixture.identity.address.clone().into();
@@ -257,7 +263,8 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
         }
         "add3PID" => {
             let token = fixture.account("wren", "lantern-ink-7").await.0;
-            let (sid, secret) = (body["sid"].as_str().ok_or("no sid")?, body["client_secret"].as_str().ok_or("no secret")?);
+            let (sid, secret) =
+                (body["sid"].as_str().ok_or("no sid")?, body["client_secret"].as_str().ok_or("no secret")?);
             fixture.identity.validate(sid, secret, "email", "wren@example.org");
             if in_session {
                 let first = first_request(operation, &body);
@@ -336,7 +343,13 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16) -> Optio
         403 if operation.secured => {
             // Guests may not manage third-party identifiers.
             let guest = fixture
-                .send("POST", "/_matrix/client/v3/register", &[("kind".into(), "guest".into())].into(), Some(&json!({})), None)
+                .send(
+                    "POST",
+                    "/_matrix/client/v3/register",
+                    &[("kind".into(), "guest".into())].into(),
+                    Some(&json!({})),
+                    None,
+                )
                 .await;
             request.token = Some(guest.body["access_token"].as_str()?.to_owned());
         }

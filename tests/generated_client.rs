@@ -63,7 +63,8 @@ async fn the_generated_client_covers_an_account_lifetime() {
     assert_eq!(registered.home_server, "localhost");
 
     // Log in, any letter case.
-    let login = types::LoginV1Body { type_: "m.login.password".into(), user: "LARK".into(), password: "first-pass".into() };
+    let login =
+        types::LoginV1Body { type_: "m.login.password".into(), user: "LARK".into(), password: "first-pass".into() };
     let logged_in = anonymous.login_v1(&login).await.unwrap().into_inner();
     assert_eq!(logged_in.user_id, "@lark:localhost");
     let refresh_token = logged_in.refresh_token.expect("the seed's login gives a refresh token");
@@ -85,10 +86,12 @@ async fn the_generated_client_covers_an_account_lifetime() {
         auth: Some(auth(json!({"type": "m.login.password", "user": "lark", "password": "first-pass"}))),
     };
     me.change_password_v2_alpha(&change).await.unwrap();
-    let old = types::LoginV1Body { type_: "m.login.password".into(), user: "lark".into(), password: "first-pass".into() };
+    let old =
+        types::LoginV1Body { type_: "m.login.password".into(), user: "lark".into(), password: "first-pass".into() };
     let (status, refused) = error_body(anonymous.login_v1(&old).await.unwrap_err());
     assert_eq!((status, refused["errcode"].as_str()), (403, Some("M_FORBIDDEN")));
-    let new = types::LoginV1Body { type_: "m.login.password".into(), user: "lark".into(), password: "second-pass".into() };
+    let new =
+        types::LoginV1Body { type_: "m.login.password".into(), user: "lark".into(), password: "second-pass".into() };
     anonymous.login_v1(&new).await.unwrap();
 
     // The caller's own token survived the password change.

@@ -4,6 +4,12 @@
 //! and runs `cargo build` there, exactly as an editor would. The copies
 //! share one target folder (`target/spec-editing`), so only the two
 //! project crates are rebuilt after the first run.
+//!
+//! Cargo gives both copies the same artifact names (it hashes a workspace
+//! member's path relative to the workspace), and decides whether to rerun
+//! `build.rs` by comparing file times. So the tests take turns, copying
+//! only once the previous build is done: each copy's YAML is then newer
+//! than the last run of `build.rs`, which therefore runs again.
 
 mod common;
 
@@ -11,8 +17,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{Answer, client};
+use tokio::sync::Mutex;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// One copy and build at a time (see the module documentation).
+static TURN: Mutex<()> = Mutex::const_new(());
 
 /// A copy of the sources that build the server: manifests, `build.rs`,
 /// `api/`, `src/`, the generator, and the bench target the manifest names.
@@ -55,6 +65,7 @@ fn build(project: &Path) -> Output {
 
 #[tokio::test]
 async fn a_new_operation_in_yaml_is_served_without_rust() {
+    let _turn = TURN.lock().await;
     let project = copy_project();
     std::fs::write(
         project.path().join("api/client-server/v2_alpha/greeting.yaml"),
@@ -100,8 +111,9 @@ paths:
     assert!(document.body["paths"]["/_matrix/client/api/v2_alpha/greeting"]["get"].is_object());
 }
 
-#[test]
-fn a_broken_ref_fails_the_build_naming_file_and_yaml_path() {
+#[tokio::test]
+async fn a_broken_ref_fails_the_build_naming_file_and_yaml_path() {
+    let _turn = TURN.lock().await;
     let project = copy_project();
     let file = project.path().join("api/client-server/v2_alpha/tokenrefresh.yaml");
     let yaml = std::fs::read_to_string(&file).expect("reading the YAML");

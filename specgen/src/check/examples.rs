@@ -52,7 +52,9 @@ pub(crate) fn check_examples(spec: &Spec, strict: bool) -> Outcome {
     let schemas = match Schemas::new(&document) {
         Ok(schemas) => Some(schemas),
         Err(err) => {
-            outcome.diagnostics.push(Diagnostic::warning(Location::file("."), format!("examples are not checked: {err}")));
+            outcome
+                .diagnostics
+                .push(Diagnostic::warning(Location::file("."), format!("examples are not checked: {err}")));
             None
         }
     };
