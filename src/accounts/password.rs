@@ -93,9 +93,11 @@ impl Accounts {
             .map(str::to_owned)
             .or(passed.user)
             .ok_or_else(|| Error::internal("UIA passed without naming an account"))?;
-        let password_hash = match (new_password, passed.password_hash) {
-            (Some(password), _) => self.inner.passwords.hash(password).await?,
-            (None, Some(stored)) => stored,
+        // As for registration: the session's first request chose the new
+        // password, already hashed.
+        let password_hash = match (passed.password_hash, new_password) {
+            (Some(stored), _) => stored,
+            (None, Some(password)) => self.inner.passwords.hash(password).await?,
             (None, None) => return Err(Error::missing_param("new_password")),
         };
         let keep_device = session.map(|session| session.device_id().to_owned());

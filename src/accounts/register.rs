@@ -160,9 +160,12 @@ impl Accounts {
         let uia = Uia { operation: UiaOperation::Register, flows, user: None, auth: auth.as_ref(), client };
         let passed = self.uia_authenticate(uia, session, params, password.as_deref()).await?;
 
-        let password_hash = match (password, passed.password_hash) {
-            (Some(password), _) => self.inner.passwords.hash(password).await?,
-            (None, Some(stored)) => stored,
+        // The session's first request set the password (hashed when the
+        // session began); a completing request that sends it again must not
+        // cost a second argon2 hash.
+        let password_hash = match (passed.password_hash, password) {
+            (Some(stored), _) => stored,
+            (None, Some(password)) => self.inner.passwords.hash(password).await?,
             (None, None) => return Err(Error::missing_param("password")),
         };
         self.inner.limits.consume(Action::Register, &ip)?;
