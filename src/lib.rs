@@ -10,5 +10,6 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod logging;
 pub mod server;
 pub mod store;

@@ -2,15 +2,14 @@
 
 use clap::Parser;
 use matrix_accounts::config::{Cli, Config};
+use matrix_accounts::logging;
 use matrix_accounts::server::Server;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(&cli)?;
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    logging::init(&config.log);
 
     let server_name = config.server_name.clone();
     let server = Server::start(config).await?;

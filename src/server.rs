@@ -4,12 +4,13 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, anyhow};
-use dropshot::{ConfigDropshot, ConfigLogging, ConfigLoggingLevel, HttpServer, ServerBuilder};
+use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 
 use crate::accounts::Accounts;
 use crate::api;
 use crate::config::Config;
 use crate::http::Handlers;
+use crate::logging;
 
 /// A running server.
 pub struct Server {
@@ -24,17 +25,16 @@ impl Server {
         let dropshot = ConfigDropshot {
             bind_address: config.listen,
             default_request_body_max_bytes: config.max_body_bytes,
+            // Handlers run on the connection's task, not a task of their
+            // own: a client that goes away cancels its request. Every domain
+            // write is one transaction on a blocking thread that finishes
+            // regardless, so nothing is left half done.
+            default_handler_task_mode: HandlerTaskMode::CancelOnDisconnect,
             ..Default::default()
         };
-        // dropshot logs through slog; our own events go through tracing.
-        // Per-request access logs cost ~25% of throughput (DESIGN.md), so
-        // dropshot only reports warnings.
-        let log = ConfigLogging::StderrTerminal { level: ConfigLoggingLevel::Warn }
-            .to_logger("matrix-accounts")
-            .context("creating the HTTP logger")?;
         let accounts = Accounts::open(&config)?;
-        let handlers = Handlers::new(accounts)?;
-        let http = ServerBuilder::new(description, handlers, log)
+        let handlers = Handlers::new(accounts);
+        let http = ServerBuilder::new(description, handlers, logging::dropshot_logger())
             .config(dropshot)
             .start()
             .with_context(|| format!("listening on {}", config.listen))?;

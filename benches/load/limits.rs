@@ -17,8 +17,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use bytes::Bytes;
 use clap::Args;
 use dropshot::{
-    ApiDescription, ConfigDropshot, ConfigLogging, ConfigLoggingLevel, HttpError, HttpResponseOk, RequestContext,
-    ServerBuilder, endpoint,
+    ApiDescription, ConfigDropshot, HandlerTaskMode, HttpError, HttpResponseOk, RequestContext, ServerBuilder, endpoint,
 };
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -100,16 +99,18 @@ async fn fixed_whoami(_request: RequestContext<()>) -> Result<HttpResponseOk<Fix
 }
 
 /// The dropshot limit server: dropshot's own cost for a trivial endpoint,
-/// configured like ours (default request handling, logging at warn).
+/// configured like ours (handlers on the connection's task, the server's
+/// own logger, which drops everything below warnings before formatting).
 pub fn serve_dropshot(args: ServeArgs) -> anyhow::Result<()> {
     server_runtime(args.threads)?.block_on(async {
         let mut api = ApiDescription::new();
         api.register(fixed_whoami).map_err(|e| anyhow!("registering the endpoint: {e}"))?;
-        let log = ConfigLogging::StderrTerminal { level: ConfigLoggingLevel::Warn }
-            .to_logger("dropshot-limit")
-            .map_err(|e| anyhow!("creating the logger: {e}"))?;
-        let config = ConfigDropshot { bind_address: args.listen, ..Default::default() };
-        let server = ServerBuilder::new(api, (), log)
+        let config = ConfigDropshot {
+            bind_address: args.listen,
+            default_handler_task_mode: HandlerTaskMode::CancelOnDisconnect,
+            ..Default::default()
+        };
+        let server = ServerBuilder::new(api, (), matrix_accounts::logging::dropshot_logger())
             .config(config)
             .start()
             .map_err(|e| anyhow!("starting dropshot on {}: {e}", args.listen))?;
