@@ -13,97 +13,58 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// The `errcode`s this server sends (spec: "Standard error response").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    Forbidden,
-    UnknownToken,
-    MissingToken,
-    BadJson,
-    NotJson,
-    NotFound,
-    LimitExceeded,
-    Unrecognized,
-    Unknown,
-    UserInUse,
-    InvalidUsername,
-    Exclusive,
-    ThreepidAuthFailed,
-    ThreepidInUse,
-    ThreepidNotFound,
-    ThreepidDenied,
-    ServerNotTrusted,
-    MissingParam,
-    InvalidParam,
-    TooLarge,
-    GuestAccessForbidden,
-    UserDeactivated,
-    WeakPassword,
+/// Declares [`ErrorCode`] with each variant's `errcode` string, once.
+macro_rules! error_codes {
+    ($($variant:ident => $errcode:literal,)*) => {
+        /// The `errcode`s this server sends (spec: "Standard error response").
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, for parsing one back from its string.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $errcode,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    Forbidden => "M_FORBIDDEN",
+    UnknownToken => "M_UNKNOWN_TOKEN",
+    MissingToken => "M_MISSING_TOKEN",
+    BadJson => "M_BAD_JSON",
+    NotJson => "M_NOT_JSON",
+    NotFound => "M_NOT_FOUND",
+    LimitExceeded => "M_LIMIT_EXCEEDED",
+    Unrecognized => "M_UNRECOGNIZED",
+    Unknown => "M_UNKNOWN",
+    UserInUse => "M_USER_IN_USE",
+    InvalidUsername => "M_INVALID_USERNAME",
+    Exclusive => "M_EXCLUSIVE",
+    ThreepidAuthFailed => "M_THREEPID_AUTH_FAILED",
+    ThreepidInUse => "M_THREEPID_IN_USE",
+    ThreepidNotFound => "M_THREEPID_NOT_FOUND",
+    ThreepidDenied => "M_THREEPID_DENIED",
+    ServerNotTrusted => "M_SERVER_NOT_TRUSTED",
+    MissingParam => "M_MISSING_PARAM",
+    InvalidParam => "M_INVALID_PARAM",
+    TooLarge => "M_TOO_LARGE",
+    GuestAccessForbidden => "M_GUEST_ACCESS_FORBIDDEN",
+    UserDeactivated => "M_USER_DEACTIVATED",
+    WeakPassword => "M_WEAK_PASSWORD",
 }
 
 impl ErrorCode {
-    /// Every code, for parsing one back from its string.
-    pub const ALL: [ErrorCode; 23] = {
-        use ErrorCode::*;
-        [
-            Forbidden,
-            UnknownToken,
-            MissingToken,
-            BadJson,
-            NotJson,
-            NotFound,
-            LimitExceeded,
-            Unrecognized,
-            Unknown,
-            UserInUse,
-            InvalidUsername,
-            Exclusive,
-            ThreepidAuthFailed,
-            ThreepidInUse,
-            ThreepidNotFound,
-            ThreepidDenied,
-            ServerNotTrusted,
-            MissingParam,
-            InvalidParam,
-            TooLarge,
-            GuestAccessForbidden,
-            UserDeactivated,
-            WeakPassword,
-        ]
-    };
-
     /// The code whose string is `errcode`, if this server knows it.
     pub fn parse(errcode: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.into_iter().find(|code| code.as_str() == errcode)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        use ErrorCode::*;
-        match self {
-            Forbidden => "M_FORBIDDEN",
-            UnknownToken => "M_UNKNOWN_TOKEN",
-            MissingToken => "M_MISSING_TOKEN",
-            BadJson => "M_BAD_JSON",
-            NotJson => "M_NOT_JSON",
-            NotFound => "M_NOT_FOUND",
-            LimitExceeded => "M_LIMIT_EXCEEDED",
-            Unrecognized => "M_UNRECOGNIZED",
-            Unknown => "M_UNKNOWN",
-            UserInUse => "M_USER_IN_USE",
-            InvalidUsername => "M_INVALID_USERNAME",
-            Exclusive => "M_EXCLUSIVE",
-            ThreepidAuthFailed => "M_THREEPID_AUTH_FAILED",
-            ThreepidInUse => "M_THREEPID_IN_USE",
-            ThreepidNotFound => "M_THREEPID_NOT_FOUND",
-            ThreepidDenied => "M_THREEPID_DENIED",
-            ServerNotTrusted => "M_SERVER_NOT_TRUSTED",
-            MissingParam => "M_MISSING_PARAM",
-            InvalidParam => "M_INVALID_PARAM",
-            TooLarge => "M_TOO_LARGE",
-            GuestAccessForbidden => "M_GUEST_ACCESS_FORBIDDEN",
-            UserDeactivated => "M_USER_DEACTIVATED",
-            WeakPassword => "M_WEAK_PASSWORD",
-        }
+        ErrorCode::ALL.iter().copied().find(|code| code.as_str() == errcode)
     }
 }
 
@@ -301,7 +262,7 @@ mod tests {
 
     #[test]
     fn every_code_parses_back() {
-        for code in ErrorCode::ALL {
+        for &code in ErrorCode::ALL {
             assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
         }
         assert_eq!(ErrorCode::parse("M_NOPE"), None);

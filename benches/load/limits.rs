@@ -136,10 +136,10 @@ pub struct Argon2Args {
     /// argon2id lanes (p).
     #[arg(long, default_value_t = 1)]
     parallelism: u32,
-    /// Reuse one memory buffer per thread instead of allocating per hash
-    /// (what the server could do; it allocates per hash today).
+    /// Allocate the argon2 memory anew for every hash, instead of reusing
+    /// one buffer per thread as the server does.
     #[arg(long)]
-    reuse_memory: bool,
+    allocate_per_hash: bool,
     #[arg(long)]
     json: bool,
     #[arg(long, default_value = "argon2")]
@@ -159,7 +159,7 @@ pub fn argon2(args: Argon2Args) -> anyhow::Result<()> {
             let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
             let start = Arc::clone(&start);
             let failed = Arc::clone(&failed);
-            let reuse = args.reuse_memory;
+            let reuse = !args.allocate_per_hash;
             let blocks = if reuse { params.block_count() } else { 0 };
             std::thread::spawn(move || {
                 let mut memory = vec![Block::new(); blocks];
@@ -205,7 +205,7 @@ pub fn argon2(args: Argon2Args) -> anyhow::Result<()> {
         args.memory_kib,
         args.iterations,
         args.parallelism,
-        if args.reuse_memory { ", memory reused" } else { "" }
+        if args.allocate_per_hash { ", memory allocated per hash" } else { "" }
     );
     if args.json {
         println!(
@@ -217,7 +217,7 @@ pub fn argon2(args: Argon2Args) -> anyhow::Result<()> {
                 "iterations": args.iterations,
                 "parallelism": args.parallelism,
                 "threads": threads,
-                "reuse_memory": args.reuse_memory,
+                "reuse_memory": !args.allocate_per_hash,
                 "hashes": total,
                 "hashes_per_s": rate,
                 "ms_per_hash": ms_per_hash,

@@ -45,11 +45,16 @@ impl TestServer {
 
     /// Starts another build of the server (see `tests/spec_editing.rs`).
     pub fn with_binary(binary: &Path, extra: &str) -> TestServer {
+        TestServer::launch(binary, &format!("{TEST_CONFIG}\n{extra}"), &[])
+    }
+
+    /// Writes `toml` (after the database line) and starts `binary` with it.
+    fn launch(binary: &Path, toml: &str, args: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("temporary directory");
         let config = dir.path().join("config.toml");
-        let toml = format!("database = {:?}\n{TEST_CONFIG}\n{extra}", dir.path().join("accounts.db"));
+        let toml = format!("database = {:?}\n{toml}", dir.path().join("accounts.db"));
         std::fs::write(&config, toml).expect("writing the test configuration");
-        let (child, base) = spawn(binary, &config, dir.path());
+        let (child, base) = spawn(binary, &config, dir.path(), args);
         TestServer { child, base, dir, binary: binary.to_owned(), config }
     }
 
@@ -66,7 +71,7 @@ impl TestServer {
     /// Starts the server again on the same database (after [`Self::kill`]).
     pub fn restart(&mut self) {
         self.kill();
-        let (child, base) = spawn(&self.binary, &self.config, self.dir.path());
+        let (child, base) = spawn(&self.binary, &self.config, self.dir.path(), &[]);
         self.child = child;
         self.base = base;
     }
@@ -78,12 +83,14 @@ impl Drop for TestServer {
     }
 }
 
-/// Runs the binary and waits for the line that says where it listens.
-fn spawn(binary: &Path, config: &Path, dir: &Path) -> (Child, String) {
+/// Runs the binary with extra command-line `args` and waits for the line
+/// that says where it listens.
+fn spawn(binary: &Path, config: &Path, dir: &Path, args: &[&str]) -> (Child, String) {
     let mut child = Command::new(binary)
         .arg("--config")
         .arg(config)
         .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info")
@@ -173,40 +180,8 @@ impl TestServer {
     /// argon2 parameters and rate limits) and extra command-line `args`.
     /// [`Self::restart`] keeps the configuration but not the `args`.
     pub fn with_own_config(toml: &str, args: &[&str]) -> TestServer {
-        let binary = Path::new(env!("CARGO_BIN_EXE_matrix-accounts"));
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let config = dir.path().join("config.toml");
-        let toml = format!("database = {:?}\n{toml}", dir.path().join("accounts.db"));
-        std::fs::write(&config, toml).expect("writing the test configuration");
-        let (child, base) = spawn_with_args(binary, &config, dir.path(), args);
-        TestServer { child, base, dir, binary: binary.to_owned(), config }
+        TestServer::launch(Path::new(env!("CARGO_BIN_EXE_matrix-accounts")), toml, args)
     }
-}
-
-/// [`spawn`] with extra command-line arguments.
-fn spawn_with_args(binary: &Path, config: &Path, dir: &Path, args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(binary)
-        .arg("--config")
-        .arg(config)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting matrix-accounts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let address = loop {
-        let line = lines.next().expect("the server exited before listening").expect("reading server output");
-        if let Some(rest) = line.split("address=").nth(1) {
-            break rest.split_whitespace().next().expect("an address").to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{address}"))
 }
 
 /// Sends raw bytes with the given headers (e.g. curl's default

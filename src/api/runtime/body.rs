@@ -26,22 +26,18 @@ use serde::de::DeserializeOwned;
 use super::errors::missing_field;
 use crate::error::Error;
 
+/// A JSON body; `REQUIRED` says whether the operation may go without one
+/// (then an empty body reads as `{}`).
+#[derive(Debug)]
+pub struct Body<T, const REQUIRED: bool>(Result<T, Error>);
+
 /// A JSON body the operation requires.
-#[derive(Debug)]
-pub struct JsonBody<T>(Result<T, Error>);
+pub type JsonBody<T> = Body<T, true>;
 
-/// A JSON body the operation may go without: an empty body reads as `{}`.
-#[derive(Debug)]
-pub struct OptionalJsonBody<T>(Result<T, Error>);
+/// A JSON body the operation may go without.
+pub type OptionalJsonBody<T> = Body<T, false>;
 
-impl<T> JsonBody<T> {
-    /// The body, or why it could not be read.
-    pub fn into_inner(self) -> Result<T, Error> {
-        self.0
-    }
-}
-
-impl<T> OptionalJsonBody<T> {
+impl<T, const REQUIRED: bool> Body<T, REQUIRED> {
     /// The body, or why it could not be read.
     pub fn into_inner(self) -> Result<T, Error> {
         self.0
@@ -49,25 +45,7 @@ impl<T> OptionalJsonBody<T> {
 }
 
 #[async_trait::async_trait]
-impl<T> ExclusiveExtractor for JsonBody<T>
-where
-    T: DeserializeOwned + JsonSchema + Send + Sync + 'static,
-{
-    async fn from_request<C: ServerContext>(
-        rqctx: &RequestContext<C>,
-        request: hyper::Request<dropshot::Body>,
-    ) -> Result<Self, HttpError> {
-        let bytes = read(request, rqctx.request_body_max_bytes()).await;
-        Ok(JsonBody(bytes.and_then(|bytes| parse(&bytes))))
-    }
-
-    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
-        <TypedBody<T> as ExclusiveExtractor>::metadata(content_type)
-    }
-}
-
-#[async_trait::async_trait]
-impl<T> ExclusiveExtractor for OptionalJsonBody<T>
+impl<T, const REQUIRED: bool> ExclusiveExtractor for Body<T, REQUIRED>
 where
     T: DeserializeOwned + JsonSchema + Send + Sync + 'static,
 {
@@ -76,15 +54,15 @@ where
         request: hyper::Request<dropshot::Body>,
     ) -> Result<Self, HttpError> {
         let body = read(request, rqctx.request_body_max_bytes()).await.and_then(|bytes| {
-            let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-            parse(bytes)
+            let absent = bytes.iter().all(u8::is_ascii_whitespace);
+            parse(if absent && !REQUIRED { b"{}" } else { &bytes })
         });
-        Ok(OptionalJsonBody(body))
+        Ok(Body(body))
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
         let mut metadata = <TypedBody<T> as ExclusiveExtractor>::metadata(content_type);
-        metadata.parameters.iter_mut().for_each(|parameter| parameter.required = false);
+        metadata.parameters.iter_mut().for_each(|parameter| parameter.required = REQUIRED);
         metadata
     }
 }

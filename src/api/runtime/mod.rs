@@ -13,7 +13,7 @@ mod errors;
 mod query;
 mod responses;
 
-pub use body::{JsonBody, OptionalJsonBody};
+pub use body::{Body, JsonBody, OptionalJsonBody};
 pub use credentials::AccessToken;
 pub use errors::{method_not_allowed, not_implemented};
 pub use query::QueryParams;
