@@ -186,8 +186,8 @@ pub fn main(args: ReportArgs) -> anyhow::Result<()> {
         );
     }
     println!(
-        "\nA registration hashes the password once per UIA step on servers that keep a hash in the session \
-         (Synapse does, and so does ours today): its ceiling is then half the hash rate."
+        "\nA two-step registration costs ours one hash (the session keeps the first step's hash and the \
+         completing step uses it) and Synapse two, one per step."
     );
     println!();
 
