@@ -19,14 +19,13 @@ pub const CLIENT_FILE: &str = "client.rs";
 pub struct Build {
     api: PathBuf,
     handlers: Option<PathBuf>,
-    trait_name: String,
     options: EmitOptions,
 }
 
 impl Build {
     /// Builds from the API descriptions under `api`.
     pub fn new(api: impl Into<PathBuf>) -> Self {
-        Build { api: api.into(), handlers: None, trait_name: "Operations".into(), options: EmitOptions::default() }
+        Build { api: api.into(), handlers: None, options: EmitOptions::default() }
     }
 
     /// Where the hand-written `impl Operations for …` blocks live, to warn
@@ -36,6 +35,8 @@ impl Build {
         self
     }
 
+    /// Where the generated code finds its runtime and error type, for a
+    /// server that keeps them elsewhere than `crate::api::runtime`.
     pub fn emit_options(mut self, options: EmitOptions) -> Self {
         self.options = options;
         self
@@ -86,7 +87,7 @@ impl Build {
     }
 
     fn warn_about_stubs(&self, spec: &Spec, handlers: &Path) -> Result<(), String> {
-        let implemented = emit::handlers::implemented(handlers, &self.trait_name)
+        let implemented = emit::handlers::implemented(handlers, emit::OPERATIONS_TRAIT)
             .map_err(|e| format!("reading handlers in {}: {e}", handlers.display()))?;
         for operation_id in emit::handlers::missing(spec, &implemented) {
             for route in spec.routes.iter().filter(|r| r.operation_id == operation_id) {

@@ -31,6 +31,8 @@
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
+use crate::OPERATION_METHODS as METHODS;
+
 use serde_json::Value;
 
 /// One change that breaks clients written against the old document.
@@ -286,9 +288,6 @@ impl fmt::Display for BreakingChange {
 
 // ---------------------------------------------------------------------------
 // Documents and operations
-
-/// The HTTP methods a path item may hold, in the specification's order.
-const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// How deep schema comparison goes before giving up: deeper than any real
 /// schema, shallow enough that a pathological one cannot take forever.

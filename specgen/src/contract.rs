@@ -15,10 +15,9 @@ use std::fmt;
 use jsonschema::Validator;
 use serde_json::Value;
 
+use crate::OPERATION_METHODS as METHODS;
 use crate::check::Schemas;
 use crate::refs::escape;
-
-const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "head", "patch"];
 
 /// Every operation of a document, with its examples and response schemas.
 pub struct Contract {

@@ -38,6 +38,10 @@ use std::path::{Path, PathBuf};
 
 pub use diagnostics::{Diagnostic, Location, Segment, Severity, YamlPath};
 
+/// The operations a path item may hold, by their OpenAPI key (Swagger 2.0
+/// has all but `trace`).
+pub const OPERATION_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
 /// How to read a tree.
 #[derive(Debug, Clone, Default)]
 pub struct Options {

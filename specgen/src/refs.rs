@@ -191,9 +191,30 @@ pub fn pointer<S: AsRef<str>>(segments: &[S]) -> String {
     out
 }
 
+/// Whether the value under `key` is literal data (an example, a default, an
+/// enum's values), whose objects are never schemas and whose `$ref` keys
+/// are never references. `parent` is the key of the object `key` sits in:
+/// inside a map of names (`properties`, `definitions`, …) a key is a name,
+/// so a property called `default` still holds a schema.
+pub(crate) fn holds_literal(parent: Option<&str>, key: &str) -> bool {
+    const NAME_MAPS: [&str; 6] =
+        ["properties", "patternProperties", "definitions", "$defs", "schemas", "dependentSchemas"];
+    const LITERALS: [&str; 6] = ["example", "examples", "default", "enum", "const", "x-example"];
+    !parent.is_some_and(|parent| NAME_MAPS.contains(&parent)) && LITERALS.contains(&key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_property_named_like_a_keyword_is_still_a_schema() {
+        assert!(holds_literal(None, "default"));
+        assert!(holds_literal(Some("items"), "example"));
+        assert!(!holds_literal(Some("properties"), "default"));
+        assert!(!holds_literal(Some("properties"), "enum"));
+        assert!(!holds_literal(None, "items"));
+    }
     use serde_json::json;
 
     #[test]

@@ -101,6 +101,10 @@ fn restore(schema: &Value) -> Value {
 
 /// `#/components/schemas/X` → the shared resource's `definitions/X`.
 fn absolutize_refs(value: &mut Value) {
+    absolutize_refs_under(None, value);
+}
+
+fn absolutize_refs_under(parent: Option<&str>, value: &mut Value) {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(reference)) = map.get_mut("$ref")
@@ -109,12 +113,12 @@ fn absolutize_refs(value: &mut Value) {
                 *reference = format!("{COMPONENTS_URI}#/definitions/{name}");
             }
             for (key, child) in map.iter_mut() {
-                if key != "examples" && key != "enum" && key != "default" && key != "const" {
-                    absolutize_refs(child);
+                if !crate::refs::holds_literal(parent, key) {
+                    absolutize_refs_under(Some(key), child);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(absolutize_refs),
+        Value::Array(items) => items.iter_mut().for_each(|child| absolutize_refs_under(parent, child)),
         _ => {}
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! It is the merged, normalized document exactly as [`crate::load_dir`] built
 //! it, pretty-printed with a final newline so the committed copy diffs
-//! cleanly. The running server serves the same bytes at `/openapi.json`.
+//! cleanly. The running server serves the same document at
+//! `/openapi.json` (the same JSON, written compactly).
 
 use super::EmitError;
 use crate::Spec;

@@ -100,12 +100,13 @@ pub fn generate(
         }
     }
 
+    let operations_trait = format_ident!("{}", super::OPERATIONS_TRAIT);
     Ok(quote! {
         /// The operations described in `api/`, one method per `operationId`.
         ///
         /// Implement the ones this server serves; the others answer
         /// 404 `M_UNRECOGNIZED` until they are written.
-        pub trait Operations: dropshot::ServerContext {
+        pub trait #operations_trait: dropshot::ServerContext {
             #(#operations)*
         }
 
@@ -120,13 +121,13 @@ pub fn generate(
         /// Serves [`Api`] with any implementation of [`Operations`].
         pub struct Served<C>(std::marker::PhantomData<fn() -> C>);
 
-        impl<C: Operations> Api for Served<C> {
+        impl<C: #operations_trait> Api for Served<C> {
             type Context = C;
             #(#glue)*
         }
 
         /// The dropshot description of every route, served by `C`.
-        pub fn api_description<C: Operations>()
+        pub fn api_description<C: #operations_trait>()
         -> Result<dropshot::ApiDescription<C>, dropshot::ApiDescriptionBuildErrors> {
             api_mod::api_description::<Served<C>>()
         }

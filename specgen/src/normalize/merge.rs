@@ -25,6 +25,7 @@ use super::registry::rename_refs;
 use super::{DocumentParts, Normalizer, OperationUnit, Prov, Provenance, names};
 use crate::diagnostics::Location;
 use crate::load::FileId;
+use crate::refs;
 use crate::{Route, Spec};
 
 pub(crate) fn merge(mut cx: Normalizer<'_>, mut parts: Vec<(FileId, DocumentParts)>) -> Spec {
@@ -317,7 +318,7 @@ fn lost_keys(original: &Value, understood: &Value, at: &mut Vec<String>, out: &m
             for (key, value) in original {
                 match understood.get(key) {
                     Some(kept) => {
-                        if !matches!(key.as_str(), "example" | "examples" | "default" | "enum" | "x-example") {
+                        if !refs::holds_literal(at.last().map(String::as_str), key) {
                             at.push(key.clone());
                             lost_keys(value, kept, at, out);
                             at.pop();

@@ -14,9 +14,8 @@ use super::context::overlay;
 use super::examples::{example, schema_wants_string};
 use super::swagger2::{copy_keys, merged_parameters};
 use super::{DocumentParts, Format, Normalizer, OperationUnit, Prov, Src, at, names, schema, servers};
+use crate::OPERATION_METHODS as METHODS;
 use crate::refs::{self, Target};
-
-const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// Root keys of a 3.x document that mean something to us.
 const ROOT_KEYS: &[&str] = &["openapi", "info", "servers", "paths", "components", "security", "tags", "externalDocs"];

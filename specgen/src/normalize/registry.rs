@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::{Normalizer, Prov, Src, names, schema};
 use crate::diagnostics::Location;
-use crate::refs::Target;
+use crate::refs::{self, Target};
 
 /// A hoisted schema.
 #[derive(Debug, Clone)]
@@ -92,6 +92,10 @@ pub(crate) fn schema_ref(name: &str) -> String {
 
 /// Rewrites `#/components/schemas/<old>` refs according to `renames`.
 pub(crate) fn rename_refs(value: &mut Value, renames: &HashMap<String, String>) {
+    rename_refs_under(None, value, renames);
+}
+
+fn rename_refs_under(parent: Option<&str>, value: &mut Value, renames: &HashMap<String, String>) {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(reference)) = map.get_mut("$ref")
@@ -100,13 +104,12 @@ pub(crate) fn rename_refs(value: &mut Value, renames: &HashMap<String, String>) 
                 *reference = schema_ref(new);
             }
             for (key, child) in map.iter_mut() {
-                // Example values are literal data, never refs.
-                if key != "example" && key != "examples" && key != "default" && key != "enum" {
-                    rename_refs(child, renames);
+                if !refs::holds_literal(parent, key) {
+                    rename_refs_under(Some(key), child, renames);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|child| rename_refs(child, renames)),
+        Value::Array(items) => items.iter_mut().for_each(|child| rename_refs_under(parent, child, renames)),
         _ => {}
     }
 }

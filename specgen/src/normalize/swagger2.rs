@@ -16,9 +16,8 @@ use serde_json::{Map, Value, json};
 
 use super::examples::{example, schema_wants_string};
 use super::{DocumentParts, Normalizer, OperationUnit, Prov, Src, at, names, schema, servers};
+use crate::OPERATION_METHODS as METHODS;
 use crate::refs::{self, Target};
-
-const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch"];
 
 /// Fields of a 2.0 non-body parameter, header or `items` that describe its
 /// type, and so move into a 3.0 `schema`.
