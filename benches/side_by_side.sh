@@ -99,7 +99,7 @@ cleanup() {
   for pid in "${STARTED[@]}"; do
     kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   done
-  if ((SYNAPSE_STARTED)); then SYNAPSE_PORT="$PORT_SYNAPSE" "$PEER" stop >>"$LOG" 2>&1 || true; fi
+  if ((SYNAPSE_STARTED)); then SYNAPSE_PORT="$PORT_SYNAPSE" bash "$PEER" stop >>"$LOG" 2>&1 || true; fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT

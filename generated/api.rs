@@ -1268,7 +1268,7 @@ pub trait Operations: dropshot::ServerContext {
     fn change_password_v2_alpha(
         &self,
         request: &dropshot::RequestInfo,
-        token: runtime::AccessToken,
+        token: Option<runtime::AccessToken>,
         body: types::ChangePasswordV2AlphaRequest,
     ) -> impl std::future::Future<
         Output = Result<
@@ -1368,7 +1368,7 @@ pub trait Operations: dropshot::ServerContext {
     fn change_password(
         &self,
         request: &dropshot::RequestInfo,
-        token: runtime::AccessToken,
+        token: Option<runtime::AccessToken>,
         body: types::ChangePasswordRequest,
     ) -> impl std::future::Future<
         Output = Result<
@@ -1590,10 +1590,18 @@ pub trait Api {
     ///
     /// Changes the password for an account on this homeserver.
     ///
-    /// This API endpoint uses the User-Interactive Authentication API: the
-    /// user proves who they are with ``m.login.password``, for the same user
-    /// the access token belongs to. On success every other device of the
-    /// account is logged out; the device making the request stays logged in.
+    /// This API endpoint uses the User-Interactive Authentication API. An
+    /// access token should be submitted if the client has an active
+    /// session; the flows offered depend on it:
+    ///
+    ///   * with an access token, the user proves who they are with
+    ///     ``m.login.password``, for the same user the access token belongs
+    ///     to. On success every other device of the account is logged out;
+    ///     the device making the request stays logged in.
+    ///   * without one (a forgotten password), ``m.login.email.identity``:
+    ///     the user proves they own an e-mail address of the account, in a
+    ///     session validated by an identity server this homeserver trusts.
+    ///     On success every device of the account is logged out.
     ///
     /// The error code ``M_NOT_FOUND`` is returned if the user authenticated
     /// with a third party identifier but the homeserver could not find a
@@ -1861,9 +1869,12 @@ pub trait Api {
     /// out: its access and refresh tokens stop working. With
     /// `logout_devices` false they are kept.
     ///
-    /// The spec also lets a user who has lost their password reset it
-    /// without an access token, by proving they own an email address; this
-    /// server does not offer that flow, so the access token is required.
+    /// A user who has lost their password can reset it without an access
+    /// token: the only stage offered then is `m.login.email.identity`,
+    /// proving they own an email address of the account in a session that
+    /// an identity server this homeserver trusts validated
+    /// (`threepid_creds: {sid, client_secret, id_server}`). A reset logs
+    /// out every device of the account.
     #[endpoint{method = POST,
     path = "/_matrix/client/v3/account/password",
     operation_id = "changePassword",
@@ -1896,9 +1907,12 @@ pub trait Api {
     /// out: its access and refresh tokens stop working. With
     /// `logout_devices` false they are kept.
     ///
-    /// The spec also lets a user who has lost their password reset it
-    /// without an access token, by proving they own an email address; this
-    /// server does not offer that flow, so the access token is required.
+    /// A user who has lost their password can reset it without an access
+    /// token: the only stage offered then is `m.login.email.identity`,
+    /// proving they own an email address of the account in a session that
+    /// an identity server this homeserver trusts validated
+    /// (`threepid_creds: {sid, client_secret, id_server}`). A reset logs
+    /// out every device of the account.
     #[endpoint{method = POST,
     path = "/_matrix/client/r0/account/password",
     operation_id = "changePasswordR0",
@@ -3163,7 +3177,7 @@ impl<C: Operations> Api for Served<C> {
         Error,
     > {
         runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let token = runtime::AccessToken::optional(&rqctx.request);
                 let body = body.into_inner()?;
                 rqctx
                     .context()
@@ -3311,7 +3325,7 @@ impl<C: Operations> Api for Served<C> {
         Error,
     > {
         runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let token = runtime::AccessToken::optional(&rqctx.request);
                 let body = body.into_inner()?;
                 rqctx.context().change_password(&rqctx.request, token, body).await
             })
@@ -3328,7 +3342,7 @@ impl<C: Operations> Api for Served<C> {
         Error,
     > {
         runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
+                let token = runtime::AccessToken::optional(&rqctx.request);
                 let body = body.into_inner()?;
                 rqctx.context().change_password(&rqctx.request, token, body).await
             })

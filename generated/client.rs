@@ -1531,10 +1531,18 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/3pid`
 
 Changes the password for an account on this homeserver.
 
-This API endpoint uses the User-Interactive Authentication API: the
-user proves who they are with ``m.login.password``, for the same user
-the access token belongs to. On success every other device of the
-account is logged out; the device making the request stays logged in.
+This API endpoint uses the User-Interactive Authentication API. An
+access token should be submitted if the client has an active
+session; the flows offered depend on it:
+
+  * with an access token, the user proves who they are with
+    ``m.login.password``, for the same user the access token belongs
+    to. On success every other device of the account is logged out;
+    the device making the request stays logged in.
+  * without one (a forgotten password), ``m.login.email.identity``:
+    the user proves they own an e-mail address of the account, in a
+    session validated by an identity server this homeserver trusts.
+    On success every device of the account is logged out.
 
 The error code ``M_NOT_FOUND`` is returned if the user authenticated
 with a third party identifier but the homeserver could not find a
@@ -2184,9 +2192,12 @@ The device making the request stays logged in. By default
 out: its access and refresh tokens stop working. With
 `logout_devices` false they are kept.
 
-The spec also lets a user who has lost their password reset it
-without an access token, by proving they own an email address; this
-server does not offer that flow, so the access token is required.
+A user who has lost their password can reset it without an access
+token: the only stage offered then is `m.login.email.identity`,
+proving they own an email address of the account in a session that
+an identity server this homeserver trusts validated
+(`threepid_creds: {sid, client_secret, id_server}`). A reset logs
+out every device of the account.
 
 Sends a `POST` request to `/_matrix/client/v3/account/password`
 
@@ -2257,9 +2268,12 @@ The device making the request stays logged in. By default
 out: its access and refresh tokens stop working. With
 `logout_devices` false they are kept.
 
-The spec also lets a user who has lost their password reset it
-without an access token, by proving they own an email address; this
-server does not offer that flow, so the access token is required.
+A user who has lost their password can reset it without an access
+token: the only stage offered then is `m.login.email.identity`,
+proving they own an email address of the account in a session that
+an identity server this homeserver trusts validated
+(`threepid_creds: {sid, client_secret, id_server}`). A reset logs
+out every device of the account.
 
 Sends a `POST` request to `/_matrix/client/r0/account/password`
 

@@ -319,7 +319,14 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16) -> Optio
     match status {
         400 if example.body.is_some() => request.raw = Some(b"{\"not json".to_vec()),
         400 if !request.query.is_empty() => request.query.clear(),
-        401 if operation.secured => request.token = None,
+        401 if operation.secured => {
+            // No token; and no `auth` either, where the token is optional
+            // (a password reset) and the stages offered depend on it.
+            request.token = None;
+            if let Some(body) = request.body.as_mut().and_then(Value::as_object_mut) {
+                body.remove("auth");
+            }
+        }
         401 if family == "refresh" || family == "tokenRefreshV2Alpha" => {
             request.body = Some(json!({"refresh_token": "no_such_token"}));
         }

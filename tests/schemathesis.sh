@@ -18,7 +18,8 @@ if [ ! -x "$venv/bin/st" ]; then
 fi
 
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+server=""
+trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 cat > "$work/config.toml" <<TOML
 database = "$work/accounts.db"
 [passwords]
@@ -34,7 +35,16 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 base="http://127.0.0.1:$port"
 target/release/matrix-accounts --listen "127.0.0.1:$port" --config "$work/config.toml" > "$work/server.log" 2>&1 &
 server=$!
-for _ in $(seq 50); do curl -fs "$base/_matrix/client/versions" > /dev/null && break; sleep 0.1; done
+answering=""
+for _ in $(seq 100); do
+  if curl -fs "$base/_matrix/client/versions" > /dev/null; then answering=yes; break; fi
+  sleep 0.1
+done
+if [ -z "$answering" ]; then
+  echo "the server did not answer within 10 s:" >&2
+  cat "$work/server.log" >&2
+  exit 1
+fi
 
 run() {
   "$venv/bin/st" run "$base/openapi.json" --url "$base" \

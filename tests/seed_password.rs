@@ -1,10 +1,13 @@
 //! `POST /_matrix/client/api/v2_alpha/account/password` over HTTP: UIA with
-//! `m.login.password` for the access token's own user, and what a change
-//! does to the account's other devices.
+//! `m.login.password` for the access token's own user, what a change does
+//! to the account's other devices, and the token-less reset through a
+//! validated e-mail address.
 
 mod common;
+mod identity_server;
 
 use common::{SEED_PASSWORD, SEED_V2, TestServer, call, seed_login, seed_token_status, seed_user};
+use identity_server::IdentityServer;
 use serde_json::{Value, json};
 
 fn password_path() -> String {
@@ -152,15 +155,48 @@ async fn an_unknown_third_party_identifier_is_not_found() {
 }
 
 #[tokio::test]
-async fn a_token_is_required_and_must_be_valid() {
+async fn without_a_token_only_the_email_reset_is_offered_and_a_bad_token_is_refused() {
     let server = TestServer::start();
     seed_user(&server, "gina").await;
     let body = json!({"new_password": "x", "auth": password_auth("gina", SEED_PASSWORD, None)});
     let missing = change(&server, None, &body).await;
-    assert_eq!((missing.status, missing.errcode()), (401, "M_MISSING_TOKEN"), "{}", missing.body);
+    assert_eq!(missing.status, 401, "{}", missing.body);
+    assert_eq!(missing.body["flows"], json!([{"stages": ["m.login.email.identity"]}]), "{}", missing.body);
     let unknown = change(&server, Some("not-a-token"), &body).await;
     assert_eq!((unknown.status, unknown.errcode()), (401, "M_UNKNOWN_TOKEN"), "{}", unknown.body);
     assert_eq!(seed_login(&server, "gina", SEED_PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_through_a_validated_email() {
+    let identity = IdentityServer::start();
+    let config = format!(
+        "[passwords]\nmemory_kib = 256\niterations = 1\nparallelism = 1\n[rate_limits]\nenabled = false\n\
+         [identity]\ntrusted_servers = [{:?}]\ninsecure_http = true\n",
+        identity.address
+    );
+    let server = TestServer::with_own_config(&config, &[]);
+    let token = seed_user(&server, "ines").await;
+    identity.validate("owned", "secret-1", "email", "ines@example.org");
+    let add = json!({"threePidCreds": identity.creds_json("owned", "secret-1")});
+    let added = call(&server, "POST", &format!("{SEED_V2}/account/3pid"), Some(&add), Some(&token)).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+
+    // An address no account has: the seed's 404 M_NOT_FOUND.
+    identity.validate("stranger", "secret-2", "email", "nobody@example.org");
+    let stranger = json!({"new_password": "reset-pass",
+        "auth": {"type": "m.login.email.identity", "threepidCreds": identity.creds_json("stranger", "secret-2")}});
+    let refused = change(&server, None, &stranger).await;
+    assert_eq!((refused.status, refused.errcode()), (404, "M_NOT_FOUND"), "{}", refused.body);
+
+    // The account's own address: the password is reset, every device is out.
+    let own = json!({"new_password": "reset-pass",
+        "auth": {"type": "m.login.email.identity", "threepidCreds": identity.creds_json("owned", "secret-1")}});
+    let reset = change(&server, None, &own).await;
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    assert_eq!(seed_login(&server, "ines", "reset-pass").await.status, 200);
+    assert_eq!(seed_login(&server, "ines", SEED_PASSWORD).await.status, 403);
+    assert_eq!(seed_token_status(&server, &token).await, (401, "M_UNKNOWN_TOKEN".to_owned()));
 }
 
 #[tokio::test]

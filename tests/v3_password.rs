@@ -120,8 +120,8 @@ async fn uia_rules_across_users_and_operations() {
         // A session that does not exist.
         let unknown = json!({"new_password": "x", "auth": password_auth(&tess, PASSWORD, Some("NoSuchSession"))});
         assert_error(&change(&server, prefix, &tess_token, unknown).await, 400, "M_UNKNOWN");
-        // Stages not offered here (the e-mail reset needs no token, and is
-        // not offered under r0 and v3).
+        // Stages not offered to a caller with a token (the e-mail reset is
+        // for a caller without one).
         for stage in ["m.login.dummy", "m.login.terms", "m.login.email.identity", "m.login.registration_token"] {
             let body = json!({"new_password": "x", "auth": {"type": stage}});
             assert_error(&change(&server, prefix, &tess_token, body).await, 400, "M_INVALID_PARAM");
@@ -145,8 +145,11 @@ async fn malformed_changes() {
         assert_error(&change(&server, prefix, &token, missing).await, 400, "M_MISSING_PARAM");
         let wrong_type = json!({"new_password": 5, "auth": password_auth(&name, PASSWORD, None)});
         assert_error(&change(&server, prefix, &token, wrong_type).await, 400, "M_BAD_JSON");
+        // Without a token, the only flow offered is the e-mail reset.
         let body = json!({"new_password": "x"});
-        assert_error(&call(&server, "POST", &path, Some(&body), None).await, 401, "M_MISSING_TOKEN");
+        let tokenless = call(&server, "POST", &path, Some(&body), None).await;
+        assert_eq!(tokenless.status, 401, "{}", tokenless.body);
+        assert_eq!(tokenless.body["flows"], json!([{"stages": ["m.login.email.identity"]}]));
         assert_error(&call(&server, "POST", &path, Some(&body), Some("mat_unknown")).await, 401, "M_UNKNOWN_TOKEN");
         login(&server, prefix, &name, PASSWORD).await;
     }

@@ -13,7 +13,7 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/api.rs"));
 }
 
-pub use generated::{Api, Operations, Served, api_description, types};
+pub use generated::{Api, Operations, api_description, types};
 
 /// The published OpenAPI 3.0 document, as built from `api/`.
 pub const OPENAPI_DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));

@@ -131,7 +131,7 @@ impl Operations for Handlers {
     async fn change_password_v2_alpha(
         &self,
         request: &RequestInfo,
-        token: AccessToken,
+        token: Option<AccessToken>,
         body: types::ChangePasswordV2AlphaRequest,
     ) -> Result<Json, Error> {
         password::v2_alpha(self, request, token, body).await
@@ -140,7 +140,7 @@ impl Operations for Handlers {
     async fn change_password(
         &self,
         request: &RequestInfo,
-        token: AccessToken,
+        token: Option<AccessToken>,
         body: types::ChangePasswordRequest,
     ) -> Result<Json, Error> {
         password::v3(self, request, token, body).await

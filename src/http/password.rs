@@ -4,6 +4,11 @@
 //!   other device is logged out.
 //! - `POST /_matrix/client/{r0,v3}/account/password`: `logout_devices`
 //!   chooses.
+//!
+//! Both take an access token when the client has one (UIA then asks for the
+//! current password of that account) and go without for a forgotten
+//! password (UIA asks for an e-mail address validated by a trusted identity
+//! server, and every device is logged out).
 
 use dropshot::RequestInfo;
 use serde_json::Value;
@@ -17,7 +22,7 @@ use crate::error::Error;
 pub async fn v2_alpha(
     handlers: &Handlers,
     request: &RequestInfo,
-    token: AccessToken,
+    token: Option<AccessToken>,
     body: types::ChangePasswordV2AlphaRequest,
 ) -> Result<Json, Error> {
     let request_body = ChangePasswordRequest { new_password: body.new_password, logout_devices: None };
@@ -27,7 +32,7 @@ pub async fn v2_alpha(
 pub async fn v3(
     handlers: &Handlers,
     request: &RequestInfo,
-    token: AccessToken,
+    token: Option<AccessToken>,
     body: types::ChangePasswordRequest,
 ) -> Result<Json, Error> {
     // `logout_devices` defaults to true: only an explicit false is news,
@@ -40,11 +45,14 @@ pub async fn v3(
 async fn change(
     handlers: &Handlers,
     request: &RequestInfo,
-    token: AccessToken,
+    token: Option<AccessToken>,
     change: ChangePasswordRequest,
     auth: Option<Value>,
 ) -> Result<Json, Error> {
-    let session = handlers.session(&token).await?;
-    handlers.accounts.change_password(Some(&session), change, auth, &client(request)).await?;
+    let session = match token {
+        Some(token) => Some(handlers.session(&token).await?),
+        None => None,
+    };
+    handlers.accounts.change_password(session.as_ref(), change, auth, &client(request)).await?;
     Ok(empty())
 }

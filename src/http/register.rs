@@ -19,10 +19,14 @@ pub async fn v2_alpha(
     request: &RequestInfo,
     body: types::RegisterV2AlphaRequest,
 ) -> Result<types::RegisterV2AlphaResponse, Error> {
+    // The seed always logs in, with a refresh token: say so explicitly, so
+    // that completing a session a v3 request began with `inhibit_login`
+    // still answers the seed's shape.
     let registration = RegisterRequest {
         username: body.username,
         password: body.password,
         refresh_token: Some(true),
+        inhibit_login: Some(false),
         ..RegisterRequest::default()
     };
     let auth = body.auth.map(|auth| Value::Object(auth.0));

@@ -26,10 +26,6 @@ impl AccessToken {
         from_header(request).or_else(|| from_query(request)).map(AccessToken)
     }
 
-    pub fn new(token: impl Into<String>) -> Self {
-        AccessToken(token.into())
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
