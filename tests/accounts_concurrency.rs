@@ -57,6 +57,50 @@ async fn concurrent_generated_names_are_distinct() {
     assert_eq!(user_ids.len(), 20);
 }
 
+/// Twenty clients complete one UIA session at once: one account, and every
+/// completion answers for it (as a replay does), each on its own device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_completions_of_one_session_make_one_account() {
+    let server = Server::start();
+    for username in [None, Some("chosen")] {
+        let request = matrix_accounts::accounts::RegisterRequest {
+            username: username.map(str::to_owned),
+            password: Some(PASSWORD.into()),
+            ..Default::default()
+        };
+        let challenge = server.accounts.register(request.clone(), None, &client()).await.unwrap_err();
+        let session = challenge.extra()["session"].as_str().unwrap().to_owned();
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(20));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (accounts, request, start) = (server.accounts.clone(), request.clone(), start.clone());
+                let auth = json!({"type": "m.login.dummy", "session": session});
+                tokio::spawn(async move {
+                    start.wait().await;
+                    accounts.register(request, Some(auth), &client()).await
+                })
+            })
+            .collect();
+        let mut user_ids = Vec::new();
+        let mut devices = Vec::new();
+        for task in tasks {
+            let registered = task.await.expect("task").expect("every completion succeeds");
+            user_ids.push(registered.user_id);
+            devices.push(registered.device_id.expect("a device"));
+        }
+        user_ids.sort();
+        user_ids.dedup();
+        assert_eq!(user_ids.len(), 1, "one session made several accounts: {user_ids:?}");
+        devices.sort();
+        devices.dedup();
+        assert_eq!(devices.len(), 20);
+    }
+    // The anonymous session made account 1, and no other numbered one.
+    server.login("1", PASSWORD).await.unwrap();
+    assert_eq!(server.login("2", PASSWORD).await.unwrap_err().code(), Some(ErrorCode::Forbidden));
+    server.login("chosen", PASSWORD).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_token_checked_during_its_logout_does_not_come_back() {
     let server = Server::start();

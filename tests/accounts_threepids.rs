@@ -136,6 +136,31 @@ async fn add_with_uia_through_the_delegate() {
     accounts.add_threepid(&abe, AddThreepidRequest::default(), Some(auth), &client()).await.unwrap();
     assert_eq!(accounts.threepids(&abe).await.unwrap()[0].address, "abe@example.org");
 
+    // The session is used up: replaying it, even to add another address,
+    // is an unknown session.
+    identity.validate("s5", "secret5", "email", "abe-2@example.org");
+    let other = AddThreepidRequest { sid: Some("s5".into()), client_secret: Some("secret5".into()) };
+    let replay = password_auth("abe", PASSWORD, Some(&session));
+    let error =
+        assert_error(accounts.add_threepid(&abe, other, Some(replay), &client()).await, 400, ErrorCode::Unknown);
+    assert_eq!(error.message(), format!("Unknown session ID: {session}"));
+    assert_eq!(accounts.threepids(&abe).await.unwrap().len(), 1);
+
+    // A session whose add failed (not validated yet) is kept for a retry.
+    let pending = AddThreepidRequest { sid: Some("s6".into()), client_secret: Some("secret6".into()) };
+    let session = session_of(&accounts.add_threepid(&abe, pending.clone(), None, &client()).await.unwrap_err());
+    let auth = password_auth("abe", PASSWORD, Some(&session));
+    assert_error(
+        accounts.add_threepid(&abe, AddThreepidRequest::default(), Some(auth.clone()), &client()).await,
+        400,
+        ErrorCode::ThreepidAuthFailed,
+    );
+    identity.validate("s6", "secret6", "email", "abe-3@example.org");
+    accounts.add_threepid(&abe, AddThreepidRequest::default(), Some(auth.clone()), &client()).await.unwrap();
+    assert_eq!(accounts.threepids(&abe).await.unwrap().len(), 2);
+    // Then used up too, even for an address the account already has.
+    assert_error(accounts.add_threepid(&abe, pending, Some(auth), &client()).await, 400, ErrorCode::Unknown);
+
     // Without a delegate, /3pid/add can validate nothing.
     let plain = server_trusting(&identity, false);
     let ben = plain.accounts.authenticate(&plain.register("ben").await.access_token.unwrap()).await.unwrap();

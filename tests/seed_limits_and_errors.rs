@@ -52,12 +52,23 @@ fn assert_limited(answer: &common::Answer, what: &str) {
 #[tokio::test]
 async fn registrations_are_limited_per_ip() {
     let server = TestServer::with_own_config(&limited_config(true), &[]);
-    // Challenges and refusals cost nothing; only accounts created count.
+    let register = format!("{SEED_V2}/register");
+    // Refusals before UIA cost nothing.
     for _ in 0..3 {
-        assert_eq!(call(&server, "POST", &format!("{SEED_V2}/register"), Some(&json!({})), None).await.status, 401);
+        assert_eq!(seed_register(&server, "Bad Name!").await.status, 400);
     }
-    assert_eq!(seed_register(&server, "Bad Name!").await.status, 400);
-    assert_eq!(seed_register(&server, "reg1").await.status, 200);
+    // Starting a flow costs an attempt (it stores a UIA session and hashes
+    // a password); the session's follow-ups cost nothing.
+    let first = json!({"username": "reg1", "password": SEED_PASSWORD});
+    let challenge = call(&server, "POST", &register, Some(&first), None).await;
+    assert_eq!(challenge.status, 401, "{}", challenge.body);
+    let session = challenge.body["session"].as_str().expect("a session").to_owned();
+    for _ in 0..3 {
+        let incomplete = json!({"auth": {"session": session}});
+        assert_eq!(call(&server, "POST", &register, Some(&incomplete), None).await.status, 401);
+    }
+    let done = json!({"auth": {"type": "m.login.dummy", "session": session}});
+    assert_eq!(call(&server, "POST", &register, Some(&done), None).await.status, 200);
     assert_eq!(seed_register(&server, "reg2").await.status, 200);
     let limited = seed_register(&server, "reg3").await;
     assert_limited(&limited, "third registration");

@@ -17,7 +17,19 @@
 //! a guest) verifies it against a dummy hash made with the same parameters,
 //! so the answer takes as long as for a wrong password and timing does not
 //! tell which users exist.
+//!
+//! A job whose caller has gone (its request was cancelled while the job
+//! waited in the queue) is skipped: a burst of abandoned requests does not
+//! keep the cores busy for nobody.
+//!
+//! The hasher also keeps a random key, drawn at start-up and never stored,
+//! for [`PasswordHasher::digest`]: a keyed digest that lets a UIA follow-up
+//! recognise the password its session already hashed, at the cost of an
+//! HMAC instead of an argon2 hash, without giving whoever reads the database
+//! anything easier to crack than the argon2 hash itself.
 
+#[cfg(test)]
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -25,6 +37,8 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use tokio::sync::oneshot;
 
 use crate::config::Passwords;
@@ -43,6 +57,14 @@ pub(crate) struct PasswordHasher {
     /// A hash of a random password, made on first need (not at start-up,
     /// which should take milliseconds).
     dummy: Arc<OnceLock<String>>,
+    /// The key of [`PasswordHasher::digest`]: random, in memory only.
+    digest_key: Arc<[u8; 32]>,
+    /// How many hashes ([`PasswordHasher::hash`]) were computed, and on how
+    /// many threads: what tests check the cost of an operation with.
+    #[cfg(test)]
+    hashes: Arc<AtomicU64>,
+    #[cfg(test)]
+    threads: usize,
 }
 
 impl PasswordHasher {
@@ -58,13 +80,58 @@ impl PasswordHasher {
                 .spawn(move || work(&queue))
                 .map_err(|e| anyhow::anyhow!("starting a password hashing thread: {e}"))?;
         }
-        Ok(PasswordHasher { params, jobs, dummy: Arc::new(OnceLock::new()) })
+        let mut digest_key = [0u8; 32];
+        getrandom::fill(&mut digest_key).map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
+        Ok(PasswordHasher {
+            params,
+            jobs,
+            dummy: Arc::new(OnceLock::new()),
+            digest_key: Arc::new(digest_key),
+            #[cfg(test)]
+            hashes: Arc::new(AtomicU64::new(0)),
+            #[cfg(test)]
+            threads: cores,
+        })
+    }
+
+    /// `HMAC-SHA256(key, context || 0x00 || password)`, with this process's
+    /// key: equal for the same context and password until the server stops.
+    pub(crate) fn digest(&self, context: &str, password: &str) -> Vec<u8> {
+        self.mac(context, password).finalize().into_bytes().to_vec()
+    }
+
+    /// Whether `digest` is [`PasswordHasher::digest`] of `context` and
+    /// `password`, compared in constant time.
+    pub(crate) fn digest_matches(&self, context: &str, password: &str, digest: &[u8]) -> bool {
+        self.mac(context, password).verify_slice(digest).is_ok()
+    }
+
+    fn mac(&self, context: &str, password: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.digest_key[..]).expect("HMAC takes any key length");
+        mac.update(context.as_bytes());
+        mac.update(&[0]);
+        mac.update(password.as_bytes());
+        mac
+    }
+
+    /// How many password hashes this hasher has computed (verifications
+    /// not included).
+    #[cfg(test)]
+    pub(crate) fn hashes_made(&self) -> u64 {
+        self.hashes.load(Ordering::Relaxed)
     }
 
     /// The PHC string (`$argon2id$v=19$m=…`) of `password` with a fresh salt.
     pub(crate) async fn hash(&self, password: String) -> Result<String> {
         let params = self.params.clone();
-        self.run(move |memory| hash_with(&params, &password, memory)).await
+        #[cfg(test)]
+        let hashes = Arc::clone(&self.hashes);
+        self.run(move |memory| {
+            #[cfg(test)]
+            hashes.fetch_add(1, Ordering::Relaxed);
+            hash_with(&params, &password, memory)
+        })
+        .await
     }
 
     /// Whether `password` matches `phc`; `None` (no such account, or no
@@ -89,7 +156,12 @@ impl PasswordHasher {
     async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Memory) -> Result<T> + Send + 'static) -> Result<T> {
         let (answer, answered) = oneshot::channel();
         let job: Job = Box::new(move |memory| {
-            // The caller may have gone (its request was cancelled).
+            // The caller has gone (its request was cancelled): nobody wants
+            // the answer, so do not spend a core on it.
+            if answer.is_closed() {
+                return;
+            }
+            // It may still go while the work runs.
             let _ = answer.send(work(memory));
         });
         self.jobs.send(job).map_err(|_| Error::internal("the password hashing threads are gone"))?;
@@ -221,6 +293,62 @@ pub(crate) mod tests {
         assert!(hasher.verify("hunter2".into(), Some(hash.clone())).await.unwrap());
         assert!(!hasher.verify("hunter3".into(), Some(hash)).await.unwrap());
         assert!(!hasher.verify("hunter2".into(), None).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_job_whose_caller_has_gone_is_skipped() {
+        let hasher = PasswordHasher::new(&fast()).unwrap();
+        // Occupy every hashing thread until released.
+        let (started, all_started) = std::sync::mpsc::channel();
+        let (release, released) = crossbeam_channel::unbounded::<()>();
+        let blockers: Vec<_> = (0..hasher.threads)
+            .map(|_| {
+                let (hasher, started, released) = (hasher.clone(), started.clone(), released.clone());
+                tokio::spawn(async move {
+                    hasher
+                        .run(move |_| {
+                            started.send(()).unwrap();
+                            // Err once `release` is dropped: the signal.
+                            let _ = released.recv();
+                            Ok(())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for _ in 0..hasher.threads {
+            all_started.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        // Queued behind them, then abandoned by its caller.
+        let abandoned = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.hash("abandoned".into()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        abandoned.abort();
+        assert!(abandoned.await.unwrap_err().is_cancelled());
+        drop(release);
+        for blocker in blockers {
+            blocker.await.unwrap().unwrap();
+        }
+        hasher.hash("wanted".into()).await.unwrap();
+        assert_eq!(hasher.hashes_made(), 1, "the abandoned hash was computed");
+    }
+
+    #[test]
+    fn digests_are_keyed_and_bound_to_their_context() {
+        let hasher = PasswordHasher::new(&fast()).unwrap();
+        let digest = hasher.digest("session", "hunter2");
+        assert_eq!(digest.len(), 32);
+        assert!(hasher.digest_matches("session", "hunter2", &digest));
+        assert!(!hasher.digest_matches("session", "hunter3", &digest));
+        assert!(!hasher.digest_matches("other", "hunter2", &digest));
+        // The separator: ("ab", "c") is not ("a", "bc").
+        assert!(!hasher.digest_matches("sessio", "nhunter2", &digest));
+        assert!(!hasher.digest_matches("session", "hunter2", &digest[..31]));
+        // Another process (a restart) has another key.
+        let restarted = PasswordHasher::new(&fast()).unwrap();
+        assert!(!restarted.digest_matches("session", "hunter2", &digest));
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! else would let a client name a server it controls and claim any address.
 //! Every failure (untrusted, unreachable, timeout, not validated, malformed
 //! answer) is the same 400 `M_THREEPID_AUTH_FAILED` for the client; the
-//! cause goes to the log.
+//! cause goes to the log, without the URL: `getValidated3pid` carries the
+//! `client_secret` in its query string, and `reqwest`'s errors print their
+//! URL ([`log_safe`]).
 //!
 //! The HTTP client (rustls) is built on first use: loading the system's
 //! root certificates is not worth delaying start-up for.
@@ -95,6 +97,7 @@ impl IdentityServers {
         let mut url = self.url(id_server, "3pid/getValidated3pid")?;
         url.query_pairs_mut().append_pair("sid", sid).append_pair("client_secret", client_secret);
         let response = self.client()?.get(url).send().await.map_err(|cause| {
+            let cause = log_safe(cause);
             tracing::warn!(id_server, %cause, "identity server unreachable");
             auth_failed("The identity server could not be reached")
         })?;
@@ -103,6 +106,7 @@ impl IdentityServers {
             return Err(auth_failed("No validated 3pid session found"));
         }
         let validated: Validated = response.json().await.map_err(|cause| {
+            let cause = log_safe(cause);
             tracing::warn!(id_server, %cause, "identity server answered something unexpected");
             auth_failed("No validated 3pid session found")
         })?;
@@ -117,6 +121,7 @@ impl IdentityServers {
         let url = self.url(id_server, "3pid/bind")?;
         let body = json!({"sid": sid, "client_secret": client_secret, "mxid": user_id});
         let response = self.client()?.post(url).json(&body).send().await.map_err(|cause| {
+            let cause = log_safe(cause);
             tracing::warn!(id_server, %cause, "identity server unreachable for bind");
             auth_failed("The identity server could not be reached")
         })?;
@@ -126,6 +131,12 @@ impl IdentityServers {
         }
         Ok(())
     }
+}
+
+/// A `reqwest` error fit for the log: without its URL, whose query may hold
+/// a `client_secret`.
+fn log_safe(error: reqwest::Error) -> reqwest::Error {
+    error.without_url()
 }
 
 /// Session IDs and client secrets: `[0-9a-zA-Z.=_-]`, 1 to 255 characters
@@ -154,6 +165,46 @@ mod tests {
     fn the_delegate_must_be_trusted() {
         let config = Identity { threepid_delegate: Some("other.org".into()), ..Identity::default() };
         assert!(IdentityServers::new(&config).is_err());
+    }
+
+    /// What the log says when an identity server cannot be reached: the
+    /// cause, never the `client_secret` of the query string.
+    #[test]
+    fn client_secrets_stay_out_of_the_logs() {
+        use std::sync::{Arc, Mutex};
+
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        // Port 9 (discard) on loopback: nothing listens, the connection is refused.
+        let servers = IdentityServers::new(&Identity {
+            trusted_servers: vec!["127.0.0.1:9".into()],
+            insecure_http: true,
+            timeout: Duration::from_secs(5),
+            ..Identity::default()
+        })
+        .unwrap();
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+        let refused = tracing::subscriber::with_default(subscriber, || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(servers.validated_threepid("127.0.0.1:9", "the-sid", "S3cr3tValue"))
+        });
+        assert_eq!(refused.unwrap_err().code(), Some(ErrorCode::ThreepidAuthFailed));
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("identity server unreachable"), "{log}");
+        assert!(!log.contains("S3cr3tValue"), "the client secret reached the log: {log}");
+        assert!(!log.contains("client_secret"), "the URL reached the log: {log}");
     }
 
     #[test]

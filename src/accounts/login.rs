@@ -14,7 +14,6 @@ use super::rate_limit::{Action, Subject};
 use super::threepids::canonical_address;
 use super::{Accounts, ClientInfo};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::UserRecord;
 
 /// The login type this server offers.
 const PASSWORD_LOGIN: &str = "m.login.password";
@@ -47,6 +46,15 @@ impl fmt::Debug for LoginRequest {
             .field("refresh_token", &self.refresh_token)
             .finish()
     }
+}
+
+/// Whom a password is checked for: the local account an identifier names,
+/// if any, and the subject its attempts are limited under (the localpart,
+/// else the name as given, so that limits reveal nothing about which
+/// accounts exist).
+pub(crate) struct Claimant {
+    pub(crate) localpart: Option<String>,
+    pub(crate) subject: Subject,
 }
 
 /// A successful login.
@@ -98,29 +106,19 @@ impl Accounts {
         limits.consume(Action::Login, &Subject::ip(client.ip))?;
         // Limited per account, however the request names it (`bob`,
         // `@BOB:localhost`, a 3pid): one bucket per localpart, else per name.
-        let localpart = self.resolve_identifier(&request.identifier).await?;
-        let account = Subject::Account(localpart.clone().unwrap_or_else(|| request.identifier.rate_limit_key()));
-        limits.consume(Action::Login, &account)?;
-        limits.check(Action::LoginFailed, &account)?;
-
-        let user = match localpart {
-            Some(localpart) => self.db(move |store| store.user(&localpart)).await?,
-            None => None,
-        };
-        if !self.check_password(user.as_ref(), password).await? {
-            limits.charge(Action::LoginFailed, &account);
-            return Err(Error::forbidden("Invalid username or password"));
-        }
-        let localpart =
-            user.map(|user| user.localpart).ok_or_else(|| Error::internal("a password matched no account"))?;
+        let claimant = self.claimant(&request.identifier).await?;
+        limits.consume(Action::Login, &claimant.subject)?;
+        let localpart = self
+            .verify_password(&claimant, password)
+            .await?
+            .ok_or_else(|| Error::forbidden("Invalid username or password"))?;
 
         let (login, credentials) =
             self.mint_login(request.device_id, request.initial_device_display_name, request.refresh_token)?;
-        let revoked = {
+        {
             let localpart = localpart.clone();
-            self.db(move |store| store.create_login(&localpart, &login)).await?
-        };
-        self.revoke(&revoked);
+            self.db_revoking(move |store| store.create_login(&localpart, &login)).await?;
+        }
         Ok(LoggedIn {
             user_id: self.user_id(&localpart),
             device_id: credentials.device_id,
@@ -141,11 +139,31 @@ impl Accounts {
         }
     }
 
-    /// Whether `password` is the account's; always one argon2 verification,
-    /// whatever the account (none, guest, deactivated).
-    pub(crate) async fn check_password(&self, user: Option<&UserRecord>, password: String) -> Result<bool> {
+    /// Who `identifier` claims to be, for [`Self::verify_password`].
+    pub(crate) async fn claimant(&self, identifier: &UserIdentifier) -> Result<Claimant> {
+        let localpart = self.resolve_identifier(identifier).await?;
+        let subject = Subject::Account(localpart.clone().unwrap_or_else(|| identifier.rate_limit_key()));
+        Ok(Claimant { localpart, subject })
+    }
+
+    /// The one password check, of login and of the `m.login.password` UIA
+    /// stage: 429 when the claimant's failed attempts are used up, then
+    /// always one argon2 verification, whatever the account (none, guest,
+    /// deactivated), and a failure charged to the claimant. Answers the
+    /// account's localpart when the password is its own.
+    pub(crate) async fn verify_password(&self, claimant: &Claimant, password: String) -> Result<Option<String>> {
+        let limits = &self.inner.limits;
+        limits.check(Action::LoginFailed, &claimant.subject)?;
+        let user = match claimant.localpart.clone() {
+            Some(localpart) => self.db(move |store| store.user(&localpart)).await?,
+            None => None,
+        };
         let usable = user.filter(|user| !user.deactivated && !user.is_guest);
-        let hash = usable.and_then(|user| user.password_hash.clone());
-        self.inner.passwords.verify(password, hash).await
+        let hash = usable.as_ref().and_then(|user| user.password_hash.clone());
+        if !self.inner.passwords.verify(password, hash).await? {
+            limits.charge(Action::LoginFailed, &claimant.subject);
+            return Ok(None);
+        }
+        usable.map(|user| Some(user.localpart)).ok_or_else(|| Error::internal("a password matched no account"))
     }
 }

@@ -12,6 +12,13 @@
 //! run on blocking threads (argon2 with bounded concurrency), and the hot
 //! path, checking an access token, is served from memory.
 //!
+//! Requests can be cancelled at any `.await` (the server drops a handler's
+//! future when its client disconnects). A store write that must be followed
+//! by a cache eviction therefore runs *with* it on one blocking thread
+//! ([`Accounts::db_then`], [`Accounts::db_revoking`]): once the write has
+//! started, dropping the future cannot skip the eviction and leave a
+//! revoked token, or a stale 3pid list, in memory.
+//!
 //! One module per operation group, each adding its operations to
 //! [`Accounts`]:
 //! - `register`: `register`, `check_username_available`;
@@ -42,7 +49,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::store::{Millis, SqliteStore, Store, StoreResult, TokenHash};
+use crate::store::{Created, Millis, Rotated, SqliteStore, Store, StoreResult, TokenHash};
 
 pub use identifier::UserIdentifier;
 pub use login::{LoggedIn, LoginRequest};
@@ -114,17 +121,70 @@ impl Accounts {
         self.inner.usernames.user_id(localpart)
     }
 
-    /// Runs a store call on a blocking thread.
+    /// Runs a store call on a blocking thread. For a write that calls for a
+    /// cache eviction, use [`Accounts::db_then`] or [`Accounts::db_revoking`].
     async fn db<T, F>(&self, call: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
     {
-        let store = Arc::clone(&self.inner.store);
-        match tokio::task::spawn_blocking(move || call(store.as_ref())).await {
+        self.db_then(call, |_, _| ()).await
+    }
+
+    /// Runs a store call and then, if it succeeded, `then` with its result,
+    /// both on one blocking thread: `then` is the cache eviction the write
+    /// calls for. Dropping the returned future (a cancelled request) after
+    /// it started cannot separate them: the blocking task runs to its end.
+    async fn db_then<T, F, G>(&self, call: F, then: G) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+        G: FnOnce(&Inner, &T) + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        let task = tokio::task::spawn_blocking(move || -> StoreResult<T> {
+            let value = call(inner.store.as_ref())?;
+            then(&inner, &value);
+            Ok(value)
+        });
+        match task.await {
             Ok(result) => result.map_err(Error::from),
             Err(join) => Err(Error::internal(join)),
         }
+    }
+
+    /// [`Accounts::db_then`] for a write that revokes access tokens: they
+    /// leave the token cache on the same blocking thread, right after the
+    /// commit.
+    async fn db_revoking<T, F>(&self, call: F) -> Result<T>
+    where
+        T: Revokes + Send + 'static,
+        F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+    {
+        self.db_then(call, |inner, value| inner.tokens.invalidate(value.revoked())).await
+    }
+}
+
+/// The outcome of a store write that may revoke access tokens.
+trait Revokes {
+    fn revoked(&self) -> &[TokenHash];
+}
+
+impl Revokes for Vec<TokenHash> {
+    fn revoked(&self) -> &[TokenHash] {
+        self
+    }
+}
+
+impl Revokes for Option<Rotated> {
+    fn revoked(&self) -> &[TokenHash] {
+        self.as_ref().map_or(&[], |rotated| &rotated.revoked)
+    }
+}
+
+impl Revokes for Created {
+    fn revoked(&self) -> &[TokenHash] {
+        &self.revoked
     }
 }
 

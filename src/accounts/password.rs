@@ -12,7 +12,12 @@
 //! request that cannot succeed, and no password is verified for nothing.
 //! (The reference server verifies the password first and then fails with a
 //! 500.) A follow-up that carries only `auth` still works: the session
-//! remembers the new password's hash.
+//! remembers the new password's hash. A follow-up that carries a new
+//! password sets that one (see `uia` for how resending the same one costs
+//! no second hash).
+//!
+//! The session is deleted with the change, in the same transaction: it
+//! authorises one change, and replaying it is an unknown session.
 
 use std::fmt;
 
@@ -64,6 +69,9 @@ impl Accounts {
     ///   unknown 3pid is 404 `M_NOT_FOUND`.
     /// - `logout_devices` (default true): every other device and its tokens
     ///   are revoked; the caller's device survives. False keeps them all.
+    ///   As every option, and the new password, the follow-up's value wins
+    ///   over the session's when it carries one.
+    /// - The UIA session is used up: replaying it is 400 `M_UNKNOWN`.
     pub async fn change_password(
         &self,
         session: Option<&Session>,
@@ -91,21 +99,23 @@ impl Accounts {
 
         let localpart = caller
             .map(str::to_owned)
-            .or(passed.user)
+            .or_else(|| passed.user.clone())
             .ok_or_else(|| Error::internal("UIA passed without naming an account"))?;
-        // As for registration: the session's first request chose the new
-        // password, already hashed.
-        let password_hash = match (passed.password_hash, new_password) {
-            (Some(stored), _) => stored,
-            (None, Some(password)) => self.inner.passwords.hash(password).await?,
-            (None, None) => return Err(Error::missing_param("new_password")),
-        };
+        let password_hash =
+            self.uia_password_hash(&passed, new_password).await?.ok_or_else(|| Error::missing_param("new_password"))?;
         let keep_device = session.map(|session| session.device_id().to_owned());
         let logout_devices = request.logout_devices.unwrap_or(true);
-        let revoked = self
-            .db(move |store| store.set_password(&localpart, &password_hash, keep_device.as_deref(), logout_devices))
-            .await?;
-        self.revoke(&revoked);
+        let uia_session = passed.session_id;
+        self.db_revoking(move |store| {
+            store.set_password(
+                &localpart,
+                &password_hash,
+                keep_device.as_deref(),
+                logout_devices,
+                uia_session.as_deref(),
+            )
+        })
+        .await?;
         Ok(())
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! Each (action, subject) pair has a bucket that holds at most `burst`
 //! tokens and refills at `per_second`; an attempt takes one. The operations
-//! decide what counts, following Synapse: every login attempt counts against
-//! the IP and the named account (existing or not, so limits reveal nothing
-//! about which accounts exist), only failed ones against the failed-login
-//! bucket, and only registrations that create an account against the
-//! registration bucket. IPv6 clients are limited per /64, the block a single
-//! host usually controls.
+//! decide what counts, mostly following Synapse: every login attempt counts
+//! against the IP and the named account (existing or not, so limits reveal
+//! nothing about which accounts exist), only failed ones against the
+//! failed-login bucket. Registration differs: every registration request
+//! that starts a flow counts against the registration bucket (Synapse counts
+//! created accounts), because starting one stores a UIA session and hashes
+//! a password before any account exists. IPv6 clients are limited per /64,
+//! the block a single host usually controls.
 //!
 //! State lives in memory, bounded by `max_tracked_keys`: when full, buckets
 //! that have refilled completely (indistinguishable from new ones) are

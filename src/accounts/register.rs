@@ -8,7 +8,15 @@
 //! creates the account, its device and tokens, and marks the UIA session as
 //! having registered it. Twenty concurrent registrations of one name meet in
 //! that transaction: one creates the account, the others get
-//! `M_USER_IN_USE`.
+//! `M_USER_IN_USE`. Concurrent completions of one UIA session meet there too:
+//! one creates the account, the others answer as replays of the session
+//! (the same account, each with a new device).
+//!
+//! Rate limit: every request is checked against the per-IP bucket before
+//! UIA, and a request that starts a flow (no UIA session: a one-shot, or a
+//! first step that stores a new session and hashes its password) uses up an
+//! attempt; follow-ups of a session do not, so a two-step registration
+//! costs one attempt.
 
 use std::fmt;
 
@@ -18,7 +26,7 @@ use super::rate_limit::{Action, Subject};
 use super::tokens::{Credentials, check_device_id};
 use super::uia::{self, DUMMY, REGISTRATION_TOKEN, Resumable, Uia};
 use super::{Accounts, ClientInfo, now_ms};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::{NewLocalpart, NewUser, UiaOperation};
 
 /// A registration request, whatever the era. Every field is optional so
@@ -104,9 +112,10 @@ impl Registered {
 impl Accounts {
     /// Registers an account (`guest: false`) or a guest.
     ///
-    /// - Registration disabled: 403 `M_FORBIDDEN`; guests when
-    ///   `registration.guest_access` is off: 403 `M_FORBIDDEN`.
-    /// - Before UIA, on every request: rate limit per IP (429), username
+    /// - Registration disabled: 403 `M_FORBIDDEN`, guests included; guests
+    ///   when `registration.guest_access` is off: 403 `M_FORBIDDEN`.
+    /// - Before UIA, on every request: rate limit per IP (429; a request
+    ///   without a UIA session, which starts a flow, uses an attempt), username
     ///   lower-cased and checked (400 `M_INVALID_USERNAME`, `M_USER_IN_USE`,
     ///   `M_EXCLUSIVE`), `device_id` checked.
     /// - UIA: `m.login.dummy`, or `m.login.registration_token` when tokens
@@ -115,6 +124,8 @@ impl Accounts {
     /// - A replayed session that already registered answers the same user
     ///   with a new device and tokens.
     /// - After UIA: a missing or empty password is 400 `M_MISSING_PARAM`.
+    ///   The follow-up's values win over the session's, the password
+    ///   included; one carrying no password uses the session's.
     /// - No username: the server picks the next free number.
     /// - `inhibit_login`: only `user_id`; otherwise a device (`device_id`
     ///   echoed or generated) and an access token, plus a refresh token and
@@ -126,16 +137,17 @@ impl Accounts {
         auth: Option<serde_json::Value>,
         client: &ClientInfo,
     ) -> Result<Registered> {
-        if request.guest {
-            return self.register_guest(request, client).await;
-        }
         if !self.inner.config.registration.enabled {
             return Err(Error::forbidden("Registration has been disabled"));
+        }
+        if request.guest {
+            return self.register_guest(request, client).await;
         }
         let ip = Subject::ip(client.ip);
         self.inner.limits.check(Action::Register, &ip)?;
         let auth = uia::auth_object(auth)?;
         let session = self.uia_session(UiaOperation::Register, auth.as_ref(), None).await?;
+        let starts_flow = session.is_none();
         let mut request = uia::resume(request, session.as_ref())?;
 
         if let Some(localpart) = session.as_ref().and_then(|session| session.registered.clone()) {
@@ -143,7 +155,19 @@ impl Accounts {
         }
 
         let localpart = match &request.username {
-            Some(username) => Some(self.available_localpart(username).await?),
+            Some(username) => match self.available_localpart(username).await {
+                Ok(localpart) => Some(localpart),
+                // Taken, maybe by a concurrent completion of this very
+                // session since it was read: then this is a replay.
+                Err(taken) if taken.code() == Some(ErrorCode::UserInUse) => {
+                    let id = session.as_ref().map(|session| session.id.clone());
+                    let Some(localpart) = self.registered_by(id).await? else {
+                        return Err(taken);
+                    };
+                    return self.sign_in_registered(localpart, request).await;
+                }
+                Err(error) => return Err(error),
+            },
             None => None,
         };
         if let Some(device_id) = &request.device_id {
@@ -157,18 +181,16 @@ impl Accounts {
             vec![vec![REGISTRATION_TOKEN]]
         };
         let params = serde_json::to_value(&request).map_err(Error::internal)?;
+        // Starting a flow costs an attempt, before it can cost a stored
+        // session and an argon2 hash.
+        if starts_flow {
+            self.inner.limits.consume(Action::Register, &ip)?;
+        }
         let uia = Uia { operation: UiaOperation::Register, flows, user: None, auth: auth.as_ref(), client };
         let passed = self.uia_authenticate(uia, session, params, password.as_deref()).await?;
 
-        // The session's first request set the password (hashed when the
-        // session began); a completing request that sends it again must not
-        // cost a second argon2 hash.
-        let password_hash = match (passed.password_hash, password) {
-            (Some(stored), _) => stored,
-            (None, Some(password)) => self.inner.passwords.hash(password).await?,
-            (None, None) => return Err(Error::missing_param("password")),
-        };
-        self.inner.limits.consume(Action::Register, &ip)?;
+        let password_hash =
+            self.uia_password_hash(&passed, password).await?.ok_or_else(|| Error::missing_param("password"))?;
         let user = NewUser {
             localpart: localpart.map_or(NewLocalpart::Generated, NewLocalpart::Chosen),
             password_hash: Some(password_hash),
@@ -210,8 +232,18 @@ impl Accounts {
             Some(minted)
         };
         let (new_login, credentials) = login.unzip();
-        let localpart = self.db(move |store| store.create_user(&user, new_login.as_ref(), session.as_deref())).await?;
-        Ok(Registered::new(self.user_id(&localpart), credentials))
+        let created =
+            self.db_revoking(move |store| store.create_user(&user, new_login.as_ref(), session.as_deref())).await?;
+        Ok(Registered::new(self.user_id(&created.localpart), credentials))
+    }
+
+    /// The account the UIA session `id` has registered, read afresh.
+    async fn registered_by(&self, id: Option<String>) -> Result<Option<String>> {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        let session = self.db(move |store| store.uia_session(&id, now_ms())).await?;
+        Ok(session.and_then(|session| session.registered))
     }
 
     /// A replayed registration session: the same account, a new device.
@@ -225,8 +257,7 @@ impl Accounts {
             request.initial_device_display_name,
             request.refresh_token.unwrap_or(false),
         )?;
-        let revoked = self.db(move |store| store.create_login(&localpart, &login)).await?;
-        self.revoke(&revoked);
+        self.db_revoking(move |store| store.create_login(&localpart, &login)).await?;
         Ok(Registered::new(user_id, Some(credentials)))
     }
 
@@ -250,5 +281,69 @@ impl Accounts {
             return Err(crate::store::StoreError::UserExists.into());
         }
         Ok(localpart)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn accounts() -> (tempfile::TempDir, Accounts) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config { passwords: crate::accounts::hashing::tests::fast(), ..Config::default() };
+        config.rate_limits.enabled = false;
+        config.database = dir.path().join("accounts.db");
+        let accounts = Accounts::open(&config).unwrap();
+        (dir, accounts)
+    }
+
+    fn request(username: &str, password: Option<&str>) -> RegisterRequest {
+        RegisterRequest {
+            username: Some(username.into()),
+            password: password.map(str::to_owned),
+            ..RegisterRequest::default()
+        }
+    }
+
+    fn session_of(challenge: &Error) -> String {
+        challenge.extra()["session"].as_str().expect("a UIA challenge").to_owned()
+    }
+
+    /// What a real client does: the whole body twice, the second time with
+    /// `auth`. The benchmark target: one argon2 hash in all.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_two_step_registration_costs_one_hash() {
+        let (_dir, accounts) = accounts();
+        let client = ClientInfo { ip: IpAddr::from([127, 0, 0, 1]) };
+        let hashes = || accounts.inner.passwords.hashes_made();
+
+        let challenge = accounts.register(request("ann", Some("pw-1")), None, &client).await.unwrap_err();
+        assert_eq!(hashes(), 1);
+        let auth = json!({"type": "m.login.dummy", "session": session_of(&challenge)});
+        accounts.register(request("ann", Some("pw-1")), Some(auth), &client).await.unwrap();
+        assert_eq!(hashes(), 1, "resending the same password hashed it again");
+
+        // Another password on the follow-up: that one, hashed.
+        let challenge = accounts.register(request("bea", Some("pw-1")), None, &client).await.unwrap_err();
+        assert_eq!(hashes(), 2);
+        let auth = json!({"type": "m.login.dummy", "session": session_of(&challenge)});
+        accounts.register(request("bea", Some("pw-2")), Some(auth), &client).await.unwrap();
+        assert_eq!(hashes(), 3);
+
+        // Follow-ups that do not complete, each with a new password, cost
+        // nothing more: a session is hashed at most once before it completes.
+        let challenge = accounts.register(request("cid", Some("pw-1")), None, &client).await.unwrap_err();
+        let session = session_of(&challenge);
+        for attempt in 0..5 {
+            let incomplete = json!({"session": session});
+            let password = format!("pw-{attempt}");
+            accounts.register(request("cid", Some(&password)), Some(incomplete), &client).await.unwrap_err();
+        }
+        assert_eq!(hashes(), 4);
     }
 }

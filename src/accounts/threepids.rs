@@ -58,7 +58,8 @@ impl fmt::Debug for ThreepidCredentials {
 
 /// `POST /account/3pid/add`: a session validated through the homeserver's
 /// identity-server delegate. Optional fields: a UIA follow-up may carry only
-/// `auth`.
+/// `auth`. Both are stored in the UIA session's parameters (the
+/// `client_secret` as sent) until the session completes or expires.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddThreepidRequest {
     pub sid: Option<String>,
@@ -88,15 +89,6 @@ pub enum IdServerUnbindResult {
     /// No unbinding was attempted (this server does not sign requests to
     /// identity servers).
     NoSupport,
-}
-
-impl IdServerUnbindResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IdServerUnbindResult::Success => "success",
-            IdServerUnbindResult::NoSupport => "no-support",
-        }
-    }
 }
 
 /// The form in which an address is stored and compared.
@@ -148,6 +140,9 @@ impl Accounts {
     /// - UIA `m.login.password` for the caller's own account.
     /// - Then as [`Accounts::bind_threepid`] without `bind`; no delegate
     ///   configured: 400 `M_THREEPID_AUTH_FAILED`.
+    /// - Success uses the UIA session up (in the transaction that stores the
+    ///   3pid): replaying it is 400 `M_UNKNOWN`. A failure keeps it, so the
+    ///   client may retry once the identity server validated the address.
     pub async fn add_threepid(
         &self,
         session: &Session,
@@ -176,7 +171,7 @@ impl Accounts {
             auth: auth.as_ref(),
             client,
         };
-        self.uia_authenticate(uia, uia_session, params, None).await?;
+        let passed = self.uia_authenticate(uia, uia_session, params, None).await?;
 
         let id_server = self.inner.identity.delegate().ok_or_else(|| {
             Error::bad_request(
@@ -186,7 +181,7 @@ impl Accounts {
         })?;
         let credentials = ThreepidCredentials { id_server: id_server.to_owned(), sid, client_secret };
         self.check_threepid_limits(session, client, true)?;
-        self.attach_threepid(session, &credentials, false).await
+        self.attach_threepid(session, &credentials, false, passed.session_id).await
     }
 
     /// Adds a 3pid validated by the named identity server (seed
@@ -214,7 +209,7 @@ impl Accounts {
         check_session_token("sid", &credentials.sid)?;
         check_session_token("client_secret", &credentials.client_secret)?;
         self.check_threepid_limits(session, client, true)?;
-        self.attach_threepid(session, &credentials, bind).await
+        self.attach_threepid(session, &credentials, bind, None).await
     }
 
     /// Removes a 3pid from the caller's account (`POST /account/3pid/delete`).
@@ -235,13 +230,16 @@ impl Accounts {
         }
         let localpart = session.localpart().to_owned();
         let (medium, address) = (medium.to_owned(), canonical_address(medium, address));
-        let deleted = {
-            let localpart = localpart.clone();
-            self.db(move |store| store.delete_threepid(&localpart, &medium, &address)).await?
-        };
-        if deleted {
-            self.inner.threepids.invalidate([&localpart]);
-        }
+        let evicted = localpart.clone();
+        self.db_then(
+            move |store| store.delete_threepid(&localpart, &medium, &address),
+            move |inner, deleted| {
+                if *deleted {
+                    inner.threepids.invalidate([&evicted]);
+                }
+            },
+        )
+        .await?;
         Ok(IdServerUnbindResult::NoSupport)
     }
 
@@ -262,8 +260,14 @@ impl Accounts {
 
     /// The one path by which a 3pid joins an account: validated by a trusted
     /// identity server, free or already the caller's, optionally bound, then
-    /// stored.
-    async fn attach_threepid(&self, session: &Session, credentials: &ThreepidCredentials, bind: bool) -> Result<()> {
+    /// stored, using up the UIA session that authorised it, if any.
+    async fn attach_threepid(
+        &self,
+        session: &Session,
+        credentials: &ThreepidCredentials,
+        bind: bool,
+        uia_session: Option<String>,
+    ) -> Result<()> {
         let ThreepidCredentials { id_server, sid, client_secret } = credentials;
         let identity = &self.inner.identity;
         let validated = identity.validated_threepid(id_server, sid, client_secret).await?;
@@ -279,7 +283,9 @@ impl Accounts {
         if bind {
             identity.bind(id_server, sid, client_secret, session.user_id()).await?;
         }
-        if owner.is_some() {
+        // Already the caller's: nothing to store, unless a UIA session is
+        // to be used up (the store's add is then a no-op but for that).
+        if owner.is_some() && uia_session.is_none() {
             return Ok(());
         }
         let record = ThreepidRecord {
@@ -289,11 +295,11 @@ impl Accounts {
             added_at: now_ms(),
             id_server: Some(id_server.clone()),
         };
-        {
-            let localpart = localpart.clone();
-            self.db(move |store| store.add_threepid(&localpart, &record)).await?;
-        }
-        self.inner.threepids.invalidate([&localpart]);
-        Ok(())
+        let evicted = localpart.clone();
+        self.db_then(
+            move |store| store.add_threepid(&localpart, &record, uia_session.as_deref()),
+            move |inner, ()| inner.threepids.invalidate([&evicted]),
+        )
+        .await
     }
 }

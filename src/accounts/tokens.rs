@@ -6,7 +6,8 @@
 //! no SQLite, no thread hand-off. Misses load from the store on a blocking
 //! thread and fill the cache; every revocation (logout, logout-all, password
 //! change, a rotation that kills an unused pair) evicts what the store
-//! revoked, without races (see `cache`).
+//! revoked, without races (see `cache`), on the thread that made the store
+//! write, so that a cancelled request cannot skip the eviction.
 //!
 //! Refresh tokens rotate (spec `POST /refresh`, seed `POST /tokenrefresh`):
 //! refreshing R1 mints (A2, R2); R1 keeps working until the new pair is used
@@ -113,21 +114,26 @@ impl Accounts {
     ///   `soft_logout: true`, so the client refreshes instead of starting over.
     pub async fn authenticate(&self, access_token: &str) -> Result<Session> {
         let hash = ids::token_hash(access_token);
+        // Read once, before anything is read: whatever this call caches (the
+        // loaded token, then its first use) is dropped if a revocation
+        // happened at any point since, including while it awaited the store.
+        let read_at = self.inner.tokens.epoch();
         let cached = match self.inner.tokens.get(&hash) {
             Some(cached) => cached,
-            None => self.load_token(hash).await?,
+            None => self.load_token(read_at, hash).await?,
         };
         if cached.expires_at.is_some_and(|expires_at| now_ms() >= expires_at) {
             return Err(Error::unknown_token("Access token has expired", true));
         }
         if cached.predecessor_alive {
-            self.record_first_use(hash, cached.clone()).await?;
+            self.record_first_use(read_at, hash, cached.clone()).await?;
         }
         Ok(cached.session)
     }
 
-    async fn load_token(&self, hash: TokenHash) -> Result<CachedToken> {
-        let read_at = self.inner.tokens.epoch();
+    /// Loads a token missing from the cache; `read_at` is the cache epoch
+    /// read before the cache was.
+    async fn load_token(&self, read_at: u64, hash: TokenHash) -> Result<CachedToken> {
         let record = self.db(move |store| store.access_token(&hash)).await?;
         let record = record.filter(|record| !record.deactivated).ok_or_else(unknown_token)?;
         let cached = CachedToken {
@@ -145,12 +151,13 @@ impl Accounts {
     }
 
     /// The first use of a refreshed pair retires the refresh token it was
-    /// rotated from.
-    async fn record_first_use(&self, hash: TokenHash, mut cached: CachedToken) -> Result<()> {
+    /// rotated from. `read_at`: the cache epoch read before `cached` was
+    /// looked up or loaded (reading it now would let a logout that happened
+    /// meanwhile be undone by the fill).
+    async fn record_first_use(&self, read_at: u64, hash: TokenHash, mut cached: CachedToken) -> Result<()> {
         let Some(refresh_token_id) = cached.refresh_token_id else {
             return Ok(());
         };
-        let read_at = self.inner.tokens.epoch();
         self.db(move |store| store.retire_refresh_predecessor(refresh_token_id)).await?;
         cached.predecessor_alive = false;
         self.inner.tokens.fill(read_at, hash, cached);
@@ -171,10 +178,10 @@ impl Accounts {
         }
         let hash = ids::token_hash(refresh_token);
         let (new, minted) = self.mint_tokens(true)?;
-        let rotated = self.db(move |store| store.rotate_refresh_token(&hash, &new)).await?;
-        let rotated =
-            rotated.ok_or_else(|| Error::unknown_token("Refresh token does not exist or is no longer valid", false))?;
-        self.revoke(&rotated.revoked);
+        let rotated = self.db_revoking(move |store| store.rotate_refresh_token(&hash, &new)).await?;
+        if rotated.is_none() {
+            return Err(Error::unknown_token("Refresh token does not exist or is no longer valid", false));
+        }
         match minted {
             Credentials {
                 access_token,
@@ -192,8 +199,7 @@ impl Accounts {
     /// - Other devices are untouched.
     pub async fn logout(&self, session: &Session) -> Result<()> {
         let (localpart, device_id) = (session.localpart().to_owned(), session.device_id().to_owned());
-        let revoked = self.db(move |store| store.delete_device(&localpart, &device_id)).await?;
-        self.revoke(&revoked);
+        self.db_revoking(move |store| store.delete_device(&localpart, &device_id)).await?;
         Ok(())
     }
 
@@ -201,14 +207,8 @@ impl Accounts {
     /// the caller's included.
     pub async fn logout_all(&self, session: &Session) -> Result<()> {
         let localpart = session.localpart().to_owned();
-        let revoked = self.db(move |store| store.delete_all_devices(&localpart)).await?;
-        self.revoke(&revoked);
+        self.db_revoking(move |store| store.delete_all_devices(&localpart)).await?;
         Ok(())
-    }
-
-    /// Evicts tokens the store has just revoked.
-    pub(crate) fn revoke(&self, tokens: &[TokenHash]) {
-        self.inner.tokens.invalidate(tokens);
     }
 
     /// Mints an access token, and a refresh token with an expiring access

@@ -14,10 +14,23 @@
 //! Sessions live in the store, so they survive a restart. They are written
 //! only when a 401 hands one to the client (and when a stored one completes
 //! a stage): a one-shot request that passes on its first attempt writes
-//! nothing. The original request's password is never stored: it is hashed
-//! (argon2id, once per session) when the session is first stored, and the
-//! hash is what the operation uses if the follow-up does not repeat the
-//! password; a follow-up that repeats it uses what it sends.
+//! nothing. Password change and 3pid add delete their session when they
+//! succeed, so a completed session authorises one change; a registration
+//! session stays, marked with the account it created, so that replaying it
+//! answers for that account.
+//!
+//! Passwords are never stored. A session is sent one with its first request
+//! (the new account's, the new password): it is hashed (argon2id) when the
+//! session is first stored, with a keyed digest beside it (see `hashing`).
+//! The follow-up's values win, the password included
+//! ([`Accounts::uia_password_hash`], the one rule for every operation): a
+//! follow-up carrying no password uses the session's hash; one carrying the
+//! same password (every real client resends the whole body) reuses it,
+//! recognised by the digest, at the cost of an HMAC; one carrying another
+//! password has it hashed. A session is hashed at most once before it
+//! completes, however many follow-ups send new passwords (a later one only
+//! replaces the digest and drops the stale hash), so follow-ups cannot be
+//! used to make the server hash without limit.
 //!
 //! Stages: `m.login.dummy`; `m.login.registration_token` (a token from
 //! `registration.tokens`); `m.login.password` (the caller's own password:
@@ -89,8 +102,10 @@ pub(crate) struct Passed {
     pub(crate) session_id: Option<String>,
     /// The account the stages identified.
     pub(crate) user: Option<String>,
-    /// The hash of the original request's password, if it was stored.
+    /// The hash of the password the session was sent, if it was hashed.
     pub(crate) password_hash: Option<String>,
+    /// The keyed digest of the latest password the session was sent.
+    pub(crate) password_digest: Option<Vec<u8>>,
 }
 
 /// How a stage ended, when it did not pass.
@@ -176,6 +191,7 @@ impl Accounts {
                 session_id: session.as_ref().map(|s| s.id.clone()),
                 user: identified.clone(),
                 password_hash: session.as_ref().and_then(|s| s.password_hash.clone()),
+                password_digest: session.as_ref().and_then(|s| s.password_digest.clone()),
             };
             if let Some(mut session) = session
                 && (session.completed != completed || session.user != identified || session.params != params)
@@ -200,6 +216,7 @@ impl Accounts {
                     user: uia.user.map(str::to_owned),
                     params: Value::Null,
                     password_hash: None,
+                    password_digest: None,
                     completed: Vec::new(),
                     registered: None,
                     created_at: now,
@@ -210,12 +227,8 @@ impl Accounts {
         session.params = params;
         session.completed = completed;
         session.user = identified.or(session.user);
-        // Hashed once per session: a client retrying a failing stage with the
-        // whole body must not cost an argon2 hash per attempt.
-        if let Some(password) = password
-            && session.password_hash.is_none()
-        {
-            session.password_hash = Some(self.inner.passwords.hash(password.to_owned()).await?);
+        if let Some(password) = password {
+            self.remember_password(&mut session, password).await?;
         }
         let challenge = challenge(&session, &uia.flows, uia.auth.is_some());
         self.db(move |store| store.put_uia_session(&session, now_ms())).await?;
@@ -223,6 +236,45 @@ impl Accounts {
             Some((code, message)) => challenge.with_code(code, message),
             None => challenge,
         })
+    }
+
+    /// Remembers the password sent to a session that is not complete yet.
+    /// It is hashed at most once per session here: a client retrying a
+    /// failing stage with the whole body, or an attacker sending follow-ups
+    /// with ever new passwords, must not cost an argon2 hash each. A
+    /// different password later replaces the digest and drops the earlier
+    /// password's hash, so that the completing request hashes the latest one
+    /// (or, sending none, is told it is missing) instead of the earlier one
+    /// silently applying.
+    async fn remember_password(&self, session: &mut UiaSessionRecord, password: &str) -> Result<()> {
+        let hasher = &self.inner.passwords;
+        if session.password_digest.as_deref().is_some_and(|digest| hasher.digest_matches(&session.id, password, digest))
+        {
+            return Ok(());
+        }
+        let first = session.password_digest.is_none() && session.password_hash.is_none();
+        session.password_hash = if first { Some(hasher.hash(password.to_owned()).await?) } else { None };
+        session.password_digest = Some(hasher.digest(&session.id, password));
+        Ok(())
+    }
+
+    /// The password hash a UIA-protected operation applies once UIA passed,
+    /// for every operation that sets one: the request's own `password` when
+    /// it carries one (the follow-up's values win) — the session's hash if
+    /// the session was sent that same password, a new hash otherwise — or,
+    /// when it carries none, the session's hash. `None`: no password at all.
+    pub(crate) async fn uia_password_hash(&self, passed: &Passed, password: Option<String>) -> Result<Option<String>> {
+        let Some(password) = password else {
+            return Ok(passed.password_hash.clone());
+        };
+        let hasher = &self.inner.passwords;
+        if let (Some(id), Some(digest), Some(stored)) =
+            (&passed.session_id, &passed.password_digest, &passed.password_hash)
+            && hasher.digest_matches(id, &password, digest)
+        {
+            return Ok(Some(stored.clone()));
+        }
+        hasher.hash(password).await.map(Some)
     }
 
     /// Checks one stage; `Ok` carries the account it identified, if any.
@@ -263,38 +315,24 @@ impl Accounts {
             Some(_) => return Err(Error::invalid_param("auth.password must be a string").into()),
             None => return Err(Error::missing_param("password").into()),
         };
-        let localpart = match (&identifier, self.resolve_identifier(&identifier).await?) {
-            (_, Some(localpart)) => Some(localpart),
-            // The seed: a 3pid no account has is 404 M_NOT_FOUND.
-            (UserIdentifier::ThirdParty { .. }, None) => {
-                return Err(Error::new(
-                    http::StatusCode::NOT_FOUND,
-                    ErrorCode::NotFound,
-                    "No account is associated with this third-party identifier",
-                )
-                .into());
-            }
-            (UserIdentifier::User(_), None) => None,
-        };
+        let claimant = self.claimant(&identifier).await?;
+        // The seed: a 3pid no account has is 404 M_NOT_FOUND.
+        if claimant.localpart.is_none() && matches!(identifier, UserIdentifier::ThirdParty { .. }) {
+            return Err(Error::new(
+                http::StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "No account is associated with this third-party identifier",
+            )
+            .into());
+        }
         if let Some(bound) = uia.user
-            && localpart.as_deref() != Some(bound)
+            && claimant.localpart.as_deref() != Some(bound)
         {
             return Err(Error::forbidden("Invalid auth").into());
         }
-        let subject = Subject::Account(localpart.clone().unwrap_or_else(|| identifier.rate_limit_key()));
-        self.inner.limits.check(Action::LoginFailed, &subject)?;
-        let user = match &localpart {
-            Some(localpart) => {
-                let localpart = localpart.clone();
-                self.db(move |store| store.user(&localpart)).await?
-            }
-            None => None,
-        };
-        if !self.check_password(user.as_ref(), password).await? {
-            self.inner.limits.charge(Action::LoginFailed, &subject);
-            return Err(StageError::Failed(ErrorCode::Forbidden, "Invalid username or password".into()));
-        }
-        localpart.ok_or_else(|| Error::internal("a password matched no account").into())
+        self.verify_password(&claimant, password)
+            .await?
+            .ok_or(StageError::Failed(ErrorCode::Forbidden, "Invalid username or password".into()))
     }
 
     /// `m.login.email.identity`: a 3pid session a trusted identity server

@@ -11,7 +11,10 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The migrations in order; `user_version` counts how many were applied.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_accounts", include_str!("migrations/0001_accounts.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_accounts", include_str!("migrations/0001_accounts.sql")),
+    ("0002_uia_password_digest", include_str!("migrations/0002_uia_password_digest.sql")),
+];
 
 /// Brings the schema up to date. Refuses a database written by a newer
 /// version of this program rather than guessing at its schema.
@@ -60,6 +63,25 @@ mod tests {
             .query_row("SELECT value FROM counters WHERE name = 'generated_localpart'", [], |row| row.get(0))
             .unwrap();
         assert_eq!(counter, 0);
+    }
+
+    #[test]
+    fn a_database_of_the_first_version_is_brought_up_to_date() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0].1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO uia_sessions (id, operation, params, password_hash, completed, created_at, expires_at) \
+             VALUES ('old', 'register', '{}', 'hash', '[]', 1, 2)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let digest: Option<Vec<u8>> =
+            conn.query_row("SELECT password_digest FROM uia_sessions WHERE id = 'old'", [], |row| row.get(0)).unwrap();
+        assert_eq!(digest, None);
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
     }
 
     #[test]

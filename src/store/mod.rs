@@ -8,9 +8,22 @@
 //! one place per backend, and lets a PostgreSQL backend join [`sqlite`]
 //! later by implementing the same methods.
 //!
-//! Secrets never reach the store in plain text: access and refresh tokens
-//! arrive as SHA-256 digests ([`TokenHash`]), passwords as argon2id PHC
-//! strings. Times are milliseconds since the Unix epoch.
+//! Tokens and passwords never reach the store in plain text: access and
+//! refresh tokens arrive as SHA-256 digests ([`TokenHash`]), passwords as
+//! argon2id PHC strings. A UIA session also keeps a keyed digest of the
+//! password it was sent ([`UiaSessionRecord::password_digest`]), useless
+//! without the key that only the running process holds.
+//!
+//! One secret *is* stored as sent: a UIA session remembers the parameters of
+//! the request it protects ([`UiaSessionRecord::params`]), and for
+//! `POST /account/3pid/add` those are the identity-server session's `sid`
+//! and `client_secret`, so that a follow-up carrying only `auth` can finish
+//! the request. They stay until the session completes (the operation
+//! deletes it) or expires (`tokens.uia_session_lifetime`; expired sessions
+//! are swept by the next session write). That secret proves control of an
+//! identity-server validation session, not of an account.
+//!
+//! Times are milliseconds since the Unix epoch.
 
 mod migrations;
 pub mod sqlite;
@@ -39,6 +52,10 @@ pub enum StoreError {
     /// The third-party identifier is attached to another account.
     #[error("the third-party identifier is attached to another account")]
     ThreepidInUse,
+    /// The UIA session an operation was to consume is gone: another request
+    /// completed it first (or it expired). Nothing is written.
+    #[error("unknown UIA session {0}")]
+    UnknownUiaSession(String),
     /// The database failed; not the client's fault.
     #[error("storage failure: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
@@ -56,6 +73,9 @@ impl From<StoreError> for Error {
             StoreError::UserExists => Error::bad_request(ErrorCode::UserInUse, "User ID already taken."),
             StoreError::ThreepidInUse => {
                 Error::bad_request(ErrorCode::ThreepidInUse, "Third-party identifier already in use by another account")
+            }
+            StoreError::UnknownUiaSession(id) => {
+                Error::bad_request(ErrorCode::Unknown, format!("Unknown session ID: {id}"))
             }
             StoreError::Backend(cause) => Error::internal(cause),
         }
@@ -129,11 +149,20 @@ pub struct AccessTokenRecord {
 /// The outcome of a successful refresh-token rotation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rotated {
-    pub localpart: String,
-    pub device_id: String,
     /// Access tokens that died with the rotation (a pair minted earlier from
     /// the same refresh token and never used, and expired ones): evict them
     /// from caches.
+    pub revoked: Vec<TokenHash>,
+}
+
+/// The outcome of [`Store::create_user`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    /// The new account's localpart or, when the UIA session had already
+    /// registered one, that account's.
+    pub localpart: String,
+    /// Access tokens revoked by signing in: only when an already registered
+    /// session signs in again on a device that exists. Evict them from caches.
     pub revoked: Vec<TokenHash>,
 }
 
@@ -169,10 +198,20 @@ pub struct UiaSessionRecord {
     /// The account the session is bound to (the access token's owner, or
     /// the user a stage identified); `None` for registration.
     pub user: Option<String>,
-    /// The original request's parameters, without any password.
+    /// The protected request's parameters (merged over the session's
+    /// requests, the latest winning), without any password. For 3pid add
+    /// they include the identity-server `client_secret`, kept until the
+    /// session completes or expires.
     pub params: Value,
-    /// argon2id hash of the password the original request carried.
+    /// argon2id hash of the password the session was sent, if it was
+    /// hashed.
     pub password_hash: Option<String>,
+    /// `HMAC-SHA256(key, id || 0x00 || password)` of the latest password
+    /// the session was sent, with a key drawn at start-up and never stored:
+    /// lets a follow-up that repeats the password reuse `password_hash`
+    /// without a second argon2 hash. Meaningless after a restart (a new
+    /// key), and to anyone who only has the database.
+    pub password_digest: Option<Vec<u8>>,
     /// Stage types completed so far.
     pub completed: Vec<String>,
     /// For a completed registration: the localpart it created, so that a
@@ -205,7 +244,11 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the localpart (picked by the store for
     /// [`NewLocalpart::Generated`]). A taken localpart is
     /// [`StoreError::UserExists`] and nothing is written.
-    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<String>;
+    ///
+    /// A session registers one account, however many requests complete it
+    /// at once: if `uia_session` has already registered one, no account is
+    /// created; `login` signs in to that account instead (a replay).
+    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<Created>;
 
     /// Signs a device in for an existing account: creates the device or,
     /// if it exists, revokes its earlier tokens. Returns the revoked access
@@ -215,12 +258,18 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the password hash. With `revoke_other_devices`, deletes every
     /// device except `keep_device` with their tokens. Returns the revoked
     /// access tokens.
+    ///
+    /// `uia_session`, the session that authorised the change, is deleted
+    /// with it, so that it cannot authorise another; if it is already gone
+    /// (a concurrent request used it), nothing is written:
+    /// [`StoreError::UnknownUiaSession`].
     fn set_password(
         &self,
         localpart: &str,
         password_hash: &str,
         keep_device: Option<&str>,
         revoke_other_devices: bool,
+        uia_session: Option<&str>,
     ) -> StoreResult<Vec<TokenHash>>;
 
     /// What an access token stands for, if it exists (expired or not).
@@ -251,6 +300,9 @@ pub trait Store: Send + Sync + 'static {
     /// A UIA session that has not expired at `now`.
     fn uia_session(&self, id: &str, now: Millis) -> StoreResult<Option<UiaSessionRecord>>;
 
+    /// Deletes a UIA session; `false` if there was none.
+    fn delete_uia_session(&self, id: &str) -> StoreResult<bool>;
+
     /// The 3pids of an account, oldest first.
     fn threepids(&self, localpart: &str) -> StoreResult<Vec<ThreepidRecord>>;
 
@@ -260,7 +312,10 @@ pub trait Store: Send + Sync + 'static {
     /// Attaches a 3pid. Attaching one the account already has changes
     /// nothing; one attached to another account is
     /// [`StoreError::ThreepidInUse`].
-    fn add_threepid(&self, localpart: &str, threepid: &ThreepidRecord) -> StoreResult<()>;
+    ///
+    /// `uia_session`, the session that authorised it, is deleted with it,
+    /// as for [`Store::set_password`].
+    fn add_threepid(&self, localpart: &str, threepid: &ThreepidRecord, uia_session: Option<&str>) -> StoreResult<()>;
 
     /// Detaches a 3pid; `false` if the account did not have it.
     fn delete_threepid(&self, localpart: &str, medium: &str, address: &str) -> StoreResult<bool>;

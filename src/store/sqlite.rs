@@ -23,8 +23,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 
 use super::migrations::{self, MigrationError};
 use super::{
-    AccessTokenRecord, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, Rotated, Store, StoreError, StoreResult,
-    ThreepidRecord, TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, Rotated, Store, StoreError,
+    StoreResult, ThreepidRecord, TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
 };
 
 /// How long a connection waits for a lock held by another process before
@@ -215,12 +215,35 @@ fn uia_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(UiaSessionRecord, 
         user: row.get(2)?,
         params: serde_json::Value::Null,
         password_hash: row.get(4)?,
+        password_digest: row.get(9)?,
         completed: Vec::new(),
         registered: row.get(6)?,
         created_at: row.get(7)?,
         expires_at: row.get(8)?,
     };
     Ok((record, row.get(1)?, row.get(3)?, row.get(5)?))
+}
+
+/// The localpart a UIA session has registered, if any.
+fn registered_by(tx: &Transaction<'_>, session: &str) -> StoreResult<Option<String>> {
+    Ok(tx
+        .prepare_cached("SELECT registered FROM uia_sessions WHERE id = ?1")?
+        .query_row([session], |row| row.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// Deletes the UIA session an operation used up; if it is already gone,
+/// another request used it first and the operation must not happen.
+fn consume_uia_session(tx: &Transaction<'_>, session: Option<&str>) -> StoreResult<()> {
+    let Some(session) = session else {
+        return Ok(());
+    };
+    let deleted = tx.prepare_cached("DELETE FROM uia_sessions WHERE id = ?1")?.execute([session])?;
+    if deleted == 0 {
+        return Err(StoreError::UnknownUiaSession(session.to_owned()));
+    }
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -242,8 +265,17 @@ impl Store for SqliteStore {
         })
     }
 
-    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<String> {
+    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<Created> {
         self.write(|tx| {
+            // Concurrent completions of one session meet here, one at a time
+            // (the writer lock): the first registers, the others replay it.
+            if let Some(winner) = uia_session.map(|session| registered_by(tx, session)).transpose()?.flatten() {
+                let revoked = match login {
+                    Some(login) => insert_login(tx, &winner, login)?,
+                    None => Vec::new(),
+                };
+                return Ok(Created { localpart: winner, revoked });
+            }
             let localpart = match &user.localpart {
                 NewLocalpart::Chosen(localpart) => {
                     if user_exists(tx, localpart)? {
@@ -272,10 +304,18 @@ impl Store for SqliteStore {
                 insert_login(tx, &localpart, login)?;
             }
             if let Some(session) = uia_session {
-                tx.prepare_cached("UPDATE uia_sessions SET registered = ?1 WHERE id = ?2")?
+                let updated = tx
+                    .prepare_cached("UPDATE uia_sessions SET registered = ?1 WHERE id = ?2 AND registered IS NULL")?
                     .execute(params![localpart, session])?;
+                // Nothing updated: the session expired and was swept (the
+                // account stands, it passed UIA), or another completion
+                // registered it, which the check above makes impossible
+                // under the writer lock; never let a session make two.
+                if updated == 0 && registered_by(tx, session)?.is_some() {
+                    return Err(StoreError::backend(format!("UIA session {session} registered two accounts")));
+                }
             }
-            Ok(localpart)
+            Ok(Created { localpart, revoked: Vec::new() })
         })
     }
 
@@ -289,8 +329,10 @@ impl Store for SqliteStore {
         password_hash: &str,
         keep_device: Option<&str>,
         revoke_other_devices: bool,
+        uia_session: Option<&str>,
     ) -> StoreResult<Vec<TokenHash>> {
         self.write(|tx| {
+            consume_uia_session(tx, uia_session)?;
             tx.prepare_cached("UPDATE users SET password_hash = ?1 WHERE localpart = ?2")?
                 .execute(params![password_hash, localpart])?;
             if !revoke_other_devices {
@@ -379,7 +421,7 @@ impl Store for SqliteStore {
             let new_id = insert_tokens(tx, &localpart, &device_id, new)?
                 .ok_or_else(|| StoreError::backend("a rotation must mint a refresh token"))?;
             tx.prepare_cached("UPDATE refresh_tokens SET next_id = ?1 WHERE id = ?2")?.execute([new_id, id])?;
-            Ok(Some(Rotated { localpart, device_id, revoked }))
+            Ok(Some(Rotated { revoked }))
         })
     }
 
@@ -415,11 +457,12 @@ impl Store for SqliteStore {
             tx.prepare_cached("DELETE FROM uia_sessions WHERE expires_at < ?1")?.execute([now])?;
             tx.prepare_cached(
                 "INSERT INTO uia_sessions \
-                   (id, operation, user_id, params, password_hash, completed, registered, created_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                   (id, operation, user_id, params, password_hash, completed, registered, created_at, expires_at, \
+                    password_digest) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                  ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, params = excluded.params, \
-                   password_hash = excluded.password_hash, completed = excluded.completed, \
-                   registered = COALESCE(excluded.registered, registered)",
+                   password_hash = excluded.password_hash, password_digest = excluded.password_digest, \
+                   completed = excluded.completed, registered = COALESCE(excluded.registered, registered)",
             )?
             .execute(params![
                 session.id,
@@ -431,6 +474,7 @@ impl Store for SqliteStore {
                 session.registered,
                 session.created_at,
                 session.expires_at,
+                session.password_digest,
             ])?;
             Ok(())
         })
@@ -439,7 +483,8 @@ impl Store for SqliteStore {
     fn uia_session(&self, id: &str, now: Millis) -> StoreResult<Option<UiaSessionRecord>> {
         let row = self.read(|conn| {
             conn.prepare_cached(
-                "SELECT id, operation, user_id, params, password_hash, completed, registered, created_at, expires_at \
+                "SELECT id, operation, user_id, params, password_hash, completed, registered, created_at, expires_at, \
+                        password_digest \
                  FROM uia_sessions WHERE id = ?1 AND expires_at >= ?2",
             )?
             .query_row(params![id, now], uia_from_row)
@@ -453,6 +498,10 @@ impl Store for SqliteStore {
         record.params = serde_json::from_str(&params_json).map_err(StoreError::backend)?;
         record.completed = serde_json::from_str(&completed_json).map_err(StoreError::backend)?;
         Ok(Some(record))
+    }
+
+    fn delete_uia_session(&self, id: &str) -> StoreResult<bool> {
+        self.write(|tx| Ok(tx.prepare_cached("DELETE FROM uia_sessions WHERE id = ?1")?.execute([id])? > 0))
     }
 
     fn threepids(&self, localpart: &str) -> StoreResult<Vec<ThreepidRecord>> {
@@ -482,8 +531,9 @@ impl Store for SqliteStore {
         })
     }
 
-    fn add_threepid(&self, localpart: &str, threepid: &ThreepidRecord) -> StoreResult<()> {
+    fn add_threepid(&self, localpart: &str, threepid: &ThreepidRecord, uia_session: Option<&str>) -> StoreResult<()> {
         self.write(|tx| {
+            consume_uia_session(tx, uia_session)?;
             let owner: Option<String> = tx
                 .prepare_cached("SELECT user_id FROM threepids WHERE medium = ?1 AND address = ?2")?
                 .query_row([&threepid.medium, &threepid.address], |row| row.get(0))
@@ -547,7 +597,7 @@ mod tests {
     fn a_localpart_is_taken_once() {
         let (_dir, store) = store();
         let created = store.create_user(&user(NewLocalpart::Chosen("alice".into())), None, None).unwrap();
-        assert_eq!(created, "alice");
+        assert_eq!(created, Created { localpart: "alice".into(), revoked: Vec::new() });
         let again = store.create_user(&user(NewLocalpart::Chosen("alice".into())), Some(&login("D", 1, None)), None);
         assert!(matches!(again, Err(StoreError::UserExists)));
         // Nothing of the failed attempt was written.
@@ -560,7 +610,7 @@ mod tests {
         store.create_user(&user(NewLocalpart::Chosen("2".into())), None, None).unwrap();
         let first = store.create_user(&user(NewLocalpart::Generated), None, None).unwrap();
         let second = store.create_user(&user(NewLocalpart::Generated), None, None).unwrap();
-        assert_eq!((first.as_str(), second.as_str()), ("1", "3"));
+        assert_eq!((first.localpart.as_str(), second.localpart.as_str()), ("1", "3"));
     }
 
     #[test]
@@ -616,7 +666,7 @@ mod tests {
         let (_dir, store) = store();
         store.create_user(&user(NewLocalpart::Chosen("erin".into())), Some(&login("D1", 1, Some(11))), None).unwrap();
         store.create_login("erin", &login("D2", 2, None)).unwrap();
-        let revoked = store.set_password("erin", "new", Some("D1"), true).unwrap();
+        let revoked = store.set_password("erin", "new", Some("D1"), true, None).unwrap();
         assert_eq!(revoked, vec![[2; 32]]);
         assert!(store.access_token(&[1; 32]).unwrap().is_some());
         assert_eq!(store.user("erin").unwrap().unwrap().password_hash.as_deref(), Some("new"));
@@ -637,9 +687,9 @@ mod tests {
             added_at: 6,
             id_server: None,
         };
-        store.add_threepid("frank", &threepid).unwrap();
-        store.add_threepid("frank", &threepid).unwrap();
-        assert!(matches!(store.add_threepid("gina", &threepid), Err(StoreError::ThreepidInUse)));
+        store.add_threepid("frank", &threepid, None).unwrap();
+        store.add_threepid("frank", &threepid, None).unwrap();
+        assert!(matches!(store.add_threepid("gina", &threepid, None), Err(StoreError::ThreepidInUse)));
         assert_eq!(store.threepids("frank").unwrap(), vec![threepid]);
         assert_eq!(store.threepid_owner("email", "f@example.org").unwrap().as_deref(), Some("frank"));
         assert!(!store.delete_threepid("gina", "email", "f@example.org").unwrap());
@@ -656,6 +706,7 @@ mod tests {
             user: Some("erin".into()),
             params: json!({"logout_devices": false}),
             password_hash: Some("hash".into()),
+            password_digest: Some(vec![7; 32]),
             completed: vec!["m.login.password".into()],
             registered: None,
             created_at: 10,
@@ -667,6 +718,80 @@ mod tests {
         // Storing another session later sweeps the expired one.
         store.put_uia_session(&UiaSessionRecord { id: "def".into(), expires_at: 100, ..session }, 50).unwrap();
         assert_eq!(store.uia_session("abc", 0).unwrap(), None);
+    }
+
+    fn session(id: &str, operation: UiaOperation) -> UiaSessionRecord {
+        UiaSessionRecord {
+            id: id.into(),
+            operation,
+            user: None,
+            params: json!({}),
+            password_hash: None,
+            password_digest: None,
+            completed: vec!["m.login.dummy".into()],
+            registered: None,
+            created_at: 1,
+            expires_at: i64::MAX,
+        }
+    }
+
+    #[test]
+    fn a_uia_session_registers_one_account() {
+        let (_dir, store) = store();
+        store.put_uia_session(&session("reg", UiaOperation::Register), 1).unwrap();
+        let first =
+            store.create_user(&user(NewLocalpart::Generated), Some(&login("D1", 1, None)), Some("reg")).unwrap();
+        assert_eq!(first, Created { localpart: "1".into(), revoked: Vec::new() });
+        // A second completion of the same session (it read the session before
+        // the first one committed): the same account, on its own device.
+        let second =
+            store.create_user(&user(NewLocalpart::Generated), Some(&login("D2", 2, None)), Some("reg")).unwrap();
+        assert_eq!(second, Created { localpart: "1".into(), revoked: Vec::new() });
+        assert_eq!(store.user("2").unwrap(), None);
+        assert_eq!(store.access_token(&[2; 32]).unwrap().unwrap().device_id, "D2");
+        // A chosen name is not "taken" by its own session's replay.
+        store.put_uia_session(&session("bob", UiaOperation::Register), 1).unwrap();
+        store.create_user(&user(NewLocalpart::Chosen("bob".into())), None, Some("bob")).unwrap();
+        let again =
+            store.create_user(&user(NewLocalpart::Chosen("bob".into())), Some(&login("D1", 3, None)), Some("bob"));
+        assert_eq!(again.unwrap().localpart, "bob");
+        // On a device the account already has: its earlier tokens are revoked.
+        let same_device =
+            store.create_user(&user(NewLocalpart::Chosen("bob".into())), Some(&login("D1", 4, None)), Some("bob"));
+        assert_eq!(same_device.unwrap().revoked, vec![[3; 32]]);
+        assert_eq!(store.uia_session("bob", 0).unwrap().unwrap().registered.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn a_password_change_or_3pid_add_uses_its_uia_session_up() {
+        let (_dir, store) = store();
+        store.create_user(&user(NewLocalpart::Chosen("jo".into())), Some(&login("D1", 1, None)), None).unwrap();
+        store.create_login("jo", &login("D2", 2, None)).unwrap();
+        store.put_uia_session(&session("pw", UiaOperation::ChangePassword), 1).unwrap();
+        assert_eq!(store.set_password("jo", "new", Some("D1"), true, Some("pw")).unwrap(), vec![[2; 32]]);
+        assert_eq!(store.uia_session("pw", 0).unwrap(), None);
+        // Used up: a replay changes nothing.
+        let replay = store.set_password("jo", "newer", None, true, Some("pw"));
+        assert!(matches!(replay, Err(StoreError::UnknownUiaSession(id)) if id == "pw"));
+        let jo = store.user("jo").unwrap().unwrap();
+        assert_eq!(jo.password_hash.as_deref(), Some("new"));
+        assert!(store.access_token(&[1; 32]).unwrap().is_some());
+
+        let threepid = ThreepidRecord {
+            medium: "email".into(),
+            address: "jo@example.org".into(),
+            validated_at: 5,
+            added_at: 6,
+            id_server: None,
+        };
+        store.put_uia_session(&session("3pid", UiaOperation::AddThreepid), 1).unwrap();
+        store.add_threepid("jo", &threepid, Some("3pid")).unwrap();
+        assert_eq!(store.uia_session("3pid", 0).unwrap(), None);
+        let other = ThreepidRecord { address: "other@example.org".into(), ..threepid };
+        let replay = store.add_threepid("jo", &other, Some("3pid"));
+        assert!(matches!(replay, Err(StoreError::UnknownUiaSession(_))));
+        assert_eq!(store.threepids("jo").unwrap().len(), 1);
+        assert!(!store.delete_uia_session("3pid").unwrap());
     }
 
     #[test]
