@@ -45,6 +45,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `tracing` filter, e.g. `info` or `matrix_accounts=debug`.
     pub log: String,
+    /// Reverse proxies in front of the server (e.g. `["127.0.0.1"]` behind a
+    /// local nginx). For a request from one of them, the client's address
+    /// is read from `X-Forwarded-For` (the last address that is not itself
+    /// a trusted proxy), so per-IP rate limits apply to the client, not to
+    /// the proxy. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub registration: Registration,
     pub passwords: Passwords,
     pub tokens: Tokens,
@@ -60,6 +66,7 @@ impl Default for Config {
             database: PathBuf::from("matrix-accounts.db"),
             max_body_bytes: 64 * 1024,
             log: "info".into(),
+            trusted_proxies: Vec::new(),
             registration: Registration::default(),
             passwords: Passwords::default(),
             tokens: Tokens::default(),
@@ -72,12 +79,14 @@ impl Default for Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Registration {
-    /// Whether `/register` creates accounts at all.
+    /// Whether `/register` creates accounts at all, guests included: when
+    /// false, every registration is 403 `M_FORBIDDEN`, whatever
+    /// `guest_access` says.
     pub enabled: bool,
     /// When non-empty, registration needs one of these tokens
     /// (`m.login.registration_token`).
     pub tokens: Vec<String>,
-    /// Whether `kind=guest` registration is allowed.
+    /// Whether `kind=guest` registration is allowed (when `enabled`).
     pub guest_access: bool,
     /// Regular expressions over localparts that are reserved (e.g. for
     /// application services); matching names get 400 `M_EXCLUSIVE`.
@@ -112,11 +121,17 @@ pub struct Tokens {
     /// (`expires_in_ms`). Tokens issued without one do not expire.
     #[serde(with = "humantime_ms")]
     pub access_token_lifetime: Duration,
-    /// How long an unfinished UIA session is remembered.
+    /// How long a UIA session is remembered: an unfinished one, and a
+    /// completed registration's (whose replay answers the same account).
+    /// Password change and 3pid add delete theirs once they succeed. For
+    /// 3pid add this is also how long an unfinished session keeps the
+    /// client's identity-server `client_secret`.
     #[serde(with = "humantime_ms")]
     pub uia_session_lifetime: Duration,
     /// How many access tokens are remembered in memory, so that checking
-    /// one does not touch the database (~200 bytes each).
+    /// one does not touch the database (~200 bytes each). The same number
+    /// bounds the cache of 3pid lists (`GET /account/3pid`), one entry per
+    /// account, separately: both caches may hold this many entries.
     pub cache_capacity: usize,
 }
 
@@ -154,7 +169,10 @@ pub struct Bucket {
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimits {
     pub enabled: bool,
-    /// Registration attempts per IP.
+    /// Registrations per IP: every request is checked, and each one that
+    /// starts a flow (a one-shot, or a first UIA step, which stores a session
+    /// and hashes a password) uses an attempt; follow-ups of a session and
+    /// refusals before UIA do not.
     pub register: Bucket,
     /// Login attempts per IP and per account.
     pub login: Bucket,

@@ -33,7 +33,7 @@ impl Server {
             ..Default::default()
         };
         let accounts = Accounts::open(&config)?;
-        let handlers = Handlers::new(accounts);
+        let handlers = Handlers::new(accounts, config.trusted_proxies.clone());
         let http = ServerBuilder::new(description, handlers, logging::dropshot_logger())
             .config(dropshot)
             .start()

@@ -9,8 +9,8 @@
 use dropshot::RequestInfo;
 use serde_json::{Map, Value};
 
+use super::Handlers;
 use super::register::millis;
-use super::{Handlers, client};
 use crate::accounts::{LoginRequest, UserIdentifier};
 use crate::api::types;
 use crate::error::Error;
@@ -28,7 +28,7 @@ pub async fn v1(
         initial_device_display_name: None,
         refresh_token: true,
     };
-    let logged_in = handlers.accounts.login(login, &client(request)).await?;
+    let logged_in = handlers.accounts.login(login, &handlers.client(request)).await?;
     Ok(types::LoginV1Response {
         access_token: logged_in.access_token,
         home_server: handlers.accounts.server_name().to_owned(),
@@ -56,7 +56,7 @@ pub async fn v3(
         initial_device_display_name: body.initial_device_display_name,
         refresh_token: body.refresh_token,
     };
-    let logged_in = handlers.accounts.login(login, &client(request)).await?;
+    let logged_in = handlers.accounts.login(login, &handlers.client(request)).await?;
     Ok(types::LoginResponse {
         access_token: logged_in.access_token,
         device_id: logged_in.device_id,

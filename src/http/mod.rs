@@ -14,6 +14,8 @@ mod register;
 mod session;
 mod threepids;
 
+use std::net::IpAddr;
+
 use dropshot::RequestInfo;
 use serde_json::{Map, Value};
 
@@ -25,22 +27,40 @@ use crate::error::Error;
 /// What every handler can reach: the dropshot server context.
 pub struct Handlers {
     accounts: Accounts,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    trusted_proxies: Vec<IpAddr>,
 }
 
 impl Handlers {
-    pub fn new(accounts: Accounts) -> Self {
-        Handlers { accounts }
+    pub fn new(accounts: Accounts, trusted_proxies: Vec<IpAddr>) -> Self {
+        Handlers { accounts, trusted_proxies }
+    }
+
+    /// What the domain needs to know about the caller: its address, behind
+    /// a trusted proxy the one the proxy forwarded for.
+    fn client(&self, request: &RequestInfo) -> ClientInfo {
+        let peer = request.remote_addr().ip();
+        if !self.trusted_proxies.contains(&peer) {
+            return ClientInfo { ip: peer };
+        }
+        // Each proxy appends the address it got the request from: the last
+        // one no trusted proxy added is the client's.
+        let forwarded = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        let ip = forwarded.into_iter().rev().find(|hop| !self.trusted_proxies.contains(hop)).unwrap_or(peer);
+        ClientInfo { ip }
     }
 
     /// The session an access token belongs to (401 when it is unknown).
     async fn session(&self, token: &AccessToken) -> Result<Session, Error> {
         self.accounts.authenticate(token.as_str()).await
     }
-}
-
-/// What the domain needs to know about the caller.
-fn client(request: &RequestInfo) -> ClientInfo {
-    ClientInfo { ip: request.remote_addr().ip() }
 }
 
 /// An empty JSON object, the success body of several operations.

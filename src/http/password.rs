@@ -13,7 +13,7 @@
 use dropshot::RequestInfo;
 use serde_json::Value;
 
-use super::{Handlers, Json, client, empty};
+use super::{Handlers, Json, empty};
 use crate::accounts::ChangePasswordRequest;
 use crate::api::runtime::AccessToken;
 use crate::api::types;
@@ -53,6 +53,6 @@ async fn change(
         Some(token) => Some(handlers.session(&token).await?),
         None => None,
     };
-    handlers.accounts.change_password(session.as_ref(), change, auth, &client(request)).await?;
+    handlers.accounts.change_password(session.as_ref(), change, auth, &handlers.client(request)).await?;
     Ok(empty())
 }

@@ -9,7 +9,7 @@
 use dropshot::RequestInfo;
 use serde_json::Value;
 
-use super::{Handlers, client};
+use super::Handlers;
 use crate::accounts::RegisterRequest;
 use crate::api::types;
 use crate::error::Error;
@@ -30,7 +30,7 @@ pub async fn v2_alpha(
         ..RegisterRequest::default()
     };
     let auth = body.auth.map(|auth| Value::Object(auth.0));
-    let registered = handlers.accounts.register(registration, auth, &client(request)).await?;
+    let registered = handlers.accounts.register(registration, auth, &handlers.client(request)).await?;
     Ok(types::RegisterV2AlphaResponse {
         access_token: registered.access_token.ok_or_else(|| Error::internal("seed registration without a login"))?,
         home_server: handlers.accounts.server_name().to_owned(),
@@ -57,7 +57,7 @@ pub async fn v3(
         guest: matches!(query.kind, types::RegisterQueryKind::Guest),
     };
     let auth = body.auth.map(|auth| Value::Object(auth.0));
-    let registered = handlers.accounts.register(registration, auth, &client(request)).await?;
+    let registered = handlers.accounts.register(registration, auth, &handlers.client(request)).await?;
     Ok(types::RegisterResponse {
         access_token: registered.access_token,
         device_id: registered.device_id,

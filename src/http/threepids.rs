@@ -10,7 +10,7 @@
 use dropshot::RequestInfo;
 use serde_json::Value;
 
-use super::{Handlers, Json, client, empty};
+use super::{Handlers, Json, empty};
 use crate::accounts::{AddThreepidRequest, IdServerUnbindResult, ThreepidCredentials};
 use crate::api::runtime::AccessToken;
 use crate::api::types;
@@ -77,7 +77,7 @@ async fn bind(
     bind: bool,
 ) -> Result<(), Error> {
     let session = handlers.session(&token).await?;
-    handlers.accounts.bind_threepid(&session, credentials, bind, &client(request)).await
+    handlers.accounts.bind_threepid(&session, credentials, bind, &handlers.client(request)).await
 }
 
 pub async fn add_v3(
@@ -89,7 +89,7 @@ pub async fn add_v3(
     let session = handlers.session(&token).await?;
     let add = AddThreepidRequest { sid: body.sid, client_secret: body.client_secret };
     let auth = body.auth.map(|auth| Value::Object(auth.0));
-    handlers.accounts.add_threepid(&session, add, auth, &client(request)).await?;
+    handlers.accounts.add_threepid(&session, add, auth, &handlers.client(request)).await?;
     Ok(empty())
 }
 
