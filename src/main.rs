@@ -7,6 +7,7 @@ use matrix_accounts::server::Server;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    return_large_buffers_to_the_system();
     let cli = Cli::parse();
     let config = Config::load(&cli)?;
     logging::init(&config.log);
@@ -18,6 +19,20 @@ async fn main() -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.stop().await
+}
+
+/// Makes glibc map every allocation of 4 MiB or more on its own and unmap
+/// it when freed. By default glibc raises that threshold after the first
+/// such free, and the 19 MiB argon2 buffers the password hashing threads
+/// give back when idle would then stay resident: measured here, a server
+/// at 13 MiB grew by ~39 MiB with every burst of logins.
+fn return_large_buffers_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
 }
 
 /// Ctrl-C, or SIGTERM from a service manager.
