@@ -114,6 +114,14 @@ impl Default for Passwords {
     }
 }
 
+impl Passwords {
+    /// The argon2 parameters these settings name; an error for values
+    /// argon2 refuses (too little memory for the lanes, zero iterations).
+    pub fn argon2_params(&self) -> Result<argon2::Params, argon2::Error> {
+        argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Tokens {

@@ -26,6 +26,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use matrix_accounts::config::Passwords;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
@@ -127,15 +128,8 @@ pub struct Argon2Args {
     /// Hashing threads [default: one per core].
     #[arg(long)]
     threads: Option<usize>,
-    /// argon2id memory, KiB (the server's default: 19 MiB).
-    #[arg(long, default_value_t = 19 * 1024)]
-    memory_kib: u32,
-    /// argon2id iterations (t).
-    #[arg(long, default_value_t = 2)]
-    iterations: u32,
-    /// argon2id lanes (p).
-    #[arg(long, default_value_t = 1)]
-    parallelism: u32,
+    #[command(flatten)]
+    cost: HashCost,
     /// Allocate the argon2 memory anew for every hash, instead of reusing
     /// one buffer per thread as the server does.
     #[arg(long)]
@@ -146,10 +140,31 @@ pub struct Argon2Args {
     label: String,
 }
 
+/// argon2id parameters, defaulting to the server's own (`[passwords]`).
+#[derive(Args)]
+pub struct HashCost {
+    /// argon2id memory, KiB.
+    #[arg(long, default_value_t = Passwords::default().memory_kib)]
+    pub memory_kib: u32,
+    /// argon2id iterations (t).
+    #[arg(long, default_value_t = Passwords::default().iterations)]
+    pub iterations: u32,
+    /// argon2id lanes (p).
+    #[arg(long, default_value_t = Passwords::default().parallelism)]
+    pub parallelism: u32,
+}
+
+impl HashCost {
+    pub fn params(&self) -> anyhow::Result<Params> {
+        let passwords =
+            Passwords { memory_kib: self.memory_kib, iterations: self.iterations, parallelism: self.parallelism };
+        passwords.argon2_params().map_err(|e| anyhow!("invalid argon2 parameters: {e}"))
+    }
+}
+
 /// Hashes in a loop on every core and prints hashes per second.
 pub fn argon2(args: Argon2Args) -> anyhow::Result<()> {
-    let params = Params::new(args.memory_kib, args.iterations, args.parallelism, None)
-        .map_err(|e| anyhow!("invalid argon2 parameters: {e}"))?;
+    let params = args.cost.params()?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
     let duration = Duration::from_secs_f64(args.duration);
     let start = Arc::new(Barrier::new(threads));
@@ -202,9 +217,9 @@ pub fn argon2(args: Argon2Args) -> anyhow::Result<()> {
     let ms_per_hash = thread_ms.iter().sum::<f64>() / thread_ms.len() as f64;
     eprintln!(
         "argon2id m={} KiB t={} p={}{}: {rate:.1} hashes/s on {threads} thread(s) ({total} hashes; {ms_per_hash:.1} ms per hash per thread)",
-        args.memory_kib,
-        args.iterations,
-        args.parallelism,
+        args.cost.memory_kib,
+        args.cost.iterations,
+        args.cost.parallelism,
         if args.allocate_per_hash { ", memory allocated per hash" } else { "" }
     );
     if args.json {
@@ -213,9 +228,9 @@ pub fn argon2(args: Argon2Args) -> anyhow::Result<()> {
             json!({
                 "kind": "argon2",
                 "label": args.label,
-                "memory_kib": args.memory_kib,
-                "iterations": args.iterations,
-                "parallelism": args.parallelism,
+                "memory_kib": args.cost.memory_kib,
+                "iterations": args.cost.iterations,
+                "parallelism": args.cost.parallelism,
                 "threads": threads,
                 "reuse_memory": !args.allocate_per_hash,
                 "hashes": total,

@@ -19,12 +19,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, anyhow, bail};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHasher as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Version};
 use clap::Args;
 use rusqlite::{Connection, params};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::limits::HashCost;
 use crate::scenario::{self, Account};
 
 #[derive(Args)]
@@ -47,13 +48,9 @@ pub struct SeedArgs {
     /// How many accounts the sample holds, spread evenly over all of them.
     #[arg(long, default_value_t = 1000)]
     sample: u64,
-    /// argon2id parameters of the shared password hash (the server's defaults).
-    #[arg(long, default_value_t = 19 * 1024)]
-    memory_kib: u32,
-    #[arg(long, default_value_t = 2)]
-    iterations: u32,
-    #[arg(long, default_value_t = 1)]
-    parallelism: u32,
+    /// The cost of the shared password hash.
+    #[command(flatten)]
+    cost: HashCost,
     #[arg(long)]
     json: bool,
 }
@@ -80,8 +77,7 @@ pub fn main(args: SeedArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("creating {}: {e}", args.database.display()))?,
     );
 
-    let params = Params::new(args.memory_kib, args.iterations, args.parallelism, None)
-        .map_err(|e| anyhow!("invalid argon2 parameters: {e}"))?;
+    let params = args.cost.params()?;
     let phc = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password(args.password.as_bytes(), &SaltString::generate(&mut OsRng))
         .map_err(|e| anyhow!("argon2: {e}"))?

@@ -69,8 +69,8 @@ pub(crate) struct PasswordHasher {
 
 impl PasswordHasher {
     pub(crate) fn new(config: &Passwords) -> anyhow::Result<Self> {
-        let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
-            .map_err(|e| anyhow::anyhow!("invalid argon2 parameters in [passwords]: {e}"))?;
+        let params =
+            config.argon2_params().map_err(|e| anyhow::anyhow!("invalid argon2 parameters in [passwords]: {e}"))?;
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         for index in 0..cores {
