@@ -20,17 +20,11 @@ fi
 work=$(mktemp -d)
 server=""
 trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
-cat > "$work/config.toml" <<TOML
-database = "$work/accounts.db"
-[passwords]
-memory_kib = 256
-iterations = 1
-parallelism = 1
-[rate_limits]
-enabled = false
-[registration]
-guest_access = true
-TOML
+{
+  echo "database = \"$work/accounts.db\""
+  cat tests/fixtures/test_server.toml
+  printf '[registration]\nguest_access = true\n'
+} > "$work/config.toml"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
 target/release/matrix-accounts --listen "127.0.0.1:$port" --config "$work/config.toml" > "$work/server.log" 2>&1 &

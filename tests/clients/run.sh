@@ -69,17 +69,12 @@ cleanup() {
     rm -rf "$RUN"
 }
 trap cleanup EXIT
-cat >"$RUN/config.toml" <<'EOF'
-log = "warn,matrix_accounts=info"
-
-[passwords]
-memory_kib = 256
-iterations = 1
-parallelism = 1
-
-[tokens]
-access_token_lifetime = 4000
-EOF
+{
+    echo 'log = "warn,matrix_accounts=info"'
+    cat "$ROOT/tests/fixtures/test_server.toml"
+    # Short-lived access tokens: the js-sdk must refresh by itself.
+    printf '[tokens]\naccess_token_lifetime = 4000\n'
+} >"$RUN/config.toml"
 : >"$RUN/server.log"
 NO_COLOR=1 "$BINARY" --listen 127.0.0.1:0 --config "$RUN/config.toml" --database "$RUN/accounts.db" --no-rate-limits \
     >"$RUN/server.log" 2>&1 &

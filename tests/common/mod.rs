@@ -11,18 +11,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// Settings every test server starts with: cheap argon2 (the OWASP defaults
-/// cost ~20 ms a hash, too slow for hundreds of test requests), no rate
-/// limits unless a test asks for them.
-pub const TEST_CONFIG: &str = r#"
-[passwords]
-memory_kib = 256
-iterations = 1
-parallelism = 1
-
-[rate_limits]
-enabled = false
-"#;
+/// Settings every test server starts with: cheap argon2, no rate limits
+/// unless a test asks for them (the file says why; the scripts share it).
+pub const TEST_CONFIG: &str = include_str!("../fixtures/test_server.toml");
 
 pub struct TestServer {
     child: Child,
