@@ -63,9 +63,6 @@ enum Command {
     /// A bare hyper 1 server answering GET /_matrix/client/v3/account/whoami
     /// with a fixed body: the ceiling for whoami-like requests.
     ServeHyper(limits::ServeArgs),
-    /// A dropshot 0.18 server (logging at warn, like ours) with the same one
-    /// fixed endpoint: what dropshot itself costs.
-    ServeDropshot(limits::ServeArgs),
     /// Raw argon2id hash rate on all cores: the ceiling for login and register.
     Argon2(limits::Argon2Args),
     /// Fill a fresh database with N accounts straight through SQLite, and
@@ -90,7 +87,6 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run::main(cli.run),
         Some(Command::ServeHyper(args)) => limits::serve_hyper(args).map(|()| true),
-        Some(Command::ServeDropshot(args)) => limits::serve_dropshot(args).map(|()| true),
         Some(Command::Argon2(args)) => limits::argon2(args).map(|()| true),
         Some(Command::Seed(args)) => seed::main(args).map(|()| true),
         Some(Command::Startup(args)) => startup::main(args),

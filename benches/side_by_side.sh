@@ -11,8 +11,10 @@
 #       is that scenario's), on a database holding USERS registered accounts
 #   (b) Synapse via ../shared/bench/synapse_peer.sh (rate limits off; skipped
 #       with a notice when that file is absent or its install fails)
-#   (c) the limit servers of the bench binary: bare hyper and dropshot,
-#       answering the same whoami GET with a fixed body (`static` scenario)
+#   (c) the limit server of the bench binary: bare hyper, answering the same
+#       whoami GET with a fixed body (`static` scenario)
+#   (e) with --baseline BIN, an earlier build of our server (e.g. of the
+#       previous commit), the same scenarios: before and after in one run
 #   (d) the argon2id hash rate on all cores with the server's parameters
 #   plus our process start → first answered /versions (median of 5), and
 #   whoami/login with SIZES accounts seeded straight into SQLite.
@@ -25,14 +27,15 @@
 #   --hash-concurrency N  connections, login and register    [16]
 #   --users N             accounts registered for login/whoami/3pid [32]
 #   --threads N           load generator threads             [1]
-#   --servers "LIST"      of ours synapse hyper dropshot     [all four]
+#   --servers "LIST"      of ours synapse hyper baseline     [all four]
+#   --baseline BIN        the earlier matrix-accounts binary ("baseline")
 #   --scenarios "LIST"    of whoami threepid_list mixed login register [all five]
 #   --sizes "LIST"        database sizes for the size comparison, "" to skip [1000 1000000]
 #   --out DIR             results, logs and report           [target/side_by_side/DATE]
 #   --no-build            use the binaries as built
 #   --quiet-busy PCT      "quiet" = at most this % of all CPUs busy [20]
 #   --quiet-max S         wait at most this long for quiet    [30]
-# Ports (127.0.0.1 only): PORT_OURS 18008, PORT_HYPER 18010, PORT_DROPSHOT 18011, PORT_SYNAPSE 18012.
+# Ports (127.0.0.1 only): PORT_OURS 18008, PORT_HYPER 18010, PORT_SYNAPSE 18012.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,7 +48,8 @@ CONCURRENCY="${CONCURRENCY:-64}"
 HASH_CONCURRENCY="${HASH_CONCURRENCY:-16}"
 USERS="${USERS:-32}"
 THREADS="${THREADS:-1}"
-SERVERS="${SERVERS:-ours synapse hyper dropshot}"
+SERVERS="${SERVERS:-ours synapse hyper baseline}"
+BASELINE="${BASELINE:-}"
 SCENARIOS="${SCENARIOS:-whoami threepid_list mixed login register}"
 SIZES="${SIZES-1000 1000000}"
 OUT="${OUT:-target/side_by_side/$(date +%Y%m%d-%H%M%S)}"
@@ -54,7 +58,6 @@ QUIET_BUSY="${QUIET_BUSY:-20}"
 QUIET_MAX="${QUIET_MAX:-30}"
 PORT_OURS="${PORT_OURS:-18008}"
 PORT_HYPER="${PORT_HYPER:-18010}"
-PORT_DROPSHOT="${PORT_DROPSHOT:-18011}"
 PORT_SYNAPSE="${PORT_SYNAPSE:-18012}"
 PEER="../shared/bench/synapse_peer.sh"
 PASSWORD="bench-Passw0rd"
@@ -69,6 +72,7 @@ while (($#)); do
     --users) USERS="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
     --servers) SERVERS="$2"; shift 2 ;;
+    --baseline) BASELINE="$2"; shift 2 ;;
     --scenarios) SCENARIOS="$2"; shift 2 ;;
     --sizes) SIZES="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
@@ -180,8 +184,8 @@ measure() {
 concurrency_of() { case "$1" in login|register) echo "$HASH_CONCURRENCY" ;; *) echo "$CONCURRENCY" ;; esac; }
 
 OURS_PID=""
-start_ours() { # DATABASE
-  "$SERVER" --listen "127.0.0.1:$PORT_OURS" --database "$1" --no-rate-limits 2>>"$OUT/ours.log" >&2 &
+start_ours() { # DATABASE [BINARY]
+  "${2:-$SERVER}" --listen "127.0.0.1:$PORT_OURS" --database "$1" --no-rate-limits 2>>"$OUT/ours.log" >&2 &
   OURS_PID=$!
   STARTED+=("$OURS_PID")
   wait_http "http://127.0.0.1:$PORT_OURS/_matrix/client/versions" 20 || { log "our server did not start (see $OUT/ours.log)"; exit 1; }
@@ -198,7 +202,7 @@ stop_ours() { kill "$OURS_PID" 2>/dev/null && wait "$OURS_PID" 2>/dev/null || tr
 } > "$OUT/machine.txt"
 log "results in $OUT"
 
-if wants "$SERVERS" hyper || wants "$SERVERS" dropshot || wants "$SCENARIOS" login || wants "$SCENARIOS" register; then
+if wants "$SERVERS" hyper || wants "$SCENARIOS" login || wants "$SCENARIOS" register; then
   for run in $(seq 1 "$RUNS"); do
     quiet "argon2"
     "$LOAD" argon2 --duration "$DURATION" --json 2>>"$LOG" >>"$RESULTS"
@@ -206,7 +210,7 @@ if wants "$SERVERS" hyper || wants "$SERVERS" dropshot || wants "$SCENARIOS" log
   log "argon2: done"
 fi
 
-for limit in hyper dropshot; do
+for limit in hyper; do
   wants "$SERVERS" "$limit" || continue
   port_var="PORT_${limit^^}"
   port="${!port_var}"
@@ -217,6 +221,21 @@ for limit in hyper dropshot; do
   measure "$limit" "http://127.0.0.1:$port" "$pid" static "$CONCURRENCY"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
+
+if wants "$SERVERS" baseline && [[ -n "$BASELINE" ]]; then
+  db="$TMP/baseline.db"
+  start_ours "$db" "$BASELINE"
+  "$LOAD" --base-url "http://127.0.0.1:$PORT_OURS" --scenario prepare --users "$USERS" --password "$PASSWORD" \
+    --accounts-out "$TMP/baseline.accounts" 2>>"$LOG"
+  stop_ours
+  for scenario in $SCENARIOS; do
+    start_ours "$db" "$BASELINE"
+    measure baseline "http://127.0.0.1:$PORT_OURS" "$OURS_PID" "$scenario" "$(concurrency_of "$scenario")" \
+      --accounts-file "$TMP/baseline.accounts"
+    stop_ours
+  done
+  log "baseline: done"
+fi
 
 if wants "$SERVERS" ours; then
   db="$TMP/ours.db"

@@ -10,14 +10,7 @@
 )]
 pub mod types {
     ///`Add3pidRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct Add3pidRequest {
         ///The User-Interactive Authentication stage this request completes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -33,13 +26,7 @@ may leave it out.*/
         pub sid: ::std::option::Option<::std::string::String>,
     }
     ///`AddThreePidV2AlphaRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AddThreePidV2AlphaRequest {
         /**Whether the homeserver should also bind this third party
 identifier to the account's Matrix ID with the Identity Server.
@@ -53,13 +40,7 @@ Defaults to false.*/
 User-Interactive Authentication API. Besides ``type`` and ``session``,
 each stage defines its own keys (for example ``password`` and
 ``identifier`` for ``m.login.password``); they are kept as sent.*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
     pub struct AuthData(
         pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -91,13 +72,7 @@ each stage defines its own keys (for example ``password`` and
 request. The client completes one of the ``flows`` and sends the
 request again with an ``auth`` object. When a stage was attempted and
 failed, ``errcode`` and ``error`` say why.*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AuthResponse {
         ///The stages the client has completed successfully.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -117,25 +92,13 @@ failed, ``errcode`` and ``error`` say why.*/
         pub session: ::std::option::Option<::std::string::String>,
     }
     ///`AuthenticationFlow`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AuthenticationFlow {
         ///The login types of each stage of this flow, in order.
         pub stages: ::std::vec::Vec<::std::string::String>,
     }
     ///`ChangePasswordRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ChangePasswordRequest {
         ///The User-Interactive Authentication stage this request completes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -163,14 +126,7 @@ remembers it).*/
         }
     }
     ///`ChangePasswordV2AlphaRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct ChangePasswordV2AlphaRequest {
         /**Additional authentication information for the
 user-interactive authentication API.*/
@@ -183,37 +139,19 @@ authentication may leave it out (the session remembers it).*/
         pub new_password: ::std::option::Option<::std::string::String>,
     }
     ///`CheckUsernameAvailabilityQuery`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CheckUsernameAvailabilityQuery {
         ///The localpart to check.
         pub username: ::std::string::String,
     }
     ///`CheckUsernameAvailabilityResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CheckUsernameAvailabilityResponse {
         ///Always `true`; a name that is not free gets a 400.
         pub available: bool,
     }
     ///`Delete3pidFromAccountRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Delete3pidFromAccountRequest {
         ///The identifier to remove.
         pub address: ::std::string::String,
@@ -225,13 +163,7 @@ Left out, the one it was added through is meant.*/
         pub medium: ::std::string::String,
     }
     ///`Delete3pidFromAccountResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Delete3pidFromAccountResponse {
         /**`success` when an identity server also unpublished the
 identifier; `no-support` when none was asked or it
@@ -251,8 +183,7 @@ refused.*/
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     pub enum Delete3pidFromAccountResponseIdServerUnbindResult {
         #[serde(rename = "success")]
@@ -299,13 +230,7 @@ refused.*/
         }
     }
     ///A Matrix-level Error
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Error {
         ///An error code.
         pub errcode: ::std::string::String,
@@ -314,49 +239,25 @@ refused.*/
         pub error: ::std::option::Option<::std::string::String>,
     }
     ///`GetAccount3pidsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetAccount3pidsResponse {
         ///The identifiers, each with when it was validated and added.
         pub threepids: ::std::vec::Vec<Threepid>,
     }
     ///`GetLoginFlowsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetLoginFlowsResponse {
         ///One entry per accepted login type; empty when none is.
         pub flows: ::std::vec::Vec<LoginFlow>,
     }
     ///`GetThreePidsV2AlphaResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetThreePidsV2AlphaResponse {
         ///The third party identifiers of the account.
         pub threepids: ::std::vec::Vec<ThirdPartyIdentifier>,
     }
     ///`GetTokenOwnerResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetTokenOwnerResponse {
         /**The device the token was issued for. Only tokens that
 belong to no device (an application service's) go
@@ -370,13 +271,7 @@ without.*/
         pub user_id: ::std::string::String,
     }
     ///`GetVersionsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetVersionsResponse {
         /**Experimental features, by namespaced name, and whether
 each is enabled. Always present, if only as `{}`.*/
@@ -387,13 +282,7 @@ each is enabled. Always present, if only as `{}`.*/
     /**The request carried no access token (`M_MISSING_TOKEN`), or one this
 server does not know, has revoked or let expire (`M_UNKNOWN_TOKEN`). The
 same shape answers a refresh token that cannot be exchanged.*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct InvalidToken {
         ///`M_MISSING_TOKEN` or `M_UNKNOWN_TOKEN`.
         pub errcode: ::std::string::String,
@@ -408,26 +297,14 @@ session is over and the client should start from scratch.*/
         pub soft_logout: ::std::option::Option<bool>,
     }
     ///`LoginFlow`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct LoginFlow {
         ///The login type, to send as `type` to `POST /login`.
         #[serde(rename = "type")]
         pub type_: ::std::string::String,
     }
     ///`LoginRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct LoginRequest {
         ///The third-party identifier that goes with `medium`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -465,13 +342,7 @@ as `m.login.password`.*/
         pub user: ::std::option::Option<::std::string::String>,
     }
     ///`LoginResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct LoginResponse {
         ///The token that authenticates this device's requests.
         pub access_token: ::std::string::String,
@@ -493,13 +364,7 @@ this one expires. Only when the request set `refresh_token`.*/
         pub user_id: ::std::string::String,
     }
     ///`LoginV1Request`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct LoginV1Request {
         ///The user's password.
         pub password: ::std::string::String,
@@ -510,13 +375,7 @@ this one expires. Only when the request set `refresh_token`.*/
         pub user: ::std::string::String,
     }
     ///`LoginV1Response`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct LoginV1Response {
         /**An access token for the account.
 This access token can then be used to authorize other requests.
@@ -531,13 +390,7 @@ The access token may expire at some point, and if so, it SHOULD come with a ``re
         pub user_id: ::std::string::String,
     }
     ///`Post3pidsRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Post3pidsRequest {
         /**Whether the identity server should also publish the
 identifier as the user's. Defaults to `false`.*/
@@ -547,14 +400,7 @@ identifier as the user's. Defaults to `false`.*/
         pub three_pid_creds: ThreepidCreds,
     }
     ///`Post3pidsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct Post3pidsResponse {
         /**Where the client should submit a validation token the
 homeserver sent to the user, when the homeserver runs the
@@ -566,13 +412,7 @@ validation itself. This server never sends it.*/
 account) in too short a time. The errcode is `M_LIMIT_EXCEEDED`; the
 client should wait `retry_after_ms` before it tries again. The same delay
 is sent, rounded up to whole seconds, in the `Retry-After` header.*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RateLimitError {
         ///Always `M_LIMIT_EXCEEDED`.
         pub errcode: ::std::string::String,
@@ -584,13 +424,7 @@ is sent, rounded up to whole seconds, in the `Retry-After` header.*/
         pub retry_after_ms: ::std::option::Option<i64>,
     }
     ///The request was rate-limited; the client may retry after ``retry_after_ms``.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RateLimited {
         ///The ``M_LIMIT_EXCEEDED`` error code.
         pub errcode: ::std::string::String,
@@ -602,25 +436,13 @@ is sent, rounded up to whole seconds, in the `Retry-After` header.*/
         pub retry_after_ms: ::std::option::Option<i64>,
     }
     ///`RefreshRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RefreshRequest {
         ///The refresh token from registration, login or the previous refresh.
         pub refresh_token: ::std::string::String,
     }
     ///`RefreshResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RefreshResponse {
         ///The access token to use from now on.
         pub access_token: ::std::string::String,
@@ -634,13 +456,7 @@ one just sent stays valid.*/
         pub refresh_token: ::std::option::Option<::std::string::String>,
     }
     ///`RegisterQuery`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RegisterQuery {
         ///Which kind of account to create. Defaults to `user`.
         #[serde(default = "defaults::register_query_kind")]
@@ -664,8 +480,7 @@ one just sent stays valid.*/
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     pub enum RegisterQueryKind {
         #[serde(rename = "user")]
@@ -715,14 +530,7 @@ one just sent stays valid.*/
         }
     }
     ///`RegisterRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct RegisterRequest {
         /**The User-Interactive Authentication stage this request
 completes. It authenticates this call, not the future
@@ -756,13 +564,7 @@ server picks one.*/
         pub username: ::std::option::Option<::std::string::String>,
     }
     ///`RegisterResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RegisterResponse {
         /**The token that authenticates the new device's requests.
 Absent when `inhibit_login` was set.*/
@@ -789,14 +591,7 @@ this one expires. Only when the request set
         pub user_id: ::std::string::String,
     }
     ///`RegisterV2AlphaRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct RegisterV2AlphaRequest {
         /**Additional authentication information for the
 user-interactive authentication API.*/
@@ -817,13 +612,7 @@ the homeserver MUST generate a Matrix ID local part.*/
         pub username: ::std::option::Option<::std::string::String>,
     }
     ///`RegisterV2AlphaResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RegisterV2AlphaResponse {
         /**An access token for the account.
 This access token can then be used to authorize other requests.
@@ -845,13 +634,7 @@ refresh for a new token on failure, and retry the request with the new token.*/
 `errcode` such as `M_FORBIDDEN`, and usually an `error` text written for
 people and logs. Some errors carry further keys of their own; clients skip
 the keys they do not know.*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct StandardError {
         ///The error code, in the `M_` namespace.
         pub errcode: ::std::string::String,
@@ -860,13 +643,7 @@ the keys they do not know.*/
         pub error: ::std::option::Option<::std::string::String>,
     }
     ///`ThirdPartyIdentifier`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ThirdPartyIdentifier {
         ///When the identifier was added to this account, in milliseconds since the epoch.
         pub added_at: i64,
@@ -878,13 +655,7 @@ the keys they do not know.*/
         pub validated_at: i64,
     }
     ///The third party credentials to associate with the account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ThreePidCredentials {
         /**The client secret used in the session with the Identity Server:
 1 to 255 characters among ``[0-9a-zA-Z.=_-]``.*/
@@ -898,13 +669,7 @@ colon should be omitted.*/
     }
     /**A third-party identifier (an email address or a phone number) that the
 homeserver has attached to the account.*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Threepid {
         ///When it was attached to this account, in milliseconds since the Unix epoch.
         pub added_at: i64,
@@ -919,13 +684,7 @@ homeserver has attached to the account.*/
 which an identity server validated it, and the secret the client chose
 for that session. The homeserver asks that identity server, if it trusts
 it, whether the session was validated.*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ThreepidCreds {
         ///The secret the client generated for this session.
         pub client_secret: ::std::string::String,
@@ -940,13 +699,7 @@ optional port (`id.example.org`, `id.example.org:8090`).*/
         pub sid: ::std::string::String,
     }
     ///The access or refresh token is missing, unknown, revoked or expired.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TokenError {
         ///``M_MISSING_TOKEN`` or ``M_UNKNOWN_TOKEN``.
         pub errcode: ::std::string::String,
@@ -959,25 +712,13 @@ client may keep its local state and log in again.*/
         pub soft_logout: ::std::option::Option<bool>,
     }
     ///`TokenRefreshV2AlphaRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TokenRefreshV2AlphaRequest {
         ///The refresh token which was issued by the server.
         pub refresh_token: ::std::string::String,
     }
     ///`TokenRefreshV2AlphaResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TokenRefreshV2AlphaResponse {
         /**An access token for the account.
 This access token can then be used to authorize other requests.*/
@@ -991,13 +732,7 @@ the request it protects. `type` names the stage being completed and
 401. Every stage brings keys of its own (`m.login.password` sends
 `identifier` and `password`, `m.login.registration_token` sends
 `token`), so every key is kept as sent.*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
     pub struct UiaAuthData(
         pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -1031,13 +766,7 @@ resending the request with an `auth` object carrying `session`, and
 gets this object back (with `completed` growing) until the last stage
 is done. When the stage just attempted failed, `errcode` and `error`
 say why, and the session stays usable.*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UiaChallenge {
         ///The stages of this session already completed.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -1058,13 +787,7 @@ type (e.g. the public key of a captcha). Often empty.*/
         pub session: ::std::option::Option<::std::string::String>,
     }
     ///`UiaFlow`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UiaFlow {
         ///The stage types of this flow, in the order they must be completed.
         pub stages: ::std::vec::Vec<::std::string::String>,
@@ -1074,14 +797,7 @@ type (e.g. the public key of a captcha). Often empty.*/
 (``M_MISSING_TOKEN``, ``M_UNKNOWN_TOKEN`` with ``soft_logout``) when the
 access token is missing or not valid. Swagger 2.0 cannot say "one of",
 so this schema lists the keys of both.*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct Unauthorized {
         ///The stages the client has completed successfully.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -1106,13 +822,7 @@ so this schema lists the keys of both.*/
         pub soft_logout: ::std::option::Option<bool>,
     }
     ///`UnauthorizedFlowsItem`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UnauthorizedFlowsItem {
         pub stages: ::std::vec::Vec<::std::string::String>,
     }
@@ -1120,13 +830,7 @@ so this schema lists the keys of both.*/
 Matrix user ID (`m.id.user`), by an email address or other third-party
 identifier bound to the account (`m.id.thirdparty`), or by phone number
 (`m.id.phone`).*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(tag = "type")]
     pub enum UserIdentifier {
         ///The account's Matrix user ID.
@@ -1196,35 +900,29 @@ to, which the server uses to put it in international form.*/
         }
     }
 }
-use dropshot::RequestContext;
 use crate::api::runtime;
 use crate::error::Error;
-/// The operations described in `api/`, one method per `operationId`.
-///
-/// Implement the ones this server serves; the others answer
-/// 404 `M_UNRECOGNIZED` until they are written.
-pub trait Operations: dropshot::ServerContext {
+/// The operations written in document.yaml.
+pub trait Document: Send + Sync + 'static {
     /// `GET /openapi.json` (`getOpenApiDocument`)
     ///
     /// The OpenAPI document of this server.
     fn get_open_api_document(
         &self,
-        request: &dropshot::RequestInfo,
-    ) -> impl std::future::Future<
-        Output = Result<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            Error,
-        >,
-    > + Send {
+        request: &runtime::Request,
+    ) -> impl std::future::Future<Output = Result<runtime::Prerendered, Error>> + Send {
         let _ = (request,);
         async { Err(runtime::not_implemented("getOpenApiDocument")) }
     }
+}
+/// The operations written in client-server/v1/login.yaml, client-server/v3/login.yaml.
+pub trait Login: Send + Sync + 'static {
     /// `POST /_matrix/client/api/v1/login` (`loginV1`)
     ///
     /// Authenticates the user.
     fn login_v1(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         body: types::LoginV1Request,
     ) -> impl std::future::Future<
         Output = Result<types::LoginV1Response, Error>,
@@ -1232,85 +930,12 @@ pub trait Operations: dropshot::ServerContext {
         let _ = (request, body);
         async { Err(runtime::not_implemented("loginV1")) }
     }
-    /// `GET /_matrix/client/api/v2_alpha/account/3pid` (`getThreePidsV2Alpha`)
-    ///
-    /// Gets a list of a user's third party identifiers.
-    fn get_three_pids_v2_alpha(
-        &self,
-        request: &dropshot::RequestInfo,
-        token: runtime::AccessToken,
-    ) -> impl std::future::Future<
-        Output = Result<types::GetThreePidsV2AlphaResponse, Error>,
-    > + Send {
-        let _ = (request, token);
-        async { Err(runtime::not_implemented("getThreePidsV2Alpha")) }
-    }
-    /// `POST /_matrix/client/api/v2_alpha/account/3pid` (`addThreePidV2Alpha`)
-    ///
-    /// Adds contact information to the user's account.
-    fn add_three_pid_v2_alpha(
-        &self,
-        request: &dropshot::RequestInfo,
-        token: runtime::AccessToken,
-        body: types::AddThreePidV2AlphaRequest,
-    ) -> impl std::future::Future<
-        Output = Result<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            Error,
-        >,
-    > + Send {
-        let _ = (request, token, body);
-        async { Err(runtime::not_implemented("addThreePidV2Alpha")) }
-    }
-    /// `POST /_matrix/client/api/v2_alpha/account/password` (`changePasswordV2Alpha`)
-    ///
-    /// Changes a user's password.
-    fn change_password_v2_alpha(
-        &self,
-        request: &dropshot::RequestInfo,
-        token: Option<runtime::AccessToken>,
-        body: types::ChangePasswordV2AlphaRequest,
-    ) -> impl std::future::Future<
-        Output = Result<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            Error,
-        >,
-    > + Send {
-        let _ = (request, token, body);
-        async { Err(runtime::not_implemented("changePasswordV2Alpha")) }
-    }
-    /// `POST /_matrix/client/api/v2_alpha/register` (`registerV2Alpha`)
-    ///
-    /// Register for an account on this homeserver.
-    fn register_v2_alpha(
-        &self,
-        request: &dropshot::RequestInfo,
-        body: types::RegisterV2AlphaRequest,
-    ) -> impl std::future::Future<
-        Output = Result<types::RegisterV2AlphaResponse, Error>,
-    > + Send {
-        let _ = (request, body);
-        async { Err(runtime::not_implemented("registerV2Alpha")) }
-    }
-    /// `POST /_matrix/client/api/v2_alpha/tokenrefresh` (`tokenRefreshV2Alpha`)
-    ///
-    /// Exchanges a refresh token for an access token.
-    fn token_refresh_v2_alpha(
-        &self,
-        request: &dropshot::RequestInfo,
-        body: types::TokenRefreshV2AlphaRequest,
-    ) -> impl std::future::Future<
-        Output = Result<types::TokenRefreshV2AlphaResponse, Error>,
-    > + Send {
-        let _ = (request, body);
-        async { Err(runtime::not_implemented("tokenRefreshV2Alpha")) }
-    }
     /// `GET /_matrix/client/v3/login` (`getLoginFlows`)
     ///
     /// Lists the ways a user can log in here.
     fn get_login_flows(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
     ) -> impl std::future::Future<
         Output = Result<types::GetLoginFlowsResponse, Error>,
     > + Send {
@@ -1322,18 +947,21 @@ pub trait Operations: dropshot::ServerContext {
     /// Logs a user in and issues an access token.
     fn login(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         body: types::LoginRequest,
     ) -> impl std::future::Future<Output = Result<types::LoginResponse, Error>> + Send {
         let _ = (request, body);
         async { Err(runtime::not_implemented("login")) }
     }
+}
+/// The operations written in client-server/v3/logout.yaml.
+pub trait Logout: Send + Sync + 'static {
     /// `POST /_matrix/client/v3/logout` (`logout`)
     ///
     /// Ends the session of the access token in use.
     fn logout(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         token: runtime::AccessToken,
         body: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     ) -> impl std::future::Future<
@@ -1350,7 +978,7 @@ pub trait Operations: dropshot::ServerContext {
     /// Ends every session of the account.
     fn logout_all(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         token: runtime::AccessToken,
         body: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     ) -> impl std::future::Future<
@@ -1362,12 +990,32 @@ pub trait Operations: dropshot::ServerContext {
         let _ = (request, token, body);
         async { Err(runtime::not_implemented("logout_all")) }
     }
+}
+/// The operations written in client-server/v2_alpha/password.yaml, client-server/v3/password.yaml.
+pub trait Password: Send + Sync + 'static {
+    /// `POST /_matrix/client/api/v2_alpha/account/password` (`changePasswordV2Alpha`)
+    ///
+    /// Changes a user's password.
+    fn change_password_v2_alpha(
+        &self,
+        request: &runtime::Request,
+        token: Option<runtime::AccessToken>,
+        body: types::ChangePasswordV2AlphaRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("changePasswordV2Alpha")) }
+    }
     /// `POST /_matrix/client/v3/account/password` (`changePassword`)
     ///
     /// Changes the password of the account.
     fn change_password(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         token: Option<runtime::AccessToken>,
         body: types::ChangePasswordRequest,
     ) -> impl std::future::Future<
@@ -1379,12 +1027,15 @@ pub trait Operations: dropshot::ServerContext {
         let _ = (request, token, body);
         async { Err(runtime::not_implemented("changePassword")) }
     }
+}
+/// The operations written in client-server/v3/refresh.yaml.
+pub trait Refresh: Send + Sync + 'static {
     /// `POST /_matrix/client/v3/refresh` (`refresh`)
     ///
     /// Trades a refresh token for a fresh access token.
     fn refresh(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         body: types::RefreshRequest,
     ) -> impl std::future::Future<
         Output = Result<types::RefreshResponse, Error>,
@@ -1392,12 +1043,28 @@ pub trait Operations: dropshot::ServerContext {
         let _ = (request, body);
         async { Err(runtime::not_implemented("refresh")) }
     }
+}
+/// The operations written in client-server/v2_alpha/registration.yaml, client-server/v3/registration.yaml.
+pub trait Registration: Send + Sync + 'static {
+    /// `POST /_matrix/client/api/v2_alpha/register` (`registerV2Alpha`)
+    ///
+    /// Register for an account on this homeserver.
+    fn register_v2_alpha(
+        &self,
+        request: &runtime::Request,
+        body: types::RegisterV2AlphaRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::RegisterV2AlphaResponse, Error>,
+    > + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("registerV2Alpha")) }
+    }
     /// `POST /_matrix/client/v3/register` (`register`)
     ///
     /// Creates an account on this homeserver.
     fn register(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         query: types::RegisterQuery,
         body: types::RegisterRequest,
     ) -> impl std::future::Future<
@@ -1411,7 +1078,7 @@ pub trait Operations: dropshot::ServerContext {
     /// Tells whether a username can still be registered.
     fn check_username_availability(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         query: types::CheckUsernameAvailabilityQuery,
     ) -> impl std::future::Future<
         Output = Result<types::CheckUsernameAvailabilityResponse, Error>,
@@ -1419,12 +1086,45 @@ pub trait Operations: dropshot::ServerContext {
         let _ = (request, query);
         async { Err(runtime::not_implemented("checkUsernameAvailability")) }
     }
+}
+/// The operations written in client-server/v2_alpha/threepids.yaml, client-server/v3/threepids.yaml.
+pub trait Threepids: Send + Sync + 'static {
+    /// `GET /_matrix/client/api/v2_alpha/account/3pid` (`getThreePidsV2Alpha`)
+    ///
+    /// Gets a list of a user's third party identifiers.
+    fn get_three_pids_v2_alpha(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetThreePidsV2AlphaResponse, Error>,
+    > + Send {
+        let _ = (request, token);
+        async { Err(runtime::not_implemented("getThreePidsV2Alpha")) }
+    }
+    /// `POST /_matrix/client/api/v2_alpha/account/3pid` (`addThreePidV2Alpha`)
+    ///
+    /// Adds contact information to the user's account.
+    fn add_three_pid_v2_alpha(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        body: types::AddThreePidV2AlphaRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("addThreePidV2Alpha")) }
+    }
     /// `GET /_matrix/client/v3/account/3pid` (`getAccount3PIDs`)
     ///
     /// Lists the third-party identifiers of the account.
     fn get_account_3pids(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         token: runtime::AccessToken,
     ) -> impl std::future::Future<
         Output = Result<types::GetAccount3pidsResponse, Error>,
@@ -1437,7 +1137,7 @@ pub trait Operations: dropshot::ServerContext {
     /// Attaches a third-party identifier validated by an identity server (deprecated).
     fn post_3pids(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         token: runtime::AccessToken,
         body: types::Post3pidsRequest,
     ) -> impl std::future::Future<
@@ -1451,7 +1151,7 @@ pub trait Operations: dropshot::ServerContext {
     /// Attaches a validated third-party identifier, after re-authentication.
     fn add_3pid(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         token: runtime::AccessToken,
         body: types::Add3pidRequest,
     ) -> impl std::future::Future<
@@ -1468,7 +1168,7 @@ pub trait Operations: dropshot::ServerContext {
     /// Detaches a third-party identifier from the account.
     fn delete_3pid_from_account(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         token: runtime::AccessToken,
         body: types::Delete3pidFromAccountRequest,
     ) -> impl std::future::Future<
@@ -1477,24 +1177,46 @@ pub trait Operations: dropshot::ServerContext {
         let _ = (request, token, body);
         async { Err(runtime::not_implemented("delete3pidFromAccount")) }
     }
+}
+/// The operations written in client-server/v2_alpha/tokenrefresh.yaml.
+pub trait Tokenrefresh: Send + Sync + 'static {
+    /// `POST /_matrix/client/api/v2_alpha/tokenrefresh` (`tokenRefreshV2Alpha`)
+    ///
+    /// Exchanges a refresh token for an access token.
+    fn token_refresh_v2_alpha(
+        &self,
+        request: &runtime::Request,
+        body: types::TokenRefreshV2AlphaRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::TokenRefreshV2AlphaResponse, Error>,
+    > + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("tokenRefreshV2Alpha")) }
+    }
+}
+/// The operations written in client-server/v3/versions.yaml.
+pub trait Versions: Send + Sync + 'static {
     /// `GET /_matrix/client/versions` (`getVersions`)
     ///
     /// Lists the spec versions and unstable features the server supports.
     fn get_versions(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
     ) -> impl std::future::Future<
         Output = Result<types::GetVersionsResponse, Error>,
     > + Send {
         let _ = (request,);
         async { Err(runtime::not_implemented("getVersions")) }
     }
+}
+/// The operations written in client-server/v3/whoami.yaml.
+pub trait Whoami: Send + Sync + 'static {
     /// `GET /_matrix/client/v3/account/whoami` (`getTokenOwner`)
     ///
     /// Tells which account and device an access token belongs to.
     fn get_token_owner(
         &self,
-        request: &dropshot::RequestInfo,
+        request: &runtime::Request,
         token: runtime::AccessToken,
     ) -> impl std::future::Future<
         Output = Result<types::GetTokenOwnerResponse, Error>,
@@ -1503,2717 +1225,612 @@ pub trait Operations: dropshot::ServerContext {
         async { Err(runtime::not_implemented("getTokenOwner")) }
     }
 }
-/// Every route of the document, for dropshot: one method per
-/// operation and prefix, plus preflight and wrong-method handlers.
-#[dropshot::api_description]
-pub trait Api {
-    type Context;
-    /// The OpenAPI document of this server.
-    ///
-    /// This document: every operation the server serves, generated from
-    /// the API descriptions it was built from. Clients can generate their
-    /// code from it.
-    #[endpoint{method = GET,
-    path = "/openapi.json",
-    operation_id = "getOpenApiDocument",
-    tags = ["Server discovery"],
-    }]
-    async fn get_open_api_document(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    >;
-    /// Authenticates the user.
-    ///
-    /// Authenticates the user by password, and issues an access token they can
-    /// use to authorize themself in subsequent requests, with a refresh
-    /// token to renew it.
-    ///
-    /// ``user`` may be the local part or the fully qualified user ID, in any
-    /// letter case. A wrong password and an unknown user get the same
-    /// answer, in comparable time.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/api/v1/login",
-    operation_id = "loginV1",
-    tags = ["Session management"],
-    }]
-    async fn login_v1(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::LoginV1Request>,
-    ) -> Result<runtime::Reply<types::LoginV1Response, 200u16>, Error>;
-    /// Gets a list of a user's third party identifiers.
-    ///
-    /// Gets a list of the third party identifiers that the homeserver has
-    /// associated with the user's account.
-    ///
-    /// This is *not* the same as the list of third party identifiers bound to
-    /// the user's Matrix ID in Identity Servers. Identifiers in this list may
-    /// be used by the homeserver as, for example, identifiers that it will
-    /// accept to reset the user's account password.
-    #[endpoint{method = GET,
-    path = "/_matrix/client/api/v2_alpha/account/3pid",
-    operation_id = "getThreePidsV2Alpha",
-    tags = ["User data"],
-    }]
-    async fn get_three_pids_v2_alpha(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<types::GetThreePidsV2AlphaResponse, 200u16>, Error>;
-    /// Adds contact information to the user's account.
-    ///
-    /// Adds a third party identifier to the user's account.
-    ///
-    /// The homeserver asks the identity server named in ``threePidCreds``
-    /// whether the session was validated, and only identity servers it is
-    /// configured to trust are asked. If ``bind`` is true the homeserver
-    /// also binds the identifier to the user's Matrix ID on that identity
-    /// server.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/api/v2_alpha/account/3pid",
-    operation_id = "addThreePidV2Alpha",
-    tags = ["User data"],
-    }]
-    async fn add_three_pid_v2_alpha(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::AddThreePidV2AlphaRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    >;
-    /// Changes a user's password.
-    ///
-    /// Changes the password for an account on this homeserver.
-    ///
-    /// This API endpoint uses the User-Interactive Authentication API. An
-    /// access token should be submitted if the client has an active
-    /// session; the flows offered depend on it:
-    ///
-    ///   * with an access token, the user proves who they are with
-    ///     ``m.login.password``, for the same user the access token belongs
-    ///     to. On success every other device of the account is logged out;
-    ///     the device making the request stays logged in.
-    ///   * without one (a forgotten password), ``m.login.email.identity``:
-    ///     the user proves they own an e-mail address of the account, in a
-    ///     session validated by an identity server this homeserver trusts.
-    ///     On success every device of the account is logged out.
-    ///
-    /// The error code ``M_NOT_FOUND`` is returned if the user authenticated
-    /// with a third party identifier but the homeserver could not find a
-    /// matching account in its database.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/api/v2_alpha/account/password",
-    operation_id = "changePasswordV2Alpha",
-    tags = ["Account management"],
-    }]
-    async fn change_password_v2_alpha(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::ChangePasswordV2AlphaRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    >;
-    /// Register for an account on this homeserver.
-    ///
-    /// Register for an account on this homeserver.
-    ///
-    /// This API endpoint uses the User-Interactive Authentication API: the
-    /// first request is answered with a 401 listing the ``flows`` to
-    /// complete (``m.login.dummy``, or ``m.login.registration_token`` when
-    /// the server requires a registration token). The session remembers the
-    /// first request's parameters, so the request that completes it may
-    /// carry ``auth`` alone. A stage may also be completed on the very first
-    /// request, without a session.
-    ///
-    /// The requested username is checked before authentication: a name
-    /// that is taken, invalid or reserved is refused at once.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/api/v2_alpha/register",
-    operation_id = "registerV2Alpha",
-    tags = ["Account management"],
-    }]
-    async fn register_v2_alpha(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::OptionalJsonBody<types::RegisterV2AlphaRequest>,
-    ) -> Result<runtime::Reply<types::RegisterV2AlphaResponse, 200u16>, Error>;
-    /// Exchanges a refresh token for an access token.
-    ///
-    /// Exchanges a refresh token for a new access token and a new refresh
-    /// token. This is intended to be used when the access token has expired.
-    ///
-    /// The old refresh token keeps working until the new pair is used, so a
-    /// client that lost the answer can ask again; once the new access token
-    /// or the new refresh token has been used, the old refresh token is
-    /// refused.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/api/v2_alpha/tokenrefresh",
-    operation_id = "tokenRefreshV2Alpha",
-    tags = ["Session management"],
-    }]
-    async fn token_refresh_v2_alpha(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::TokenRefreshV2AlphaRequest>,
-    ) -> Result<runtime::Reply<types::TokenRefreshV2AlphaResponse, 200u16>, Error>;
-    /// Lists the ways a user can log in here.
-    ///
-    /// Lists the login types this server accepts at `POST /login`. A
-    /// client picks one it knows and sends it as `type`. This server
-    /// offers `m.login.password`.
-    #[endpoint{method = GET,
-    path = "/_matrix/client/v3/login",
-    operation_id = "getLoginFlows",
-    tags = ["Session management"],
-    }]
-    async fn get_login_flows(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<types::GetLoginFlowsResponse, 200u16>, Error>;
-    /// Lists the ways a user can log in here.
-    ///
-    /// Lists the login types this server accepts at `POST /login`. A
-    /// client picks one it knows and sends it as `type`. This server
-    /// offers `m.login.password`.
-    #[endpoint{method = GET,
-    path = "/_matrix/client/r0/login",
-    operation_id = "getLoginFlowsR0",
-    tags = ["Session management"],
-    }]
-    async fn get_login_flows_r0(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<types::GetLoginFlowsResponse, 200u16>, Error>;
-    /// Logs a user in and issues an access token.
-    ///
-    /// Proves who the user is and opens a session for one of their
-    /// devices: the answer carries the access token the client sends with
-    /// its later requests.
-    ///
-    /// With `m.login.password`, the account is named by `identifier`:
-    /// `m.id.user` with the user ID or only its localpart, in any letter
-    /// case, or a third-party identifier bound to the account
-    /// (`m.id.thirdparty`, `m.id.phone`). Clients of the r0 era may send
-    /// the older top-level `user` (or `medium` and `address`) instead.
-    /// The answer always names the account by its canonical, lower-case
-    /// user ID.
-    ///
-    /// A wrong password and an account that does not exist get the same
-    /// 403, so the answer does not reveal which accounts exist.
-    ///
-    /// The token belongs to the device named by `device_id`; without one
-    /// the server creates a device with a new ID. A token the device held
-    /// before may be revoked. With `refresh_token` the new access token
-    /// expires after `expires_in_ms` and comes with a refresh token.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/v3/login",
-    operation_id = "login",
-    tags = ["Session management"],
-    }]
-    async fn login(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::LoginRequest>,
-    ) -> Result<runtime::Reply<types::LoginResponse, 200u16>, Error>;
-    /// Logs a user in and issues an access token.
-    ///
-    /// Proves who the user is and opens a session for one of their
-    /// devices: the answer carries the access token the client sends with
-    /// its later requests.
-    ///
-    /// With `m.login.password`, the account is named by `identifier`:
-    /// `m.id.user` with the user ID or only its localpart, in any letter
-    /// case, or a third-party identifier bound to the account
-    /// (`m.id.thirdparty`, `m.id.phone`). Clients of the r0 era may send
-    /// the older top-level `user` (or `medium` and `address`) instead.
-    /// The answer always names the account by its canonical, lower-case
-    /// user ID.
-    ///
-    /// A wrong password and an account that does not exist get the same
-    /// 403, so the answer does not reveal which accounts exist.
-    ///
-    /// The token belongs to the device named by `device_id`; without one
-    /// the server creates a device with a new ID. A token the device held
-    /// before may be revoked. With `refresh_token` the new access token
-    /// expires after `expires_in_ms` and comes with a refresh token.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/r0/login",
-    operation_id = "loginR0",
-    tags = ["Session management"],
-    }]
-    async fn login_r0(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::LoginRequest>,
-    ) -> Result<runtime::Reply<types::LoginResponse, 200u16>, Error>;
-    /// Ends the session of the access token in use.
-    ///
-    /// Revokes the access token the request is made with, together with
-    /// the refresh token issued alongside it, and removes the device it
-    /// belonged to. The account's other devices stay logged in.
-    ///
-    /// The request needs no body; clients that send one send `{}`.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/v3/logout",
-    operation_id = "logout",
-    tags = ["Session management"],
-    }]
-    async fn logout(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::OptionalJsonBody<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    >;
-    /// Ends the session of the access token in use.
-    ///
-    /// Revokes the access token the request is made with, together with
-    /// the refresh token issued alongside it, and removes the device it
-    /// belonged to. The account's other devices stay logged in.
-    ///
-    /// The request needs no body; clients that send one send `{}`.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/r0/logout",
-    operation_id = "logoutR0",
-    tags = ["Session management"],
-    }]
-    async fn logout_r0(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::OptionalJsonBody<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    >;
-    /// Ends every session of the account.
-    ///
-    /// Revokes every access token and refresh token of the account,
-    /// including the one the request is made with, and removes all its
-    /// devices. Every client of the account has to log in again.
-    ///
-    /// Unlike other drastic account operations this needs no
-    /// User-Interactive Authentication: someone who stole one token gains
-    /// nothing from it, since it logs them out too.
-    ///
-    /// The request needs no body; clients that send one send `{}`.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/v3/logout/all",
-    operation_id = "logout_all",
-    tags = ["Session management"],
-    }]
-    async fn logout_all(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::OptionalJsonBody<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    >;
-    /// Ends every session of the account.
-    ///
-    /// Revokes every access token and refresh token of the account,
-    /// including the one the request is made with, and removes all its
-    /// devices. Every client of the account has to log in again.
-    ///
-    /// Unlike other drastic account operations this needs no
-    /// User-Interactive Authentication: someone who stole one token gains
-    /// nothing from it, since it logs them out too.
-    ///
-    /// The request needs no body; clients that send one send `{}`.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/r0/logout/all",
-    operation_id = "logout_allR0",
-    tags = ["Session management"],
-    }]
-    async fn logout_all_r0(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::OptionalJsonBody<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    >;
-    /// Changes the password of the account.
-    ///
-    /// Sets a new password for the account the access token belongs to.
-    ///
-    /// The request goes through User-Interactive Authentication: the user
-    /// proves again that they own the account with the `m.login.password`
-    /// stage (their current password), for the same user as the access
-    /// token; credentials of another user are refused with a 403. As with
-    /// every UIA operation, the first attempt is answered with a 401
-    /// naming the stage, the session remembers the first request's body,
-    /// and the stage may also be completed in the very first request.
-    ///
-    /// The device making the request stays logged in. By default
-    /// (`logout_devices` true) every other device of the account is logged
-    /// out: its access and refresh tokens stop working. With
-    /// `logout_devices` false they are kept.
-    ///
-    /// A user who has lost their password can reset it without an access
-    /// token: the only stage offered then is `m.login.email.identity`,
-    /// proving they own an email address of the account in a session that
-    /// an identity server this homeserver trusts validated
-    /// (`threepid_creds: {sid, client_secret, id_server}`). A reset logs
-    /// out every device of the account.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/v3/account/password",
-    operation_id = "changePassword",
-    tags = ["Account management"],
-    }]
-    async fn change_password(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::ChangePasswordRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    >;
-    /// Changes the password of the account.
-    ///
-    /// Sets a new password for the account the access token belongs to.
-    ///
-    /// The request goes through User-Interactive Authentication: the user
-    /// proves again that they own the account with the `m.login.password`
-    /// stage (their current password), for the same user as the access
-    /// token; credentials of another user are refused with a 403. As with
-    /// every UIA operation, the first attempt is answered with a 401
-    /// naming the stage, the session remembers the first request's body,
-    /// and the stage may also be completed in the very first request.
-    ///
-    /// The device making the request stays logged in. By default
-    /// (`logout_devices` true) every other device of the account is logged
-    /// out: its access and refresh tokens stop working. With
-    /// `logout_devices` false they are kept.
-    ///
-    /// A user who has lost their password can reset it without an access
-    /// token: the only stage offered then is `m.login.email.identity`,
-    /// proving they own an email address of the account in a session that
-    /// an identity server this homeserver trusts validated
-    /// (`threepid_creds: {sid, client_secret, id_server}`). A reset logs
-    /// out every device of the account.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/r0/account/password",
-    operation_id = "changePasswordR0",
-    tags = ["Account management"],
-    }]
-    async fn change_password_r0(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::ChangePasswordRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    >;
-    /// Trades a refresh token for a fresh access token.
-    ///
-    /// Gives a client whose access token expired (or is about to) a new
-    /// access token, and a new refresh token to use next time. The refresh
-    /// token in the body is the credential: no access token is needed.
-    ///
-    /// The exchange is a rotation. The old refresh token keeps working only
-    /// until the new pair is used, so a client that lost the answer may ask
-    /// again; once the new access token or the new refresh token has been
-    /// used, the old refresh token is refused. Clients should switch to the
-    /// new access token at once and not count on the old one still working.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/v3/refresh",
-    operation_id = "refresh",
-    tags = ["Session management"],
-    }]
-    async fn refresh(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::RefreshRequest>,
-    ) -> Result<runtime::Reply<types::RefreshResponse, 200u16>, Error>;
-    /// Creates an account on this homeserver.
-    ///
-    /// Creates an account and, unless the client asks otherwise, logs it
-    /// in on a new device.
-    ///
-    /// There are two kinds of account, chosen with `kind`:
-    ///
-    /// - `user` (the default): a full account with a password. The request
-    ///   goes through User-Interactive Authentication: the first attempt is
-    ///   answered with a 401 naming the stages to complete (here
-    ///   `m.login.dummy`, or `m.login.registration_token` when the server
-    ///   asks for registration tokens). The server remembers the body of
-    ///   the first request of a session, so the request that completes the
-    ///   last stage may carry `auth` alone. A client may also complete a
-    ///   stage in its very first request, without a `session`.
-    /// - `guest`: a limited account with a server-chosen numeric user ID and
-    ///   no password, where the server allows guests (403 where it does
-    ///   not). No User-Interactive Authentication is needed, and every field
-    ///   but `initial_device_display_name` is ignored.
-    ///
-    /// The requested `username` is lower-cased and then checked before any
-    /// authentication: a name that is taken, malformed or reserved is
-    /// refused at once, and again at the end should someone else have
-    /// taken it in the meantime. Clients must read the resulting ID from
-    /// `user_id` rather than assume it.
-    ///
-    /// The new access token belongs to the device named by `device_id`, or
-    /// to a device the server creates when there is none. With
-    /// `inhibit_login` only `user_id` comes back. With `refresh_token` the
-    /// access token expires after `expires_in_ms` and a `refresh_token`
-    /// comes with it.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/v3/register",
-    operation_id = "register",
-    tags = ["Account management"],
-    }]
-    async fn register(
-        rqctx: RequestContext<Self::Context>,
-        query: runtime::QueryParams<types::RegisterQuery>,
-        body: runtime::JsonBody<types::RegisterRequest>,
-    ) -> Result<runtime::Reply<types::RegisterResponse, 200u16>, Error>;
-    /// Creates an account on this homeserver.
-    ///
-    /// Creates an account and, unless the client asks otherwise, logs it
-    /// in on a new device.
-    ///
-    /// There are two kinds of account, chosen with `kind`:
-    ///
-    /// - `user` (the default): a full account with a password. The request
-    ///   goes through User-Interactive Authentication: the first attempt is
-    ///   answered with a 401 naming the stages to complete (here
-    ///   `m.login.dummy`, or `m.login.registration_token` when the server
-    ///   asks for registration tokens). The server remembers the body of
-    ///   the first request of a session, so the request that completes the
-    ///   last stage may carry `auth` alone. A client may also complete a
-    ///   stage in its very first request, without a `session`.
-    /// - `guest`: a limited account with a server-chosen numeric user ID and
-    ///   no password, where the server allows guests (403 where it does
-    ///   not). No User-Interactive Authentication is needed, and every field
-    ///   but `initial_device_display_name` is ignored.
-    ///
-    /// The requested `username` is lower-cased and then checked before any
-    /// authentication: a name that is taken, malformed or reserved is
-    /// refused at once, and again at the end should someone else have
-    /// taken it in the meantime. Clients must read the resulting ID from
-    /// `user_id` rather than assume it.
-    ///
-    /// The new access token belongs to the device named by `device_id`, or
-    /// to a device the server creates when there is none. With
-    /// `inhibit_login` only `user_id` comes back. With `refresh_token` the
-    /// access token expires after `expires_in_ms` and a `refresh_token`
-    /// comes with it.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/r0/register",
-    operation_id = "registerR0",
-    tags = ["Account management"],
-    }]
-    async fn register_r0(
-        rqctx: RequestContext<Self::Context>,
-        query: runtime::QueryParams<types::RegisterQuery>,
-        body: runtime::JsonBody<types::RegisterRequest>,
-    ) -> Result<runtime::Reply<types::RegisterResponse, 200u16>, Error>;
-    /// Tells whether a username can still be registered.
-    ///
-    /// Checks, without creating anything, that `username` is a valid
-    /// localpart that nobody has registered and no application service
-    /// has reserved. Clients use it to give feedback while the user types.
-    ///
-    /// The answer reserves nothing: by the time the client registers, the
-    /// name may be gone. The name is checked as given (it is not
-    /// lower-cased), so a name with capitals is reported invalid.
-    #[endpoint{method = GET,
-    path = "/_matrix/client/v3/register/available",
-    operation_id = "checkUsernameAvailability",
-    tags = ["Account management"],
-    }]
-    async fn check_username_availability(
-        rqctx: RequestContext<Self::Context>,
-        query: runtime::QueryParams<types::CheckUsernameAvailabilityQuery>,
-    ) -> Result<runtime::Reply<types::CheckUsernameAvailabilityResponse, 200u16>, Error>;
-    /// Tells whether a username can still be registered.
-    ///
-    /// Checks, without creating anything, that `username` is a valid
-    /// localpart that nobody has registered and no application service
-    /// has reserved. Clients use it to give feedback while the user types.
-    ///
-    /// The answer reserves nothing: by the time the client registers, the
-    /// name may be gone. The name is checked as given (it is not
-    /// lower-cased), so a name with capitals is reported invalid.
-    #[endpoint{method = GET,
-    path = "/_matrix/client/r0/register/available",
-    operation_id = "checkUsernameAvailabilityR0",
-    tags = ["Account management"],
-    }]
-    async fn check_username_availability_r0(
-        rqctx: RequestContext<Self::Context>,
-        query: runtime::QueryParams<types::CheckUsernameAvailabilityQuery>,
-    ) -> Result<runtime::Reply<types::CheckUsernameAvailabilityResponse, 200u16>, Error>;
-    /// Lists the third-party identifiers of the account.
-    ///
-    /// Lists the email addresses and phone numbers this homeserver has
-    /// attached to the account, for example to accept them for logging in
-    /// or for resetting the password.
-    ///
-    /// This is not the list of identifiers an identity server maps to the
-    /// user's Matrix ID: attaching an identifier to an account and
-    /// publishing it on an identity server are separate.
-    #[endpoint{method = GET,
-    path = "/_matrix/client/v3/account/3pid",
-    operation_id = "getAccount3PIDs",
-    tags = ["User data"],
-    }]
-    async fn get_account_3pids(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<types::GetAccount3pidsResponse, 200u16>, Error>;
-    /// Lists the third-party identifiers of the account.
-    ///
-    /// Lists the email addresses and phone numbers this homeserver has
-    /// attached to the account, for example to accept them for logging in
-    /// or for resetting the password.
-    ///
-    /// This is not the list of identifiers an identity server maps to the
-    /// user's Matrix ID: attaching an identifier to an account and
-    /// publishing it on an identity server are separate.
-    #[endpoint{method = GET,
-    path = "/_matrix/client/r0/account/3pid",
-    operation_id = "getAccount3PIDsR0",
-    tags = ["User data"],
-    }]
-    async fn get_account_3pids_r0(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<types::GetAccount3pidsResponse, 200u16>, Error>;
-    /// Attaches a third-party identifier validated by an identity server (deprecated).
-    ///
-    /// The older way to attach an email address or phone number to the
-    /// account, kept for clients of the r0 era: `POST /account/3pid/add`
-    /// replaces it.
-    ///
-    /// `three_pid_creds` names an identity server and the session in which
-    /// it validated the identifier. The homeserver asks that server, and
-    /// only if it is one it trusts, whether the session was validated and
-    /// for which identifier, then attaches the identifier to the account.
-    /// With `bind` the homeserver also asks the identity server to publish
-    /// the identifier as the user's (today's spec dropped `bind`, and
-    /// `POST /account/3pid/bind` does that). No User-Interactive
-    /// Authentication is involved.
-    ///
-    /// Attaching an identifier the account already has changes nothing;
-    /// one that another account has is refused.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/v3/account/3pid",
-    operation_id = "post3PIDs",
-    tags = ["User data"],
-    deprecated = true,
-    }]
-    async fn post_3pids(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::Post3pidsRequest>,
-    ) -> Result<runtime::Reply<types::Post3pidsResponse, 200u16>, Error>;
-    /// Attaches a third-party identifier validated by an identity server (deprecated).
-    ///
-    /// The older way to attach an email address or phone number to the
-    /// account, kept for clients of the r0 era: `POST /account/3pid/add`
-    /// replaces it.
-    ///
-    /// `three_pid_creds` names an identity server and the session in which
-    /// it validated the identifier. The homeserver asks that server, and
-    /// only if it is one it trusts, whether the session was validated and
-    /// for which identifier, then attaches the identifier to the account.
-    /// With `bind` the homeserver also asks the identity server to publish
-    /// the identifier as the user's (today's spec dropped `bind`, and
-    /// `POST /account/3pid/bind` does that). No User-Interactive
-    /// Authentication is involved.
-    ///
-    /// Attaching an identifier the account already has changes nothing;
-    /// one that another account has is refused.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/r0/account/3pid",
-    operation_id = "post3PIDsR0",
-    tags = ["User data"],
-    deprecated = true,
-    }]
-    async fn post_3pids_r0(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::Post3pidsRequest>,
-    ) -> Result<runtime::Reply<types::Post3pidsResponse, 200u16>, Error>;
-    /// Attaches a validated third-party identifier, after re-authentication.
-    ///
-    /// Attaches an email address or phone number to the account, once the
-    /// user has validated it in a session (`sid`, `client_secret`) and
-    /// proved again that they own the account.
-    ///
-    /// The request goes through User-Interactive Authentication with the
-    /// `m.login.password` stage, for the same user as the access token. As
-    /// with every UIA operation, the first attempt is answered with a 401
-    /// naming the stage, the session remembers the first request's body
-    /// (so the request completing it may carry `auth` alone), and the stage
-    /// may also be completed in the very first request.
-    ///
-    /// The validation session is checked with the identity server this
-    /// homeserver delegates validation to; an identifier that another
-    /// account already has is refused.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/v3/account/3pid/add",
-    operation_id = "add3PID",
-    tags = ["User data"],
-    }]
-    async fn add_3pid(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::Add3pidRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    >;
-    /// Attaches a validated third-party identifier, after re-authentication.
-    ///
-    /// Attaches an email address or phone number to the account, once the
-    /// user has validated it in a session (`sid`, `client_secret`) and
-    /// proved again that they own the account.
-    ///
-    /// The request goes through User-Interactive Authentication with the
-    /// `m.login.password` stage, for the same user as the access token. As
-    /// with every UIA operation, the first attempt is answered with a 401
-    /// naming the stage, the session remembers the first request's body
-    /// (so the request completing it may carry `auth` alone), and the stage
-    /// may also be completed in the very first request.
-    ///
-    /// The validation session is checked with the identity server this
-    /// homeserver delegates validation to; an identifier that another
-    /// account already has is refused.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/r0/account/3pid/add",
-    operation_id = "add3PIDR0",
-    tags = ["User data"],
-    }]
-    async fn add_3pidr0(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::Add3pidRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    >;
-    /// Detaches a third-party identifier from the account.
-    ///
-    /// Removes an email address or phone number from the account, so the
-    /// homeserver no longer accepts it for the account.
-    ///
-    /// Removing an identifier the account does not have is not an error.
-    /// The answer says whether the identifier was also unpublished from
-    /// an identity server: this server does not sign requests to identity
-    /// servers, so it always answers `no-support`.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/v3/account/3pid/delete",
-    operation_id = "delete3pidFromAccount",
-    tags = ["User data"],
-    }]
-    async fn delete_3pid_from_account(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::Delete3pidFromAccountRequest>,
-    ) -> Result<runtime::Reply<types::Delete3pidFromAccountResponse, 200u16>, Error>;
-    /// Detaches a third-party identifier from the account.
-    ///
-    /// Removes an email address or phone number from the account, so the
-    /// homeserver no longer accepts it for the account.
-    ///
-    /// Removing an identifier the account does not have is not an error.
-    /// The answer says whether the identifier was also unpublished from
-    /// an identity server: this server does not sign requests to identity
-    /// servers, so it always answers `no-support`.
-    #[endpoint{method = POST,
-    path = "/_matrix/client/r0/account/3pid/delete",
-    operation_id = "delete3pidFromAccountR0",
-    tags = ["User data"],
-    }]
-    async fn delete_3pid_from_account_r0(
-        rqctx: RequestContext<Self::Context>,
-        body: runtime::JsonBody<types::Delete3pidFromAccountRequest>,
-    ) -> Result<runtime::Reply<types::Delete3pidFromAccountResponse, 200u16>, Error>;
-    /// Lists the spec versions and unstable features the server supports.
-    ///
-    /// The first request a client makes: it tells which releases of the
-    /// Client-Server API the server implements, so the client can choose
-    /// the endpoints and behaviour it relies on. Old releases are named
-    /// `r0.x.y`, those since 2021 `v1.x`.
-    ///
-    /// `unstable_features` advertises experimental features by their
-    /// namespaced names (usually a proposal number). A feature that is
-    /// missing, or mapped to `false`, is not available. It is not a switch
-    /// for parts of the released spec.
-    ///
-    /// No access token is needed.
-    #[endpoint{method = GET,
-    path = "/_matrix/client/versions",
-    operation_id = "getVersions",
-    tags = ["Server discovery"],
-    }]
-    async fn get_versions(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<types::GetVersionsResponse, 200u16>, Error>;
-    /// Tells which account and device an access token belongs to.
-    ///
-    /// Answers with the user ID of the account the access token belongs
-    /// to, the device it was issued for, and whether the account is a
-    /// guest. Clients use it to check that a stored token still works and
-    /// whom it stands for.
-    #[endpoint{method = GET,
-    path = "/_matrix/client/v3/account/whoami",
-    operation_id = "getTokenOwner",
-    tags = ["Session management"],
-    }]
-    async fn get_token_owner(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<types::GetTokenOwnerResponse, 200u16>, Error>;
-    /// Tells which account and device an access token belongs to.
-    ///
-    /// Answers with the user ID of the account the access token belongs
-    /// to, the device it was issued for, and whether the account is a
-    /// guest. Clients use it to check that a stored token still works and
-    /// whom it stands for.
-    #[endpoint{method = GET,
-    path = "/_matrix/client/r0/account/whoami",
-    operation_id = "getTokenOwnerR0",
-    tags = ["Session management"],
-    }]
-    async fn get_token_owner_r0(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<types::GetTokenOwnerResponse, 200u16>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/api/v1/login",
-    unpublished = true}]
-    async fn options_matrix_client_api_v1_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/api/v1/login",
-    unpublished = true}]
-    async fn get_matrix_client_api_v1_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/api/v1/login",
-    unpublished = true}]
-    async fn put_matrix_client_api_v1_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/api/v1/login",
-    unpublished = true}]
-    async fn delete_matrix_client_api_v1_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/api/v1/login",
-    unpublished = true}]
-    async fn patch_matrix_client_api_v1_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/api/v2_alpha/account/3pid",
-    unpublished = true}]
-    async fn options_matrix_client_api_v2_alpha_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/api/v2_alpha/account/3pid",
-    unpublished = true}]
-    async fn put_matrix_client_api_v2_alpha_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/api/v2_alpha/account/3pid",
-    unpublished = true}]
-    async fn delete_matrix_client_api_v2_alpha_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/api/v2_alpha/account/3pid",
-    unpublished = true}]
-    async fn patch_matrix_client_api_v2_alpha_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/api/v2_alpha/account/password",
-    unpublished = true}]
-    async fn options_matrix_client_api_v2_alpha_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/api/v2_alpha/account/password",
-    unpublished = true}]
-    async fn get_matrix_client_api_v2_alpha_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/api/v2_alpha/account/password",
-    unpublished = true}]
-    async fn put_matrix_client_api_v2_alpha_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/api/v2_alpha/account/password",
-    unpublished = true}]
-    async fn delete_matrix_client_api_v2_alpha_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/api/v2_alpha/account/password",
-    unpublished = true}]
-    async fn patch_matrix_client_api_v2_alpha_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/api/v2_alpha/register",
-    unpublished = true}]
-    async fn options_matrix_client_api_v2_alpha_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/api/v2_alpha/register",
-    unpublished = true}]
-    async fn get_matrix_client_api_v2_alpha_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/api/v2_alpha/register",
-    unpublished = true}]
-    async fn put_matrix_client_api_v2_alpha_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/api/v2_alpha/register",
-    unpublished = true}]
-    async fn delete_matrix_client_api_v2_alpha_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/api/v2_alpha/register",
-    unpublished = true}]
-    async fn patch_matrix_client_api_v2_alpha_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/api/v2_alpha/tokenrefresh",
-    unpublished = true}]
-    async fn options_matrix_client_api_v2_alpha_tokenrefresh(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/api/v2_alpha/tokenrefresh",
-    unpublished = true}]
-    async fn get_matrix_client_api_v2_alpha_tokenrefresh(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/api/v2_alpha/tokenrefresh",
-    unpublished = true}]
-    async fn put_matrix_client_api_v2_alpha_tokenrefresh(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/api/v2_alpha/tokenrefresh",
-    unpublished = true}]
-    async fn delete_matrix_client_api_v2_alpha_tokenrefresh(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/api/v2_alpha/tokenrefresh",
-    unpublished = true}]
-    async fn patch_matrix_client_api_v2_alpha_tokenrefresh(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/r0/account/3pid",
-    unpublished = true}]
-    async fn options_matrix_client_r0_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/r0/account/3pid",
-    unpublished = true}]
-    async fn put_matrix_client_r0_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/r0/account/3pid",
-    unpublished = true}]
-    async fn delete_matrix_client_r0_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/r0/account/3pid",
-    unpublished = true}]
-    async fn patch_matrix_client_r0_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/r0/account/3pid/add",
-    unpublished = true}]
-    async fn options_matrix_client_r0_account_3pid_add(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/r0/account/3pid/add",
-    unpublished = true}]
-    async fn get_matrix_client_r0_account_3pid_add(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/r0/account/3pid/add",
-    unpublished = true}]
-    async fn put_matrix_client_r0_account_3pid_add(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/r0/account/3pid/add",
-    unpublished = true}]
-    async fn delete_matrix_client_r0_account_3pid_add(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/r0/account/3pid/add",
-    unpublished = true}]
-    async fn patch_matrix_client_r0_account_3pid_add(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/r0/account/3pid/delete",
-    unpublished = true}]
-    async fn options_matrix_client_r0_account_3pid_delete(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/r0/account/3pid/delete",
-    unpublished = true}]
-    async fn get_matrix_client_r0_account_3pid_delete(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/r0/account/3pid/delete",
-    unpublished = true}]
-    async fn put_matrix_client_r0_account_3pid_delete(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/r0/account/3pid/delete",
-    unpublished = true}]
-    async fn delete_matrix_client_r0_account_3pid_delete(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/r0/account/3pid/delete",
-    unpublished = true}]
-    async fn patch_matrix_client_r0_account_3pid_delete(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/r0/account/password",
-    unpublished = true}]
-    async fn options_matrix_client_r0_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/r0/account/password",
-    unpublished = true}]
-    async fn get_matrix_client_r0_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/r0/account/password",
-    unpublished = true}]
-    async fn put_matrix_client_r0_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/r0/account/password",
-    unpublished = true}]
-    async fn delete_matrix_client_r0_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/r0/account/password",
-    unpublished = true}]
-    async fn patch_matrix_client_r0_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/r0/account/whoami",
-    unpublished = true}]
-    async fn options_matrix_client_r0_account_whoami(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/r0/account/whoami",
-    unpublished = true}]
-    async fn put_matrix_client_r0_account_whoami(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = POST,
-    path = "/_matrix/client/r0/account/whoami",
-    unpublished = true}]
-    async fn post_matrix_client_r0_account_whoami(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/r0/account/whoami",
-    unpublished = true}]
-    async fn delete_matrix_client_r0_account_whoami(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/r0/account/whoami",
-    unpublished = true}]
-    async fn patch_matrix_client_r0_account_whoami(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/r0/login",
-    unpublished = true}]
-    async fn options_matrix_client_r0_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/r0/login",
-    unpublished = true}]
-    async fn put_matrix_client_r0_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/r0/login",
-    unpublished = true}]
-    async fn delete_matrix_client_r0_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/r0/login",
-    unpublished = true}]
-    async fn patch_matrix_client_r0_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/r0/logout",
-    unpublished = true}]
-    async fn options_matrix_client_r0_logout(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/r0/logout",
-    unpublished = true}]
-    async fn get_matrix_client_r0_logout(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/r0/logout",
-    unpublished = true}]
-    async fn put_matrix_client_r0_logout(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/r0/logout",
-    unpublished = true}]
-    async fn delete_matrix_client_r0_logout(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/r0/logout",
-    unpublished = true}]
-    async fn patch_matrix_client_r0_logout(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/r0/logout/all",
-    unpublished = true}]
-    async fn options_matrix_client_r0_logout_all(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/r0/logout/all",
-    unpublished = true}]
-    async fn get_matrix_client_r0_logout_all(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/r0/logout/all",
-    unpublished = true}]
-    async fn put_matrix_client_r0_logout_all(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/r0/logout/all",
-    unpublished = true}]
-    async fn delete_matrix_client_r0_logout_all(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/r0/logout/all",
-    unpublished = true}]
-    async fn patch_matrix_client_r0_logout_all(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/r0/register",
-    unpublished = true}]
-    async fn options_matrix_client_r0_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/r0/register",
-    unpublished = true}]
-    async fn get_matrix_client_r0_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/r0/register",
-    unpublished = true}]
-    async fn put_matrix_client_r0_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/r0/register",
-    unpublished = true}]
-    async fn delete_matrix_client_r0_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/r0/register",
-    unpublished = true}]
-    async fn patch_matrix_client_r0_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/r0/register/available",
-    unpublished = true}]
-    async fn options_matrix_client_r0_register_available(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/r0/register/available",
-    unpublished = true}]
-    async fn put_matrix_client_r0_register_available(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = POST,
-    path = "/_matrix/client/r0/register/available",
-    unpublished = true}]
-    async fn post_matrix_client_r0_register_available(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/r0/register/available",
-    unpublished = true}]
-    async fn delete_matrix_client_r0_register_available(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/r0/register/available",
-    unpublished = true}]
-    async fn patch_matrix_client_r0_register_available(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/v3/account/3pid",
-    unpublished = true}]
-    async fn options_matrix_client_v3_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/v3/account/3pid",
-    unpublished = true}]
-    async fn put_matrix_client_v3_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/v3/account/3pid",
-    unpublished = true}]
-    async fn delete_matrix_client_v3_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/v3/account/3pid",
-    unpublished = true}]
-    async fn patch_matrix_client_v3_account_3pid(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/v3/account/3pid/add",
-    unpublished = true}]
-    async fn options_matrix_client_v3_account_3pid_add(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/v3/account/3pid/add",
-    unpublished = true}]
-    async fn get_matrix_client_v3_account_3pid_add(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/v3/account/3pid/add",
-    unpublished = true}]
-    async fn put_matrix_client_v3_account_3pid_add(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/v3/account/3pid/add",
-    unpublished = true}]
-    async fn delete_matrix_client_v3_account_3pid_add(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/v3/account/3pid/add",
-    unpublished = true}]
-    async fn patch_matrix_client_v3_account_3pid_add(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/v3/account/3pid/delete",
-    unpublished = true}]
-    async fn options_matrix_client_v3_account_3pid_delete(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/v3/account/3pid/delete",
-    unpublished = true}]
-    async fn get_matrix_client_v3_account_3pid_delete(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/v3/account/3pid/delete",
-    unpublished = true}]
-    async fn put_matrix_client_v3_account_3pid_delete(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/v3/account/3pid/delete",
-    unpublished = true}]
-    async fn delete_matrix_client_v3_account_3pid_delete(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/v3/account/3pid/delete",
-    unpublished = true}]
-    async fn patch_matrix_client_v3_account_3pid_delete(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/v3/account/password",
-    unpublished = true}]
-    async fn options_matrix_client_v3_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/v3/account/password",
-    unpublished = true}]
-    async fn get_matrix_client_v3_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/v3/account/password",
-    unpublished = true}]
-    async fn put_matrix_client_v3_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/v3/account/password",
-    unpublished = true}]
-    async fn delete_matrix_client_v3_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/v3/account/password",
-    unpublished = true}]
-    async fn patch_matrix_client_v3_account_password(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/v3/account/whoami",
-    unpublished = true}]
-    async fn options_matrix_client_v3_account_whoami(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/v3/account/whoami",
-    unpublished = true}]
-    async fn put_matrix_client_v3_account_whoami(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = POST,
-    path = "/_matrix/client/v3/account/whoami",
-    unpublished = true}]
-    async fn post_matrix_client_v3_account_whoami(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/v3/account/whoami",
-    unpublished = true}]
-    async fn delete_matrix_client_v3_account_whoami(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/v3/account/whoami",
-    unpublished = true}]
-    async fn patch_matrix_client_v3_account_whoami(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/v3/login",
-    unpublished = true}]
-    async fn options_matrix_client_v3_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/v3/login",
-    unpublished = true}]
-    async fn put_matrix_client_v3_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/v3/login",
-    unpublished = true}]
-    async fn delete_matrix_client_v3_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/v3/login",
-    unpublished = true}]
-    async fn patch_matrix_client_v3_login(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/v3/logout",
-    unpublished = true}]
-    async fn options_matrix_client_v3_logout(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/v3/logout",
-    unpublished = true}]
-    async fn get_matrix_client_v3_logout(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/v3/logout",
-    unpublished = true}]
-    async fn put_matrix_client_v3_logout(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/v3/logout",
-    unpublished = true}]
-    async fn delete_matrix_client_v3_logout(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/v3/logout",
-    unpublished = true}]
-    async fn patch_matrix_client_v3_logout(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/v3/logout/all",
-    unpublished = true}]
-    async fn options_matrix_client_v3_logout_all(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/v3/logout/all",
-    unpublished = true}]
-    async fn get_matrix_client_v3_logout_all(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/v3/logout/all",
-    unpublished = true}]
-    async fn put_matrix_client_v3_logout_all(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/v3/logout/all",
-    unpublished = true}]
-    async fn delete_matrix_client_v3_logout_all(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/v3/logout/all",
-    unpublished = true}]
-    async fn patch_matrix_client_v3_logout_all(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/v3/refresh",
-    unpublished = true}]
-    async fn options_matrix_client_v3_refresh(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/v3/refresh",
-    unpublished = true}]
-    async fn get_matrix_client_v3_refresh(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/v3/refresh",
-    unpublished = true}]
-    async fn put_matrix_client_v3_refresh(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/v3/refresh",
-    unpublished = true}]
-    async fn delete_matrix_client_v3_refresh(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/v3/refresh",
-    unpublished = true}]
-    async fn patch_matrix_client_v3_refresh(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/v3/register",
-    unpublished = true}]
-    async fn options_matrix_client_v3_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = GET,
-    path = "/_matrix/client/v3/register",
-    unpublished = true}]
-    async fn get_matrix_client_v3_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/v3/register",
-    unpublished = true}]
-    async fn put_matrix_client_v3_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/v3/register",
-    unpublished = true}]
-    async fn delete_matrix_client_v3_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/v3/register",
-    unpublished = true}]
-    async fn patch_matrix_client_v3_register(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/v3/register/available",
-    unpublished = true}]
-    async fn options_matrix_client_v3_register_available(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/v3/register/available",
-    unpublished = true}]
-    async fn put_matrix_client_v3_register_available(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = POST,
-    path = "/_matrix/client/v3/register/available",
-    unpublished = true}]
-    async fn post_matrix_client_v3_register_available(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/v3/register/available",
-    unpublished = true}]
-    async fn delete_matrix_client_v3_register_available(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/v3/register/available",
-    unpublished = true}]
-    async fn patch_matrix_client_v3_register_available(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/_matrix/client/versions",
-    unpublished = true}]
-    async fn options_matrix_client_versions(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/_matrix/client/versions",
-    unpublished = true}]
-    async fn put_matrix_client_versions(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = POST,
-    path = "/_matrix/client/versions",
-    unpublished = true}]
-    async fn post_matrix_client_versions(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/_matrix/client/versions",
-    unpublished = true}]
-    async fn delete_matrix_client_versions(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/_matrix/client/versions",
-    unpublished = true}]
-    async fn patch_matrix_client_versions(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = OPTIONS,
-    path = "/openapi.json",
-    unpublished = true}]
-    async fn options_openapi_json(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PUT,
-    path = "/openapi.json",
-    unpublished = true}]
-    async fn put_openapi_json(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = POST,
-    path = "/openapi.json",
-    unpublished = true}]
-    async fn post_openapi_json(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = DELETE,
-    path = "/openapi.json",
-    unpublished = true}]
-    async fn delete_openapi_json(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
-    #[endpoint{method = PATCH,
-    path = "/openapi.json",
-    unpublished = true}]
-    async fn patch_openapi_json(
-        rqctx: RequestContext<Self::Context>,
-    ) -> Result<runtime::Reply<(), 204>, Error>;
+/// Every operation group: what a server implements to serve the
+/// whole document.
+pub trait Operations: Document + Login + Logout + Password + Refresh + Registration + Threepids + Tokenrefresh + Versions + Whoami {}
+impl<
+    T: Document + Login + Logout + Password + Refresh + Registration + Threepids
+        + Tokenrefresh + Versions + Whoami,
+> Operations for T {}
+/// The operations of the document, one per `operationId`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    LoginV1,
+    ChangePasswordV2Alpha,
+    RegisterV2Alpha,
+    GetThreePidsV2Alpha,
+    AddThreePidV2Alpha,
+    TokenRefreshV2Alpha,
+    GetLoginFlows,
+    Login,
+    Logout,
+    LogoutAll,
+    ChangePassword,
+    Refresh,
+    Register,
+    CheckUsernameAvailability,
+    GetAccount3pids,
+    Post3pids,
+    Add3pid,
+    Delete3pidFromAccount,
+    GetVersions,
+    GetTokenOwner,
+    GetOpenApiDocument,
 }
-/// Serves [`Api`] with any implementation of [`Operations`].
-pub struct Served<C>(std::marker::PhantomData<fn() -> C>);
-impl<C: Operations> Api for Served<C> {
-    type Context = C;
-    async fn get_open_api_document(
-        rqctx: RequestContext<C>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    > {
-        runtime::reply(async {
-                rqctx.context().get_open_api_document(&rqctx.request).await
-            })
-            .await
-    }
-    async fn login_v1(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::LoginV1Request>,
-    ) -> Result<runtime::Reply<types::LoginV1Response, 200u16>, Error> {
-        runtime::reply(async {
-                let body = body.into_inner()?;
-                rqctx.context().login_v1(&rqctx.request, body).await
-            })
-            .await
-    }
-    async fn get_three_pids_v2_alpha(
-        rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<types::GetThreePidsV2AlphaResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                rqctx.context().get_three_pids_v2_alpha(&rqctx.request, token).await
-            })
-            .await
-    }
-    async fn add_three_pid_v2_alpha(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::AddThreePidV2AlphaRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    > {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                let body = body.into_inner()?;
-                rqctx.context().add_three_pid_v2_alpha(&rqctx.request, token, body).await
-            })
-            .await
-    }
-    async fn change_password_v2_alpha(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::ChangePasswordV2AlphaRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    > {
-        runtime::reply(async {
-                let token = runtime::AccessToken::optional(&rqctx.request);
-                let body = body.into_inner()?;
-                rqctx
-                    .context()
-                    .change_password_v2_alpha(&rqctx.request, token, body)
-                    .await
-            })
-            .await
-    }
-    async fn register_v2_alpha(
-        rqctx: RequestContext<C>,
-        body: runtime::OptionalJsonBody<types::RegisterV2AlphaRequest>,
-    ) -> Result<runtime::Reply<types::RegisterV2AlphaResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let body = body.into_inner()?;
-                rqctx.context().register_v2_alpha(&rqctx.request, body).await
-            })
-            .await
-    }
-    async fn token_refresh_v2_alpha(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::TokenRefreshV2AlphaRequest>,
-    ) -> Result<runtime::Reply<types::TokenRefreshV2AlphaResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let body = body.into_inner()?;
-                rqctx.context().token_refresh_v2_alpha(&rqctx.request, body).await
-            })
-            .await
-    }
-    async fn get_login_flows(
-        rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<types::GetLoginFlowsResponse, 200u16>, Error> {
-        runtime::reply(async { rqctx.context().get_login_flows(&rqctx.request).await })
-            .await
-    }
-    async fn get_login_flows_r0(
-        rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<types::GetLoginFlowsResponse, 200u16>, Error> {
-        runtime::reply(async { rqctx.context().get_login_flows(&rqctx.request).await })
-            .await
-    }
-    async fn login(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::LoginRequest>,
-    ) -> Result<runtime::Reply<types::LoginResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let body = body.into_inner()?;
-                rqctx.context().login(&rqctx.request, body).await
-            })
-            .await
-    }
-    async fn login_r0(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::LoginRequest>,
-    ) -> Result<runtime::Reply<types::LoginResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let body = body.into_inner()?;
-                rqctx.context().login(&rqctx.request, body).await
-            })
-            .await
-    }
-    async fn logout(
-        rqctx: RequestContext<C>,
-        body: runtime::OptionalJsonBody<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    > {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                let body = body.into_inner()?;
-                rqctx.context().logout(&rqctx.request, token, body).await
-            })
-            .await
-    }
-    async fn logout_r0(
-        rqctx: RequestContext<C>,
-        body: runtime::OptionalJsonBody<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    > {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                let body = body.into_inner()?;
-                rqctx.context().logout(&rqctx.request, token, body).await
-            })
-            .await
-    }
-    async fn logout_all(
-        rqctx: RequestContext<C>,
-        body: runtime::OptionalJsonBody<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    > {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                let body = body.into_inner()?;
-                rqctx.context().logout_all(&rqctx.request, token, body).await
-            })
-            .await
-    }
-    async fn logout_all_r0(
-        rqctx: RequestContext<C>,
-        body: runtime::OptionalJsonBody<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    > {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                let body = body.into_inner()?;
-                rqctx.context().logout_all(&rqctx.request, token, body).await
-            })
-            .await
-    }
-    async fn change_password(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::ChangePasswordRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    > {
-        runtime::reply(async {
-                let token = runtime::AccessToken::optional(&rqctx.request);
-                let body = body.into_inner()?;
-                rqctx.context().change_password(&rqctx.request, token, body).await
-            })
-            .await
-    }
-    async fn change_password_r0(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::ChangePasswordRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    > {
-        runtime::reply(async {
-                let token = runtime::AccessToken::optional(&rqctx.request);
-                let body = body.into_inner()?;
-                rqctx.context().change_password(&rqctx.request, token, body).await
-            })
-            .await
-    }
-    async fn refresh(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::RefreshRequest>,
-    ) -> Result<runtime::Reply<types::RefreshResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let body = body.into_inner()?;
-                rqctx.context().refresh(&rqctx.request, body).await
-            })
-            .await
-    }
-    async fn register(
-        rqctx: RequestContext<C>,
-        query: runtime::QueryParams<types::RegisterQuery>,
-        body: runtime::JsonBody<types::RegisterRequest>,
-    ) -> Result<runtime::Reply<types::RegisterResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let query = query.into_inner()?;
-                let body = body.into_inner()?;
-                rqctx.context().register(&rqctx.request, query, body).await
-            })
-            .await
-    }
-    async fn register_r0(
-        rqctx: RequestContext<C>,
-        query: runtime::QueryParams<types::RegisterQuery>,
-        body: runtime::JsonBody<types::RegisterRequest>,
-    ) -> Result<runtime::Reply<types::RegisterResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let query = query.into_inner()?;
-                let body = body.into_inner()?;
-                rqctx.context().register(&rqctx.request, query, body).await
-            })
-            .await
-    }
-    async fn check_username_availability(
-        rqctx: RequestContext<C>,
-        query: runtime::QueryParams<types::CheckUsernameAvailabilityQuery>,
-    ) -> Result<
-        runtime::Reply<types::CheckUsernameAvailabilityResponse, 200u16>,
-        Error,
-    > {
-        runtime::reply(async {
-                let query = query.into_inner()?;
-                rqctx.context().check_username_availability(&rqctx.request, query).await
-            })
-            .await
-    }
-    async fn check_username_availability_r0(
-        rqctx: RequestContext<C>,
-        query: runtime::QueryParams<types::CheckUsernameAvailabilityQuery>,
-    ) -> Result<
-        runtime::Reply<types::CheckUsernameAvailabilityResponse, 200u16>,
-        Error,
-    > {
-        runtime::reply(async {
-                let query = query.into_inner()?;
-                rqctx.context().check_username_availability(&rqctx.request, query).await
-            })
-            .await
-    }
-    async fn get_account_3pids(
-        rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<types::GetAccount3pidsResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                rqctx.context().get_account_3pids(&rqctx.request, token).await
-            })
-            .await
-    }
-    async fn get_account_3pids_r0(
-        rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<types::GetAccount3pidsResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                rqctx.context().get_account_3pids(&rqctx.request, token).await
-            })
-            .await
-    }
-    async fn post_3pids(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::Post3pidsRequest>,
-    ) -> Result<runtime::Reply<types::Post3pidsResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                let body = body.into_inner()?;
-                rqctx.context().post_3pids(&rqctx.request, token, body).await
-            })
-            .await
-    }
-    async fn post_3pids_r0(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::Post3pidsRequest>,
-    ) -> Result<runtime::Reply<types::Post3pidsResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                let body = body.into_inner()?;
-                rqctx.context().post_3pids(&rqctx.request, token, body).await
-            })
-            .await
-    }
-    async fn add_3pid(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::Add3pidRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    > {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                let body = body.into_inner()?;
-                rqctx.context().add_3pid(&rqctx.request, token, body).await
-            })
-            .await
-    }
-    async fn add_3pidr0(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::Add3pidRequest>,
-    ) -> Result<
-        runtime::Reply<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            200u16,
-        >,
-        Error,
-    > {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                let body = body.into_inner()?;
-                rqctx.context().add_3pid(&rqctx.request, token, body).await
-            })
-            .await
-    }
-    async fn delete_3pid_from_account(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::Delete3pidFromAccountRequest>,
-    ) -> Result<runtime::Reply<types::Delete3pidFromAccountResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                let body = body.into_inner()?;
-                rqctx
-                    .context()
-                    .delete_3pid_from_account(&rqctx.request, token, body)
-                    .await
-            })
-            .await
-    }
-    async fn delete_3pid_from_account_r0(
-        rqctx: RequestContext<C>,
-        body: runtime::JsonBody<types::Delete3pidFromAccountRequest>,
-    ) -> Result<runtime::Reply<types::Delete3pidFromAccountResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                let body = body.into_inner()?;
-                rqctx
-                    .context()
-                    .delete_3pid_from_account(&rqctx.request, token, body)
-                    .await
-            })
-            .await
-    }
-    async fn get_versions(
-        rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<types::GetVersionsResponse, 200u16>, Error> {
-        runtime::reply(async { rqctx.context().get_versions(&rqctx.request).await })
-            .await
-    }
-    async fn get_token_owner(
-        rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<types::GetTokenOwnerResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                rqctx.context().get_token_owner(&rqctx.request, token).await
-            })
-            .await
-    }
-    async fn get_token_owner_r0(
-        rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<types::GetTokenOwnerResponse, 200u16>, Error> {
-        runtime::reply(async {
-                let token = runtime::AccessToken::required(&rqctx.request)?;
-                rqctx.context().get_token_owner(&rqctx.request, token).await
-            })
-            .await
-    }
-    async fn options_matrix_client_api_v1_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_api_v1_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_api_v1_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_api_v1_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_api_v1_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_api_v2_alpha_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn put_matrix_client_api_v2_alpha_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_api_v2_alpha_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_api_v2_alpha_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_api_v2_alpha_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_api_v2_alpha_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_api_v2_alpha_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_api_v2_alpha_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_api_v2_alpha_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_api_v2_alpha_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_api_v2_alpha_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_api_v2_alpha_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_api_v2_alpha_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_api_v2_alpha_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_api_v2_alpha_tokenrefresh(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_api_v2_alpha_tokenrefresh(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_api_v2_alpha_tokenrefresh(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_api_v2_alpha_tokenrefresh(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_api_v2_alpha_tokenrefresh(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_r0_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn put_matrix_client_r0_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_r0_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_r0_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_r0_account_3pid_add(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_r0_account_3pid_add(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_r0_account_3pid_add(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_r0_account_3pid_add(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_r0_account_3pid_add(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_r0_account_3pid_delete(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_r0_account_3pid_delete(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_r0_account_3pid_delete(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_r0_account_3pid_delete(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_r0_account_3pid_delete(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_r0_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_r0_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_r0_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_r0_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_r0_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_r0_account_whoami(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn put_matrix_client_r0_account_whoami(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn post_matrix_client_r0_account_whoami(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn delete_matrix_client_r0_account_whoami(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn patch_matrix_client_r0_account_whoami(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn options_matrix_client_r0_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn put_matrix_client_r0_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_r0_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_r0_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_r0_logout(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_r0_logout(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_r0_logout(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_r0_logout(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_r0_logout(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_r0_logout_all(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_r0_logout_all(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_r0_logout_all(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_r0_logout_all(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_r0_logout_all(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_r0_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_r0_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_r0_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_r0_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_r0_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_r0_register_available(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn put_matrix_client_r0_register_available(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn post_matrix_client_r0_register_available(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn delete_matrix_client_r0_register_available(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn patch_matrix_client_r0_register_available(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn options_matrix_client_v3_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn put_matrix_client_v3_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_v3_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_v3_account_3pid(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_v3_account_3pid_add(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_v3_account_3pid_add(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_v3_account_3pid_add(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_v3_account_3pid_add(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_v3_account_3pid_add(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_v3_account_3pid_delete(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_v3_account_3pid_delete(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_v3_account_3pid_delete(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_v3_account_3pid_delete(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_v3_account_3pid_delete(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_v3_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_v3_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_v3_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_v3_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_v3_account_password(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_v3_account_whoami(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn put_matrix_client_v3_account_whoami(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn post_matrix_client_v3_account_whoami(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn delete_matrix_client_v3_account_whoami(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn patch_matrix_client_v3_account_whoami(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn options_matrix_client_v3_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn put_matrix_client_v3_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_v3_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_v3_login(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_v3_logout(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_v3_logout(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_v3_logout(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_v3_logout(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_v3_logout(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_v3_logout_all(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_v3_logout_all(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_v3_logout_all(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_v3_logout_all(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_v3_logout_all(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_v3_refresh(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_v3_refresh(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_v3_refresh(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_v3_refresh(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_v3_refresh(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_v3_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn get_matrix_client_v3_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn put_matrix_client_v3_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn delete_matrix_client_v3_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn patch_matrix_client_v3_register(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("OPTIONS, POST"))))
-    }
-    async fn options_matrix_client_v3_register_available(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn put_matrix_client_v3_register_available(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn post_matrix_client_v3_register_available(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn delete_matrix_client_v3_register_available(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn patch_matrix_client_v3_register_available(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn options_matrix_client_versions(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn put_matrix_client_versions(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn post_matrix_client_versions(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn delete_matrix_client_versions(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn patch_matrix_client_versions(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn options_openapi_json(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Ok(())))
-    }
-    async fn put_openapi_json(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn post_openapi_json(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn delete_openapi_json(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
-    }
-    async fn patch_openapi_json(
-        _rqctx: RequestContext<C>,
-    ) -> Result<runtime::Reply<(), 204>, Error> {
-        Ok(runtime::Reply(Err(runtime::method_not_allowed("GET, OPTIONS"))))
+impl Operation {
+    /// Every operation, in document order.
+    pub const ALL: &[Operation] = &[
+        Operation::LoginV1,
+        Operation::ChangePasswordV2Alpha,
+        Operation::RegisterV2Alpha,
+        Operation::GetThreePidsV2Alpha,
+        Operation::AddThreePidV2Alpha,
+        Operation::TokenRefreshV2Alpha,
+        Operation::GetLoginFlows,
+        Operation::Login,
+        Operation::Logout,
+        Operation::LogoutAll,
+        Operation::ChangePassword,
+        Operation::Refresh,
+        Operation::Register,
+        Operation::CheckUsernameAvailability,
+        Operation::GetAccount3pids,
+        Operation::Post3pids,
+        Operation::Add3pid,
+        Operation::Delete3pidFromAccount,
+        Operation::GetVersions,
+        Operation::GetTokenOwner,
+        Operation::GetOpenApiDocument,
+    ];
+    /// The `operationId`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Operation::LoginV1 => "loginV1",
+            Operation::ChangePasswordV2Alpha => "changePasswordV2Alpha",
+            Operation::RegisterV2Alpha => "registerV2Alpha",
+            Operation::GetThreePidsV2Alpha => "getThreePidsV2Alpha",
+            Operation::AddThreePidV2Alpha => "addThreePidV2Alpha",
+            Operation::TokenRefreshV2Alpha => "tokenRefreshV2Alpha",
+            Operation::GetLoginFlows => "getLoginFlows",
+            Operation::Login => "login",
+            Operation::Logout => "logout",
+            Operation::LogoutAll => "logout_all",
+            Operation::ChangePassword => "changePassword",
+            Operation::Refresh => "refresh",
+            Operation::Register => "register",
+            Operation::CheckUsernameAvailability => "checkUsernameAvailability",
+            Operation::GetAccount3pids => "getAccount3PIDs",
+            Operation::Post3pids => "post3PIDs",
+            Operation::Add3pid => "add3PID",
+            Operation::Delete3pidFromAccount => "delete3pidFromAccount",
+            Operation::GetVersions => "getVersions",
+            Operation::GetTokenOwner => "getTokenOwner",
+            Operation::GetOpenApiDocument => "getOpenApiDocument",
+        }
     }
 }
-/// The dropshot description of every route, served by `C`.
-pub fn api_description<C: Operations>() -> Result<
-    dropshot::ApiDescription<C>,
-    dropshot::ApiDescriptionBuildErrors,
-> {
-    api_mod::api_description::<Served<C>>()
+/// Where a request goes: its path split at `/` and matched against
+/// every path of the document. Path parameters are returned as they
+/// were sent (still percent-encoded).
+pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
+    let mut segments = [""; 7usize];
+    let Some(count) = runtime::split_path(path, &mut segments) else {
+        return runtime::Routed::NotFound;
+    };
+    match &segments[..count] {
+        ["openapi.json"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetOpenApiDocument, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "versions"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetVersions, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "r0", "login"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetLoginFlows, vec![])
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Login, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "logout"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Logout, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "register"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Register, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "login"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetLoginFlows, vec![])
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Login, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "logout"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Logout, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "refresh"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Refresh, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "register"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Register, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "api", "v1", "login"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::LoginV1, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "api", "v2_alpha", "register"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::RegisterV2Alpha, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "api", "v2_alpha", "tokenrefresh"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::TokenRefreshV2Alpha, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "3pid"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetAccount3pids, vec![])
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Post3pids, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "password"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::ChangePassword, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "whoami"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetTokenOwner, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "r0", "logout", "all"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::LogoutAll, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "register", "available"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::CheckUsernameAvailability,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "v3", "account", "3pid"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetAccount3pids, vec![])
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Post3pids, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "account", "password"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::ChangePassword, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "account", "whoami"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetTokenOwner, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "v3", "logout", "all"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::LogoutAll, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "register", "available"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::CheckUsernameAvailability,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "api", "v2_alpha", "account", "3pid"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetThreePidsV2Alpha, vec![])
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::AddThreePidV2Alpha, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "api", "v2_alpha", "account", "password"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::ChangePasswordV2Alpha, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "3pid", "add"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Add3pid, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "3pid", "delete"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Delete3pidFromAccount, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "account", "3pid", "add"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Add3pid, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "account", "3pid", "delete"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Delete3pidFromAccount, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        _ => runtime::Routed::NotFound,
+    }
+}
+/// Calls `operation` on `server` with what `request` carries, and
+/// renders the outcome.
+pub async fn dispatch<C: Operations>(
+    server: &C,
+    operation: Operation,
+    request: &runtime::Request,
+) -> runtime::Response {
+    match operation {
+        Operation::LoginV1 => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request.json_body::<types::LoginV1Request>(true)?;
+                    Login::login_v1(server, request, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::ChangePasswordV2Alpha => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::optional(request);
+                    let body = request
+                        .json_body::<types::ChangePasswordV2AlphaRequest>(true)?;
+                    Password::change_password_v2_alpha(server, request, token, body)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::RegisterV2Alpha => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request
+                        .json_body::<types::RegisterV2AlphaRequest>(false)?;
+                    Registration::register_v2_alpha(server, request, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetThreePidsV2Alpha => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    Threepids::get_three_pids_v2_alpha(server, request, token).await
+                }
+                    .await,
+            )
+        }
+        Operation::AddThreePidV2Alpha => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request
+                        .json_body::<types::AddThreePidV2AlphaRequest>(true)?;
+                    Threepids::add_three_pid_v2_alpha(server, request, token, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::TokenRefreshV2Alpha => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request
+                        .json_body::<types::TokenRefreshV2AlphaRequest>(true)?;
+                    Tokenrefresh::token_refresh_v2_alpha(server, request, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetLoginFlows => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(async { Login::get_login_flows(server, request).await }.await)
+        }
+        Operation::Login => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request.json_body::<types::LoginRequest>(true)?;
+                    Login::login(server, request, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::Logout => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request
+                        .json_body::<
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >(false)?;
+                    Logout::logout(server, request, token, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::LogoutAll => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request
+                        .json_body::<
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >(false)?;
+                    Logout::logout_all(server, request, token, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::ChangePassword => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::optional(request);
+                    let body = request.json_body::<types::ChangePasswordRequest>(true)?;
+                    Password::change_password(server, request, token, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::Refresh => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request.json_body::<types::RefreshRequest>(true)?;
+                    Refresh::refresh(server, request, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::Register => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let query = request.query::<types::RegisterQuery>()?;
+                    let body = request.json_body::<types::RegisterRequest>(true)?;
+                    Registration::register(server, request, query, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::CheckUsernameAvailability => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let query = request
+                        .query::<types::CheckUsernameAvailabilityQuery>()?;
+                    Registration::check_username_availability(server, request, query)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::GetAccount3pids => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    Threepids::get_account_3pids(server, request, token).await
+                }
+                    .await,
+            )
+        }
+        Operation::Post3pids => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request.json_body::<types::Post3pidsRequest>(true)?;
+                    Threepids::post_3pids(server, request, token, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::Add3pid => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request.json_body::<types::Add3pidRequest>(true)?;
+                    Threepids::add_3pid(server, request, token, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::Delete3pidFromAccount => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request
+                        .json_body::<types::Delete3pidFromAccountRequest>(true)?;
+                    Threepids::delete_3pid_from_account(server, request, token, body)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::GetVersions => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(async { Versions::get_versions(server, request).await }.await)
+        }
+        Operation::GetTokenOwner => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    Whoami::get_token_owner(server, request, token).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetOpenApiDocument => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(async { Document::get_open_api_document(server, request).await }.await)
+        }
+    }
 }

@@ -1317,50 +1317,6 @@ impl ClientInfo<()> for Client {
 impl ClientHooks<()> for &Client {}
 #[allow(clippy::all)]
 impl Client {
-    /**The OpenAPI document of this server
-
-This document: every operation the server serves, generated from
-the API descriptions it was built from. Clients can generate their
-code from it.
-
-Sends a `GET` request to `/openapi.json`
-
-*/
-    pub async fn get_open_api_document<'a>(
-        &'a self,
-    ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-        Error<()>,
-    > {
-        let url = format!("{}/openapi.json", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "get_open_api_document",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
-        }
-    }
     /**Authenticates the user
 
 Authenticates the user by password, and issues an access token they can
@@ -1409,116 +1365,6 @@ Sends a `POST` request to `/_matrix/client/api/v1/login`
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            _ => Err(Error::UnexpectedResponse(response)),
-        }
-    }
-    /**Gets a list of a user's third party identifiers
-
-Gets a list of the third party identifiers that the homeserver has
-associated with the user's account.
-
-This is *not* the same as the list of third party identifiers bound to
-the user's Matrix ID in Identity Servers. Identifiers in this list may
-be used by the homeserver as, for example, identifiers that it will
-accept to reset the user's account password.
-
-Sends a `GET` request to `/_matrix/client/api/v2_alpha/account/3pid`
-
-*/
-    pub async fn get_three_pids_v2_alpha<'a>(
-        &'a self,
-    ) -> Result<
-        ResponseValue<types::GetThreePidsV2AlphaResponse>,
-        Error<types::MatrixError>,
-    > {
-        let url = format!("{}/_matrix/client/api/v2_alpha/account/3pid", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "get_three_pids_v2_alpha",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            _ => Err(Error::UnexpectedResponse(response)),
-        }
-    }
-    /**Adds contact information to the user's account
-
-Adds a third party identifier to the user's account.
-
-The homeserver asks the identity server named in ``threePidCreds``
-whether the session was validated, and only identity servers it is
-configured to trust are asked. If ``bind`` is true the homeserver
-also binds the identifier to the user's Matrix ID on that identity
-server.
-
-Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/3pid`
-
-*/
-    pub async fn add_three_pid_v2_alpha<'a>(
-        &'a self,
-        body: &'a types::AddThreePidV2AlphaBody,
-    ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-        Error<types::MatrixError>,
-    > {
-        let url = format!("{}/_matrix/client/api/v2_alpha/account/3pid", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "add_three_pid_v2_alpha",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            401u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
@@ -1661,6 +1507,116 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/register`
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Gets a list of a user's third party identifiers
+
+Gets a list of the third party identifiers that the homeserver has
+associated with the user's account.
+
+This is *not* the same as the list of third party identifiers bound to
+the user's Matrix ID in Identity Servers. Identifiers in this list may
+be used by the homeserver as, for example, identifiers that it will
+accept to reset the user's account password.
+
+Sends a `GET` request to `/_matrix/client/api/v2_alpha/account/3pid`
+
+*/
+    pub async fn get_three_pids_v2_alpha<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<types::GetThreePidsV2AlphaResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/api/v2_alpha/account/3pid", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_three_pids_v2_alpha",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Adds contact information to the user's account
+
+Adds a third party identifier to the user's account.
+
+The homeserver asks the identity server named in ``threePidCreds``
+whether the session was validated, and only identity servers it is
+configured to trust are asked. If ``bind`` is true the homeserver
+also binds the identifier to the user's Matrix ID on that identity
+server.
+
+Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/3pid`
+
+*/
+    pub async fn add_three_pid_v2_alpha<'a>(
+        &'a self,
+        body: &'a types::AddThreePidV2AlphaBody,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/api/v2_alpha/account/3pid", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "add_three_pid_v2_alpha",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             429u16 => {
@@ -3307,6 +3263,50 @@ Sends a `GET` request to `/_matrix/client/r0/account/whoami`
             401u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**The OpenAPI document of this server
+
+This document: every operation the server serves, generated from
+the API descriptions it was built from. Clients can generate their
+code from it.
+
+Sends a `GET` request to `/openapi.json`
+
+*/
+    pub async fn get_open_api_document<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/openapi.json", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_open_api_document",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }

@@ -51,6 +51,7 @@ pub struct Config {
     /// a trusted proxy), so per-IP rate limits apply to the client, not to
     /// the proxy. Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub http: Http,
     pub registration: Registration,
     pub passwords: Passwords,
     pub tokens: Tokens,
@@ -67,12 +68,45 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             log: "info".into(),
             trusted_proxies: Vec::new(),
+            http: Http::default(),
             registration: Registration::default(),
             passwords: Passwords::default(),
             tokens: Tokens::default(),
             rate_limits: RateLimits::default(),
             identity: Identity::default(),
         }
+    }
+}
+
+/// What a connection may cost the server before it has sent a request.
+///
+/// Every limit here holds before any of the server's own code runs, so a
+/// client that opens connections and sends nothing, or sends a byte a
+/// second, cannot hold the server's sockets or memory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http {
+    /// Open connections at once. At the cap, the oldest connection that is
+    /// idle (no request in flight) is closed to make room; when none is idle the
+    /// newcomer is. Clamped at start to what the open-file limit allows.
+    pub max_connections: usize,
+    /// To receive a request's headers, counted from when the connection is
+    /// ready for it: a new connection that sends nothing, a client sending
+    /// its headers a byte at a time, and a keep-alive connection waiting for
+    /// its next request are all closed after it (hyper's header timer starts
+    /// when the connection is ready to read a request, so it is also the
+    /// keep-alive idle limit).
+    #[serde(with = "humantime_ms")]
+    pub header_timeout: Duration,
+    /// To receive a whole request body, once its headers have arrived; then
+    /// 408 and the connection is closed.
+    #[serde(with = "humantime_ms")]
+    pub body_timeout: Duration,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http { max_connections: 8192, header_timeout: Duration::from_secs(10), body_timeout: Duration::from_secs(30) }
     }
 }
 

@@ -1,11 +1,6 @@
 //! What a browser client needs from today's paths: CORS headers on every
 //! answer (errors, UIA challenges and rate limits included), preflights on
-//! every served path, Matrix-shaped 405s, and `/versions`.
-//!
-//! Not tested here, because it is not ours to control: a path that is not
-//! in `api/` at all is answered 404 by dropshot's router with its own body
-//! and no CORS headers (README, "What dropshot cannot do"). Only its status
-//! is checked.
+//! every path, served or not, Matrix-shaped 404s and 405s, and `/versions`.
 
 mod common;
 mod v3_support;
@@ -117,10 +112,26 @@ async fn wrong_methods_and_unknown_paths() {
             assert_cors(&answer, &what);
         }
     }
-    // Unknown paths under /_matrix/: dropshot's 404 (see the file's doc).
-    for path in [format!("{V3}/nonexistent"), format!("{R0}/account/whoami/extra"), format!("{V3}/versions")] {
+    // Paths no operation describes: 404 M_UNRECOGNIZED, which clients that
+    // probe optional endpoints read, with CORS so that browsers can; a
+    // trailing slash names another path, as for the reference server.
+    let unknown = [
+        format!("{V3}/nonexistent"),
+        format!("{R0}/account/whoami/extra"),
+        format!("{V3}/versions"),
+        format!("{V3}/login/"),
+        "/foo".to_owned(),
+        "/_synapse/admin/v1/nope".to_owned(),
+    ];
+    for path in unknown {
+        let what = format!("GET {path}");
         let answer = call(&server, "GET", &path, None, None).await;
-        assert_eq!(answer.status, 404, "GET {path}: {}", answer.body);
+        assert_error(&answer, 404, "M_UNRECOGNIZED");
+        assert_cors(&answer, &what);
+        let preflight =
+            Answer::from(client().request(reqwest::Method::OPTIONS, server.url(&path)).send().await.unwrap()).await;
+        assert!(matches!(preflight.status, 200 | 204), "OPTIONS {path}: {}", preflight.status);
+        assert_cors(&preflight, &format!("OPTIONS {path}"));
     }
 }
 

@@ -1,8 +1,8 @@
 //! The limits our server is compared with, measured on the same machine in
-//! the same run: a bare hyper 1 server and a dropshot 0.18 server answering
-//! whoami with a fixed body (what any Rust server, and any dropshot server,
-//! can do for a whoami-like request), and the raw argon2id hash rate (what
-//! any login or registration with those parameters can do).
+//! the same run: a bare hyper 1 server answering whoami with a fixed body
+//! (what any Rust server can do for a whoami-like request), and the raw
+//! argon2id hash rate (what any login or registration with those
+//! parameters can do).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,9 +16,6 @@ use argon2::password_hash::{PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use bytes::Bytes;
 use clap::Args;
-use dropshot::{
-    ApiDescription, ConfigDropshot, HandlerTaskMode, HttpError, HttpResponseOk, RequestContext, ServerBuilder, endpoint,
-};
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
@@ -27,7 +24,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use matrix_accounts::config::Passwords;
-use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -86,38 +82,11 @@ async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
 }
 
 /// The body of the fixed whoami, field order as in [`STATIC_BODY`].
-#[derive(Serialize, JsonSchema)]
+#[derive(Serialize)]
 struct FixedWhoami {
     user_id: &'static str,
     device_id: &'static str,
     is_guest: bool,
-}
-
-/// GET /_matrix/client/v3/account/whoami, whatever the token.
-#[endpoint { method = GET, path = "/_matrix/client/v3/account/whoami" }]
-async fn fixed_whoami(_request: RequestContext<()>) -> Result<HttpResponseOk<FixedWhoami>, HttpError> {
-    Ok(HttpResponseOk(FixedWhoami { user_id: "@bench:localhost", device_id: "BENCH", is_guest: false }))
-}
-
-/// The dropshot limit server: dropshot's own cost for a trivial endpoint,
-/// configured like ours (handlers on the connection's task, the server's
-/// own logger, which drops everything below warnings before formatting).
-pub fn serve_dropshot(args: ServeArgs) -> anyhow::Result<()> {
-    server_runtime(args.threads)?.block_on(async {
-        let mut api = ApiDescription::new();
-        api.register(fixed_whoami).map_err(|e| anyhow!("registering the endpoint: {e}"))?;
-        let config = ConfigDropshot {
-            bind_address: args.listen,
-            default_handler_task_mode: HandlerTaskMode::CancelOnDisconnect,
-            ..Default::default()
-        };
-        let server = ServerBuilder::new(api, (), matrix_accounts::logging::dropshot_logger())
-            .config(config)
-            .start()
-            .map_err(|e| anyhow!("starting dropshot on {}: {e}", args.listen))?;
-        eprintln!("dropshot limit server on http://{}{WHOAMI_PATH}", server.local_addr());
-        server.await.map_err(|e| anyhow!("dropshot: {e}"))
-    })
 }
 
 #[derive(Args)]

@@ -61,11 +61,15 @@ impl Build {
         for warning in spec.warnings() {
             println!("cargo:warning={}/{}: {}", self.api.display(), warning.location, warning.message);
         }
+        let mut options = self.options.clone();
         if let Some(handlers) = &self.handlers {
-            self.warn_about_stubs(&spec, handlers)?;
+            let implemented = emit::handlers::implemented(handlers, &spec)
+                .map_err(|e| format!("reading handlers in {}: {e}", handlers.display()))?;
+            self.warn_about_stubs(&spec, handlers, &implemented);
+            options.implemented = Some(implemented);
         }
 
-        let output = emit::emit(&spec, &self.options).map_err(|e| format!("{}: {e}", self.api.display()))?;
+        let output = emit::emit(&spec, &options).map_err(|e| format!("{}: {e}", self.api.display()))?;
         write(&out_dir.join(SERVER_FILE), &output.server)?;
         write(&out_dir.join(DOCUMENT_FILE), &output.document)?;
         write(&out_dir.join(CLIENT_FILE), &output.client)?;
@@ -86,10 +90,8 @@ impl Build {
         Ok(spec)
     }
 
-    fn warn_about_stubs(&self, spec: &Spec, handlers: &Path) -> Result<(), String> {
-        let implemented = emit::handlers::implemented(handlers, emit::OPERATIONS_TRAIT)
-            .map_err(|e| format!("reading handlers in {}: {e}", handlers.display()))?;
-        for operation_id in emit::handlers::missing(spec, &implemented) {
+    fn warn_about_stubs(&self, spec: &Spec, handlers: &Path, implemented: &emit::handlers::Implemented) {
+        for operation_id in emit::handlers::missing(spec, implemented) {
             for route in spec.routes.iter().filter(|r| r.operation_id == operation_id) {
                 println!(
                     "cargo:warning={} {} ({operation_id}) has no handler in {}: it answers 404 M_UNRECOGNIZED",
@@ -99,7 +101,6 @@ impl Build {
                 );
             }
         }
-        Ok(())
     }
 }
 

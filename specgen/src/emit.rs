@@ -1,8 +1,7 @@
 //! Code generation: from a checked [`Spec`] to the files the server builds on.
 //!
-//! * `api.rs`: the schema types (typify), the `Operations` trait hand-written
-//!   code implements, and the dropshot `Api` trait with its glue
-//!   ([`server`]);
+//! * `api.rs`: the schema types (typify), the operation-group traits
+//!   hand-written code implements, the router and the dispatch ([`server`]);
 //! * `openapi.json`: the published OpenAPI 3.0 document ([`document`]);
 //! * `client.rs`: a progenitor client generated from that document
 //!   ([`client`]).
@@ -14,7 +13,7 @@ pub mod client;
 pub mod document;
 pub mod handlers;
 mod names;
-mod server;
+pub mod server;
 mod types;
 
 use std::fmt;
@@ -30,11 +29,17 @@ pub struct EmitOptions {
     pub runtime: String,
     /// The error type every handler returns.
     pub error: String,
+    /// What hand-written code implements, when known: groups without an
+    /// implementation get a blanket one of their stubs, and the published
+    /// document says which operations are stubs (a declared 404 and
+    /// `x-not-implemented`). Unknown (`None`): every group must be
+    /// implemented by hand, and the document says nothing of stubs.
+    pub implemented: Option<handlers::Implemented>,
 }
 
 impl Default for EmitOptions {
     fn default() -> Self {
-        EmitOptions { runtime: "crate::api::runtime".into(), error: "crate::error::Error".into() }
+        EmitOptions { runtime: "crate::api::runtime".into(), error: "crate::error::Error".into(), implemented: None }
     }
 }
 
@@ -75,7 +80,7 @@ pub const HEADER: &str =
 pub fn emit(spec: &Spec, options: &EmitOptions) -> Result<Output, EmitError> {
     Ok(Output {
         server: server_code(spec, options)?,
-        document: document::render(spec)?,
+        document: document::render(spec, options.implemented.as_ref())?,
         client: client::generate(spec)?,
     })
 }
@@ -83,7 +88,7 @@ pub fn emit(spec: &Spec, options: &EmitOptions) -> Result<Output, EmitError> {
 /// The server's `api.rs`.
 pub fn server_code(spec: &Spec, options: &EmitOptions) -> Result<String, EmitError> {
     let types = types::generate(&spec.document, &spec.routes)?;
-    let server = server::generate(&spec.document, &spec.routes, &types.operations)?;
+    let server = server::generate(&spec.document, &spec.routes, &types.operations, options.implemented.as_ref())?;
     let runtime: syn::Path = syn::parse_str(&options.runtime)
         .map_err(|e| EmitError::new(format!("runtime path {:?}: {e}", options.runtime)))?;
     let error: syn::Path =
@@ -96,7 +101,6 @@ pub fn server_code(spec: &Spec, options: &EmitOptions) -> Result<String, EmitErr
             #module
         }
 
-        use dropshot::RequestContext;
         use #runtime;
         use #error;
 

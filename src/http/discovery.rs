@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
-
-use crate::api::OPENAPI_DOCUMENT;
+use super::Handlers;
+use crate::api::runtime::{Prerendered, Request};
 use crate::api::types::GetVersionsResponse;
+use crate::api::{Document, OPENAPI_DOCUMENT, Versions};
 use crate::error::Error;
 
 /// The spec releases whose account API this server implements: every r0
@@ -16,17 +16,21 @@ const VERSIONS: &[&str] = &[
     "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12",
 ];
 
-/// `GET /openapi.json`: the published document, exactly as built from
-/// `api/` (the committed copy is `generated/openapi.json`). Parsed per
-/// request: it is asked for rarely, and a parsed copy would stay resident.
-pub fn openapi_document() -> Result<Map<String, Value>, Error> {
-    serde_json::from_str(OPENAPI_DOCUMENT).map_err(Error::internal)
+impl Document for Handlers {
+    /// `GET /openapi.json`: the published document, exactly as built from
+    /// `api/` (the committed copy is `generated/openapi.json`), sent as the
+    /// bytes compiled into the binary.
+    async fn get_open_api_document(&self, _: &Request) -> Result<Prerendered, Error> {
+        Ok(Prerendered::from_static(OPENAPI_DOCUMENT))
+    }
 }
 
-/// `GET /_matrix/client/versions`.
-pub fn versions() -> GetVersionsResponse {
-    GetVersionsResponse {
-        versions: VERSIONS.iter().map(|v| (*v).to_owned()).collect(),
-        unstable_features: HashMap::new(),
+impl Versions for Handlers {
+    /// `GET /_matrix/client/versions`.
+    async fn get_versions(&self, _: &Request) -> Result<GetVersionsResponse, Error> {
+        Ok(GetVersionsResponse {
+            versions: VERSIONS.iter().map(|v| (*v).to_owned()).collect(),
+            unstable_features: HashMap::new(),
+        })
     }
 }

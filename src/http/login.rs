@@ -6,65 +6,59 @@
 //! - `POST /_matrix/client/{r0,v3}/login`: an `identifier` object or the
 //!   legacy `user` / `medium` + `address`, `device_id`, `refresh_token`.
 
-use dropshot::RequestInfo;
 use serde_json::{Map, Value};
 
 use super::Handlers;
 use super::register::millis;
 use crate::accounts::{LoginRequest, UserIdentifier};
-use crate::api::types;
+use crate::api::runtime::Request;
+use crate::api::{Login, types};
 use crate::error::Error;
 
-pub async fn v1(
-    handlers: &Handlers,
-    request: &RequestInfo,
-    body: types::LoginV1Request,
-) -> Result<types::LoginV1Response, Error> {
-    let login = LoginRequest {
-        login_type: body.type_,
-        identifier: UserIdentifier::User(body.user),
-        password: Some(body.password),
-        device_id: None,
-        initial_device_display_name: None,
-        refresh_token: true,
-    };
-    let logged_in = handlers.accounts.login(login, &handlers.client(request)).await?;
-    Ok(types::LoginV1Response {
-        access_token: logged_in.access_token,
-        home_server: handlers.accounts.server_name().to_owned(),
-        refresh_token: logged_in.refresh_token,
-        user_id: logged_in.user_id,
-    })
-}
+impl Login for Handlers {
+    async fn login_v1(&self, request: &Request, body: types::LoginV1Request) -> Result<types::LoginV1Response, Error> {
+        let login = LoginRequest {
+            login_type: body.type_,
+            identifier: UserIdentifier::User(body.user),
+            password: Some(body.password),
+            device_id: None,
+            initial_device_display_name: None,
+            refresh_token: true,
+        };
+        let logged_in = self.accounts.login(login, &self.client(request)).await?;
+        Ok(types::LoginV1Response {
+            access_token: logged_in.access_token,
+            home_server: self.accounts.server_name().to_owned(),
+            refresh_token: logged_in.refresh_token,
+            user_id: logged_in.user_id,
+        })
+    }
 
-pub fn flows(handlers: &Handlers) -> types::GetLoginFlowsResponse {
-    let flows = handlers.accounts.login_flows().iter().map(|flow| types::LoginFlow { type_: (*flow).to_owned() });
-    types::GetLoginFlowsResponse { flows: flows.collect() }
-}
+    async fn get_login_flows(&self, _: &Request) -> Result<types::GetLoginFlowsResponse, Error> {
+        let flows = self.accounts.login_flows().iter().map(|flow| types::LoginFlow { type_: (*flow).to_owned() });
+        Ok(types::GetLoginFlowsResponse { flows: flows.collect() })
+    }
 
-pub async fn v3(
-    handlers: &Handlers,
-    request: &RequestInfo,
-    body: types::LoginRequest,
-) -> Result<types::LoginResponse, Error> {
-    handlers.accounts.check_login_type(&body.type_)?;
-    let login = LoginRequest {
-        login_type: body.type_,
-        identifier: identifier(body.identifier, body.user, body.medium, body.address)?,
-        password: body.password,
-        device_id: body.device_id,
-        initial_device_display_name: body.initial_device_display_name,
-        refresh_token: body.refresh_token,
-    };
-    let logged_in = handlers.accounts.login(login, &handlers.client(request)).await?;
-    Ok(types::LoginResponse {
-        access_token: logged_in.access_token,
-        device_id: logged_in.device_id,
-        expires_in_ms: logged_in.expires_in_ms.map(millis),
-        home_server: Some(handlers.accounts.server_name().to_owned()),
-        refresh_token: logged_in.refresh_token,
-        user_id: logged_in.user_id,
-    })
+    async fn login(&self, request: &Request, body: types::LoginRequest) -> Result<types::LoginResponse, Error> {
+        self.accounts.check_login_type(&body.type_)?;
+        let login = LoginRequest {
+            login_type: body.type_,
+            identifier: identifier(body.identifier, body.user, body.medium, body.address)?,
+            password: body.password,
+            device_id: body.device_id,
+            initial_device_display_name: body.initial_device_display_name,
+            refresh_token: body.refresh_token,
+        };
+        let logged_in = self.accounts.login(login, &self.client(request)).await?;
+        Ok(types::LoginResponse {
+            access_token: logged_in.access_token,
+            device_id: logged_in.device_id,
+            expires_in_ms: logged_in.expires_in_ms.map(millis),
+            home_server: Some(self.accounts.server_name().to_owned()),
+            refresh_token: logged_in.refresh_token,
+            user_id: logged_in.user_id,
+        })
+    }
 }
 
 /// Who logs in. The domain owns the rules for the spec's several ways of

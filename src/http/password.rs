@@ -10,41 +10,42 @@
 //! password (UIA asks for an e-mail address validated by a trusted identity
 //! server, and every device is logged out).
 
-use dropshot::RequestInfo;
 use serde_json::Value;
 
 use super::{Handlers, Json, empty};
 use crate::accounts::ChangePasswordRequest;
-use crate::api::runtime::AccessToken;
-use crate::api::types;
+use crate::api::runtime::{AccessToken, Request};
+use crate::api::{Password, types};
 use crate::error::Error;
 
-pub async fn v2_alpha(
-    handlers: &Handlers,
-    request: &RequestInfo,
-    token: Option<AccessToken>,
-    body: types::ChangePasswordV2AlphaRequest,
-) -> Result<Json, Error> {
-    let request_body = ChangePasswordRequest { new_password: body.new_password, logout_devices: None };
-    change(handlers, request, token, request_body, body.auth.map(|auth| Value::Object(auth.0))).await
-}
+impl Password for Handlers {
+    async fn change_password_v2_alpha(
+        &self,
+        request: &Request,
+        token: Option<AccessToken>,
+        body: types::ChangePasswordV2AlphaRequest,
+    ) -> Result<Json, Error> {
+        let request_body = ChangePasswordRequest { new_password: body.new_password, logout_devices: None };
+        change(self, request, token, request_body, body.auth.map(|auth| Value::Object(auth.0))).await
+    }
 
-pub async fn v3(
-    handlers: &Handlers,
-    request: &RequestInfo,
-    token: Option<AccessToken>,
-    body: types::ChangePasswordRequest,
-) -> Result<Json, Error> {
-    // `logout_devices` defaults to true: only an explicit false is news,
-    // and leaving true out lets a UIA follow-up keep the session's choice.
-    let logout_devices = (!body.logout_devices).then_some(false);
-    let request_body = ChangePasswordRequest { new_password: body.new_password, logout_devices };
-    change(handlers, request, token, request_body, body.auth.map(|auth| Value::Object(auth.0))).await
+    async fn change_password(
+        &self,
+        request: &Request,
+        token: Option<AccessToken>,
+        body: types::ChangePasswordRequest,
+    ) -> Result<Json, Error> {
+        // `logout_devices` defaults to true: only an explicit false is news,
+        // and leaving true out lets a UIA follow-up keep the session's choice.
+        let logout_devices = (!body.logout_devices).then_some(false);
+        let request_body = ChangePasswordRequest { new_password: body.new_password, logout_devices };
+        change(self, request, token, request_body, body.auth.map(|auth| Value::Object(auth.0))).await
+    }
 }
 
 async fn change(
     handlers: &Handlers,
-    request: &RequestInfo,
+    request: &Request,
     token: Option<AccessToken>,
     change: ChangePasswordRequest,
     auth: Option<Value>,

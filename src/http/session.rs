@@ -7,47 +7,56 @@
 
 use super::register::millis;
 use super::{Handlers, Json, empty};
-use crate::api::runtime::AccessToken;
-use crate::api::types;
+use crate::api::runtime::{AccessToken, Request};
+use crate::api::{Logout, Refresh, Tokenrefresh, Whoami, types};
 use crate::error::Error;
 
-pub async fn token_refresh_v2_alpha(
-    handlers: &Handlers,
-    body: types::TokenRefreshV2AlphaRequest,
-) -> Result<types::TokenRefreshV2AlphaResponse, Error> {
-    let refreshed = handlers.accounts.refresh(&body.refresh_token).await?;
-    Ok(types::TokenRefreshV2AlphaResponse {
-        access_token: refreshed.access_token,
-        refresh_token: refreshed.refresh_token,
-    })
+impl Tokenrefresh for Handlers {
+    async fn token_refresh_v2_alpha(
+        &self,
+        _: &Request,
+        body: types::TokenRefreshV2AlphaRequest,
+    ) -> Result<types::TokenRefreshV2AlphaResponse, Error> {
+        let refreshed = self.accounts.refresh(&body.refresh_token).await?;
+        Ok(types::TokenRefreshV2AlphaResponse {
+            access_token: refreshed.access_token,
+            refresh_token: refreshed.refresh_token,
+        })
+    }
 }
 
-pub async fn refresh(handlers: &Handlers, body: types::RefreshRequest) -> Result<types::RefreshResponse, Error> {
-    let refreshed = handlers.accounts.refresh(&body.refresh_token).await?;
-    Ok(types::RefreshResponse {
-        access_token: refreshed.access_token,
-        expires_in_ms: Some(millis(refreshed.expires_in_ms)),
-        refresh_token: Some(refreshed.refresh_token),
-    })
+impl Refresh for Handlers {
+    async fn refresh(&self, _: &Request, body: types::RefreshRequest) -> Result<types::RefreshResponse, Error> {
+        let refreshed = self.accounts.refresh(&body.refresh_token).await?;
+        Ok(types::RefreshResponse {
+            access_token: refreshed.access_token,
+            expires_in_ms: Some(millis(refreshed.expires_in_ms)),
+            refresh_token: Some(refreshed.refresh_token),
+        })
+    }
 }
 
-pub async fn logout(handlers: &Handlers, token: AccessToken) -> Result<Json, Error> {
-    let session = handlers.session(&token).await?;
-    handlers.accounts.logout(&session).await?;
-    Ok(empty())
+impl Logout for Handlers {
+    async fn logout(&self, _: &Request, token: AccessToken, _: Json) -> Result<Json, Error> {
+        let session = self.session(&token).await?;
+        self.accounts.logout(&session).await?;
+        Ok(empty())
+    }
+
+    async fn logout_all(&self, _: &Request, token: AccessToken, _: Json) -> Result<Json, Error> {
+        let session = self.session(&token).await?;
+        self.accounts.logout_all(&session).await?;
+        Ok(empty())
+    }
 }
 
-pub async fn logout_all(handlers: &Handlers, token: AccessToken) -> Result<Json, Error> {
-    let session = handlers.session(&token).await?;
-    handlers.accounts.logout_all(&session).await?;
-    Ok(empty())
-}
-
-pub async fn whoami(handlers: &Handlers, token: AccessToken) -> Result<types::GetTokenOwnerResponse, Error> {
-    let session = handlers.session(&token).await?;
-    Ok(types::GetTokenOwnerResponse {
-        user_id: session.user_id().to_owned(),
-        device_id: Some(session.device_id().to_owned()),
-        is_guest: Some(session.is_guest()),
-    })
+impl Whoami for Handlers {
+    async fn get_token_owner(&self, _: &Request, token: AccessToken) -> Result<types::GetTokenOwnerResponse, Error> {
+        let session = self.session(&token).await?;
+        Ok(types::GetTokenOwnerResponse {
+            user_id: session.user_id().to_owned(),
+            device_id: Some(session.device_id().to_owned()),
+            is_guest: Some(session.is_guest()),
+        })
+    }
 }

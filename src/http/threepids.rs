@@ -7,103 +7,110 @@
 //!   identity server validated, optionally binding it there.
 //! - `POST /_matrix/client/{r0,v3}/account/3pid/add` (UIA) and `/delete`.
 
-use dropshot::RequestInfo;
 use serde_json::Value;
 
 use super::{Handlers, Json, empty};
 use crate::accounts::{AddThreepidRequest, IdServerUnbindResult, ThreepidCredentials};
-use crate::api::runtime::AccessToken;
-use crate::api::types;
+use crate::api::runtime::{AccessToken, Request};
+use crate::api::{Threepids, types};
 use crate::error::Error;
 
-pub async fn list_v2_alpha(
-    handlers: &Handlers,
-    token: AccessToken,
-) -> Result<types::GetThreePidsV2AlphaResponse, Error> {
-    let session = handlers.session(&token).await?;
-    let threepids = handlers.accounts.threepids(&session).await?;
-    let threepids = threepids.iter().map(|t| types::ThirdPartyIdentifier {
-        added_at: t.added_at,
-        address: t.address.clone(),
-        medium: t.medium.clone(),
-        validated_at: t.validated_at,
-    });
-    Ok(types::GetThreePidsV2AlphaResponse { threepids: threepids.collect() })
-}
+impl Threepids for Handlers {
+    async fn get_three_pids_v2_alpha(
+        &self,
+        _: &Request,
+        token: AccessToken,
+    ) -> Result<types::GetThreePidsV2AlphaResponse, Error> {
+        let session = self.session(&token).await?;
+        let threepids = self.accounts.threepids(&session).await?;
+        let threepids = threepids.iter().map(|t| types::ThirdPartyIdentifier {
+            added_at: t.added_at,
+            address: t.address.clone(),
+            medium: t.medium.clone(),
+            validated_at: t.validated_at,
+        });
+        Ok(types::GetThreePidsV2AlphaResponse { threepids: threepids.collect() })
+    }
 
-pub async fn list_v3(handlers: &Handlers, token: AccessToken) -> Result<types::GetAccount3pidsResponse, Error> {
-    let session = handlers.session(&token).await?;
-    let threepids = handlers.accounts.threepids(&session).await?;
-    let threepids = threepids.iter().map(|t| types::Threepid {
-        added_at: t.added_at,
-        address: t.address.clone(),
-        medium: t.medium.clone(),
-        validated_at: t.validated_at,
-    });
-    Ok(types::GetAccount3pidsResponse { threepids: threepids.collect() })
-}
+    async fn get_account_3pids(
+        &self,
+        _: &Request,
+        token: AccessToken,
+    ) -> Result<types::GetAccount3pidsResponse, Error> {
+        let session = self.session(&token).await?;
+        let threepids = self.accounts.threepids(&session).await?;
+        let threepids = threepids.iter().map(|t| types::Threepid {
+            added_at: t.added_at,
+            address: t.address.clone(),
+            medium: t.medium.clone(),
+            validated_at: t.validated_at,
+        });
+        Ok(types::GetAccount3pidsResponse { threepids: threepids.collect() })
+    }
 
-pub async fn add_v2_alpha(
-    handlers: &Handlers,
-    request: &RequestInfo,
-    token: AccessToken,
-    body: types::AddThreePidV2AlphaRequest,
-) -> Result<Json, Error> {
-    let creds = body.three_pid_creds;
-    let credentials =
-        ThreepidCredentials { id_server: creds.id_server, sid: creds.sid, client_secret: creds.client_secret };
-    bind(handlers, request, token, credentials, body.bind.unwrap_or(false)).await?;
-    Ok(empty())
-}
+    async fn add_three_pid_v2_alpha(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        body: types::AddThreePidV2AlphaRequest,
+    ) -> Result<Json, Error> {
+        let creds = body.three_pid_creds;
+        let credentials =
+            ThreepidCredentials { id_server: creds.id_server, sid: creds.sid, client_secret: creds.client_secret };
+        bind(self, request, token, credentials, body.bind.unwrap_or(false)).await?;
+        Ok(empty())
+    }
 
-pub async fn bind_v3(
-    handlers: &Handlers,
-    request: &RequestInfo,
-    token: AccessToken,
-    body: types::Post3pidsRequest,
-) -> Result<types::Post3pidsResponse, Error> {
-    let creds = body.three_pid_creds;
-    let credentials =
-        ThreepidCredentials { id_server: creds.id_server, sid: creds.sid, client_secret: creds.client_secret };
-    bind(handlers, request, token, credentials, body.bind).await?;
-    Ok(types::Post3pidsResponse { submit_url: None })
+    async fn post_3pids(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        body: types::Post3pidsRequest,
+    ) -> Result<types::Post3pidsResponse, Error> {
+        let creds = body.three_pid_creds;
+        let credentials =
+            ThreepidCredentials { id_server: creds.id_server, sid: creds.sid, client_secret: creds.client_secret };
+        bind(self, request, token, credentials, body.bind).await?;
+        Ok(types::Post3pidsResponse { submit_url: None })
+    }
+
+    async fn add_3pid(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        body: types::Add3pidRequest,
+    ) -> Result<Json, Error> {
+        let session = self.session(&token).await?;
+        let add = AddThreepidRequest { sid: body.sid, client_secret: body.client_secret };
+        let auth = body.auth.map(|auth| Value::Object(auth.0));
+        self.accounts.add_threepid(&session, add, auth, &self.client(request)).await?;
+        Ok(empty())
+    }
+
+    async fn delete_3pid_from_account(
+        &self,
+        _: &Request,
+        token: AccessToken,
+        body: types::Delete3pidFromAccountRequest,
+    ) -> Result<types::Delete3pidFromAccountResponse, Error> {
+        use types::Delete3pidFromAccountResponseIdServerUnbindResult as Unbind;
+        let session = self.session(&token).await?;
+        let result = self.accounts.delete_threepid(&session, &body.medium, &body.address).await?;
+        let id_server_unbind_result = match result {
+            IdServerUnbindResult::Success => Unbind::Success,
+            IdServerUnbindResult::NoSupport => Unbind::NoSupport,
+        };
+        Ok(types::Delete3pidFromAccountResponse { id_server_unbind_result })
+    }
 }
 
 async fn bind(
     handlers: &Handlers,
-    request: &RequestInfo,
+    request: &Request,
     token: AccessToken,
     credentials: ThreepidCredentials,
     bind: bool,
 ) -> Result<(), Error> {
     let session = handlers.session(&token).await?;
     handlers.accounts.bind_threepid(&session, credentials, bind, &handlers.client(request)).await
-}
-
-pub async fn add_v3(
-    handlers: &Handlers,
-    request: &RequestInfo,
-    token: AccessToken,
-    body: types::Add3pidRequest,
-) -> Result<Json, Error> {
-    let session = handlers.session(&token).await?;
-    let add = AddThreepidRequest { sid: body.sid, client_secret: body.client_secret };
-    let auth = body.auth.map(|auth| Value::Object(auth.0));
-    handlers.accounts.add_threepid(&session, add, auth, &handlers.client(request)).await?;
-    Ok(empty())
-}
-
-pub async fn delete_v3(
-    handlers: &Handlers,
-    token: AccessToken,
-    body: types::Delete3pidFromAccountRequest,
-) -> Result<types::Delete3pidFromAccountResponse, Error> {
-    use types::Delete3pidFromAccountResponseIdServerUnbindResult as Unbind;
-    let session = handlers.session(&token).await?;
-    let result = handlers.accounts.delete_threepid(&session, &body.medium, &body.address).await?;
-    let id_server_unbind_result = match result {
-        IdServerUnbindResult::Success => Unbind::Success,
-        IdServerUnbindResult::NoSupport => Unbind::NoSupport,
-    };
-    Ok(types::Delete3pidFromAccountResponse { id_server_unbind_result })
 }

@@ -2,8 +2,9 @@
 //!
 //! The build warns about every operation in the YAML that is served only as
 //! a stub. It finds the implemented ones by parsing the handler sources with
-//! syn and collecting the methods of every `impl Operations for …` block, so
-//! renaming, moving or splitting handlers across files needs no registry.
+//! syn and collecting the methods of every `impl <Group> for …` block (one
+//! trait per operation group, see [`super::server`]), so renaming, moving or
+//! splitting handlers across files needs no registry.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -11,10 +12,28 @@ use std::path::Path;
 use super::names;
 use crate::Spec;
 
-/// Method names defined in `impl <trait_name> for …` blocks in the `.rs`
-/// files under `dir`.
-pub fn implemented(dir: &Path, trait_name: &str) -> std::io::Result<BTreeSet<String>> {
-    let mut found = BTreeSet::new();
+/// What hand-written code implements.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Implemented {
+    /// Operation groups with an `impl <Group> for …` block. A group without
+    /// one gets a blanket implementation of its stubs, so that a new YAML
+    /// file needs no Rust to build.
+    pub groups: BTreeSet<String>,
+    /// Methods defined in those blocks: the operations that are not stubs.
+    pub methods: BTreeSet<String>,
+}
+
+impl Implemented {
+    /// Whether the operation `operation_id` has a handler.
+    pub fn has(&self, operation_id: &str) -> bool {
+        self.methods.contains(&names::method(operation_id).to_string())
+    }
+}
+
+/// What the `.rs` files under `dir` implement of `spec`'s operation groups.
+pub fn implemented(dir: &Path, spec: &Spec) -> std::io::Result<Implemented> {
+    let traits: BTreeSet<String> = spec.routes.iter().map(super::server::group_name).collect();
+    let mut found = Implemented::default();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir)? {
@@ -26,7 +45,7 @@ pub fn implemented(dir: &Path, trait_name: &str) -> std::io::Result<BTreeSet<Str
                 // A file that does not parse fails rustc with a better
                 // message than we could give; here it just implements nothing.
                 if let Ok(file) = syn::parse_file(&source) {
-                    collect(&file.items, trait_name, &mut found);
+                    collect(&file.items, &traits, &mut found);
                 }
             }
         }
@@ -34,26 +53,28 @@ pub fn implemented(dir: &Path, trait_name: &str) -> std::io::Result<BTreeSet<Str
     Ok(found)
 }
 
-fn collect(items: &[syn::Item], trait_name: &str, found: &mut BTreeSet<String>) {
+fn collect(items: &[syn::Item], traits: &BTreeSet<String>, found: &mut Implemented) {
     for item in items {
         match item {
             syn::Item::Impl(block) => {
-                let implements = block
+                let group = block
                     .trait_
                     .as_ref()
                     .and_then(|(path, _)| path.segments.last())
-                    .is_some_and(|segment| segment.ident == trait_name);
-                if implements {
+                    .map(|segment| segment.ident.to_string())
+                    .filter(|name| traits.contains(name));
+                if let Some(group) = group {
                     for item in &block.items {
                         if let syn::ImplItem::Fn(function) = item {
-                            found.insert(function.sig.ident.to_string());
+                            found.methods.insert(function.sig.ident.to_string());
                         }
                     }
+                    found.groups.insert(group);
                 }
             }
             syn::Item::Mod(module) => {
                 if let Some((_, items)) = &module.content {
-                    collect(items, trait_name, found);
+                    collect(items, traits, found);
                 }
             }
             _ => {}
@@ -61,13 +82,11 @@ fn collect(items: &[syn::Item], trait_name: &str, found: &mut BTreeSet<String>) 
     }
 }
 
-/// The `operationId`s of the spec whose `Operations` method is not in
-/// `implemented`, in document order.
-pub fn missing(spec: &Spec, implemented: &BTreeSet<String>) -> Vec<String> {
+/// The `operationId`s of the spec that have no handler, in document order.
+pub fn missing(spec: &Spec, implemented: &Implemented) -> Vec<String> {
     let mut missing = Vec::new();
     for route in &spec.routes {
-        let method = names::method(&route.operation_id).to_string();
-        if !implemented.contains(&method) && !missing.contains(&route.operation_id) {
+        if !implemented.has(&route.operation_id) && !missing.contains(&route.operation_id) {
             missing.push(route.operation_id.clone());
         }
     }

@@ -62,18 +62,6 @@ fn is_plural_s(chars: &[char], at: usize) -> bool {
     chars.get(at) == Some(&'s') && chars.get(at + 1).is_none_or(|c| !c.is_ascii_lowercase())
 }
 
-/// A method name for an HTTP method on a path, for the handlers that answer
-/// preflights and wrong methods: (`GET`, `/_matrix/client/v3/login`) →
-/// `get_matrix_client_v3_login`.
-pub fn path_method(method: &str, path: &str) -> Ident {
-    let words: Vec<String> = path
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    ident(&format!("{}_{}", method.to_ascii_lowercase(), words.join("_")))
-}
-
 fn ident(name: &str) -> Ident {
     if syn::parse_str::<Ident>(name).is_ok() {
         Ident::new(name, Span::call_site())
@@ -112,13 +100,5 @@ mod tests {
         assert_eq!(type_prefix("getAccount3PIDs"), "GetAccount3pids");
         assert_eq!(type_prefix("registerV2Alpha"), "RegisterV2Alpha");
         assert_eq!(type_prefix("logout_all"), "LogoutAll");
-    }
-
-    #[test]
-    fn paths_become_method_names() {
-        assert_eq!(
-            path_method("OPTIONS", "/_matrix/client/api/v2_alpha/account/3pid").to_string(),
-            "options_matrix_client_api_v2_alpha_account_3pid"
-        );
     }
 }

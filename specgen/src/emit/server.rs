@@ -1,31 +1,41 @@
-//! The server side of the document: two traits and the glue between them.
+//! The server side of the document: the traits hand-written code implements,
+//! the router, and the dispatch between them.
 //!
-//! * `Operations` has one method per operation (per `operationId`, shared by
-//!   every prefix the operation is served under). Hand-written code
-//!   implements it on the server's context type. Every method has a default
-//!   body answering 404 `M_UNRECOGNIZED` (the spec's answer for an endpoint a
-//!   server does not implement), so the server keeps building when the spec
-//!   grows: a new operation is served as a stub until someone writes it.
-//! * `Api` is a dropshot API trait with one method per route (operation ×
-//!   prefix), plus, for every served path, unpublished handlers that answer
-//!   CORS preflights (`OPTIONS`) and a Matrix-shaped 405 for the methods the
-//!   path does not serve. dropshot does neither by itself.
-//! * `Served<C>` implements `Api` for any `C: Operations`: it reads the
-//!   credentials the operation's `security` asks for, unwraps the extractors
-//!   and calls the operation.
+//! * One trait per operation group, named after the YAML file the group is
+//!   written in (`login.yaml` → `Login`; the files of several spec eras with
+//!   one name make one group). Each has one method per `operationId`, with a
+//!   default body answering 404 `M_UNRECOGNIZED` (the spec's answer for an
+//!   endpoint a server does not implement): the server keeps building when
+//!   the spec grows, and a new operation is served as a stub until someone
+//!   writes it, in the one file that implements its group.
+//! * `Operations`, implemented for anything that implements every group.
+//! * `route`: a path and method to an operation, as one `match` over the
+//!   path's segments (literal segments win over variables). Every path the
+//!   document describes is known here, so a path it does not describe and a
+//!   method a path does not serve get Matrix answers, not a framework's.
+//! * `dispatch`: reads what the operation's YAML asks for (the credential
+//!   its `security` needs, path parameters, query, JSON body), calls the
+//!   operation and renders the answer with the documented status.
+//!
+//! What is not specific to one document (reading the body, CORS, error
+//! bodies, connections) is the runtime's, hand-written beside the server.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use openapiv3::{OpenAPI, Operation, Parameter, ReferenceOr};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::handlers::Implemented;
 use super::types::{OperationTypes, find_operation};
 use super::{EmitError, names};
 use crate::Route;
 
-/// Methods a path may be asked for; each one a path does not serve gets a 405.
-const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "PATCH"];
+/// The operation extension that makes a handler answer pre-rendered JSON
+/// bytes (`runtime::Prerendered`) instead of a value to serialize, for a
+/// large answer that never changes (the published document itself).
+pub const PRERENDERED: &str = "x-prerendered-json";
 
 /// Which credential an operation needs, from its `security` requirements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,106 +47,123 @@ enum Credential {
     Optional,
 }
 
+/// The group (trait) an operation belongs to: its YAML file's stem.
+pub fn group_name(route: &Route) -> String {
+    let stem = Path::new(&route.source.file).file_stem().and_then(|s| s.to_str()).unwrap_or("operations");
+    names::type_prefix(stem)
+}
+
+/// One operation, as the generated code needs it.
+struct Op<'a> {
+    route: &'a Route,
+    operation: &'a Operation,
+    signature: Signature,
+}
+
 pub fn generate(
     document: &OpenAPI,
     routes: &[Route],
     types: &BTreeMap<String, OperationTypes>,
+    implemented: Option<&Implemented>,
 ) -> Result<TokenStream, EmitError> {
-    let mut operations = Vec::new(); // Operations trait methods, one per operationId
-    let mut endpoints = Vec::new(); // Api trait methods
-    let mut glue = Vec::new(); // impl Api for Served<C>
-    let mut seen_operations = BTreeSet::new();
-    let mut methods_by_path: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-
+    // Operations in document order, each once (the first route names it).
+    let mut operations: Vec<Op<'_>> = Vec::new();
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for route in routes {
+        if operations.iter().any(|op| op.route.operation_id == route.operation_id) {
+            continue;
+        }
         let operation = find_operation(document, route)?;
         let types = types
             .get(&route.operation_id)
             .ok_or_else(|| EmitError::new(format!("{}: no types were generated", route.operation_id)))?;
-        if operation.parameters.iter().any(|p| matches!(p, ReferenceOr::Item(Parameter::Path { .. }))) {
-            return Err(EmitError::new(format!(
-                "{} {}: path parameters are not supported yet",
-                route.method, route.path
-            )));
-        }
-        methods_by_path.entry(&route.path).or_default().insert(&route.method);
-        let credential = credential(document, operation);
-        let signature = Signature::new(types, credential);
-
-        if seen_operations.insert(route.operation_id.clone()) {
-            operations.push(operation_method(route, operation, &signature));
-        }
-        endpoints.push(endpoint(route, operation, &signature));
-        glue.push(glue_method(route, &signature));
+        let signature = Signature::new(document, route, operation, types)?;
+        groups.entry(group_name(route)).or_default().push(operations.len());
+        operations.push(Op { route, operation, signature });
     }
 
-    for (path, served) in &methods_by_path {
-        if !served.contains("OPTIONS") {
-            let name = names::path_method("OPTIONS", path);
-            endpoints.push(quote! {
-                #[endpoint { method = OPTIONS, path = #path, unpublished = true }]
-                async fn #name(rqctx: RequestContext<Self::Context>) -> Result<runtime::Reply<(), 204>, Error>;
-            });
-            glue.push(quote! {
-                async fn #name(_rqctx: RequestContext<C>) -> Result<runtime::Reply<(), 204>, Error> {
-                    Ok(runtime::Reply(Ok(())))
-                }
-            });
+    let group_traits = groups.iter().map(|(group, members)| {
+        let name = format_ident!("{group}");
+        let files: BTreeSet<String> =
+            members.iter().map(|&i| operations[i].route.source.file.display().to_string()).collect();
+        let doc = format!(" The operations written in {}.", files.into_iter().collect::<Vec<_>>().join(", "));
+        let methods = members.iter().map(|&i| trait_method(&operations[i]));
+        // A group nothing implements yet (a new YAML file) is served as
+        // stubs by every server, so that the YAML alone builds.
+        let stubs = implemented.is_some_and(|implemented| !implemented.groups.contains(group)).then(|| {
+            quote! {
+                /// Nothing implements this group yet: every operation is a stub.
+                impl<T: Send + Sync + 'static> #name for T {}
+            }
+        });
+        quote! {
+            #[doc = #doc]
+            pub trait #name: Send + Sync + 'static {
+                #(#methods)*
+            }
+            #stubs
         }
-        let allow = served.iter().copied().chain(["OPTIONS"]).collect::<BTreeSet<_>>();
-        let allow = allow.into_iter().collect::<Vec<_>>().join(", ");
-        for method in METHODS.iter().filter(|m| !served.contains(*m)) {
-            let name = names::path_method(method, path);
-            let method = format_ident!("{method}");
-            endpoints.push(quote! {
-                #[endpoint { method = #method, path = #path, unpublished = true }]
-                async fn #name(rqctx: RequestContext<Self::Context>) -> Result<runtime::Reply<(), 204>, Error>;
-            });
-            glue.push(quote! {
-                async fn #name(_rqctx: RequestContext<C>) -> Result<runtime::Reply<(), 204>, Error> {
-                    Ok(runtime::Reply(Err(runtime::method_not_allowed(#allow))))
-                }
-            });
-        }
-    }
+    });
+    let group_idents: Vec<_> = groups.keys().map(|g| format_ident!("{g}")).collect();
 
+    let variants: Vec<_> = operations.iter().map(|op| variant(&op.route.operation_id)).collect();
+    let ids: Vec<&str> = operations.iter().map(|op| op.route.operation_id.as_str()).collect();
+    let arms = operations.iter().map(|op| dispatch_arm(op, &groups));
+    let router = router(routes)?;
     let operations_trait = format_ident!("{}", super::OPERATIONS_TRAIT);
+
     Ok(quote! {
-        /// The operations described in `api/`, one method per `operationId`.
-        ///
-        /// Implement the ones this server serves; the others answer
-        /// 404 `M_UNRECOGNIZED` until they are written.
-        pub trait #operations_trait: dropshot::ServerContext {
-            #(#operations)*
+        #(#group_traits)*
+
+        /// Every operation group: what a server implements to serve the
+        /// whole document.
+        pub trait #operations_trait: #(#group_idents)+* {}
+
+        impl<T: #(#group_idents)+*> #operations_trait for T {}
+
+        /// The operations of the document, one per `operationId`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Operation {
+            #(#variants,)*
         }
 
-        /// Every route of the document, for dropshot: one method per
-        /// operation and prefix, plus preflight and wrong-method handlers.
-        #[dropshot::api_description]
-        pub trait Api {
-            type Context;
-            #(#endpoints)*
+        impl Operation {
+            /// Every operation, in document order.
+            pub const ALL: &[Operation] = &[#(Operation::#variants),*];
+
+            /// The `operationId`.
+            pub fn id(self) -> &'static str {
+                match self {
+                    #(Operation::#variants => #ids,)*
+                }
+            }
         }
 
-        /// Serves [`Api`] with any implementation of [`Operations`].
-        pub struct Served<C>(std::marker::PhantomData<fn() -> C>);
+        #router
 
-        impl<C: #operations_trait> Api for Served<C> {
-            type Context = C;
-            #(#glue)*
-        }
-
-        /// The dropshot description of every route, served by `C`.
-        pub fn api_description<C: #operations_trait>()
-        -> Result<dropshot::ApiDescription<C>, dropshot::ApiDescriptionBuildErrors> {
-            api_mod::api_description::<Served<C>>()
+        /// Calls `operation` on `server` with what `request` carries, and
+        /// renders the outcome.
+        pub async fn dispatch<C: #operations_trait>(
+            server: &C,
+            operation: Operation,
+            request: &runtime::Request,
+        ) -> runtime::Response {
+            match operation {
+                #(#arms)*
+            }
         }
     })
+}
+
+fn variant(operation_id: &str) -> proc_macro2::Ident {
+    format_ident!("{}", names::type_prefix(operation_id))
 }
 
 /// The parameters and result of an operation, as Rust types.
 struct Signature {
     credential: Credential,
+    /// Path parameter names, in path order.
+    path: Vec<String>,
     query: Option<TokenStream>,
     body: Option<TokenStream>,
     body_required: bool,
@@ -145,24 +172,35 @@ struct Signature {
 }
 
 impl Signature {
-    fn new(types: &OperationTypes, credential: Credential) -> Self {
-        Signature {
-            credential,
+    fn new(
+        document: &OpenAPI,
+        route: &Route,
+        operation: &Operation,
+        types: &OperationTypes,
+    ) -> Result<Self, EmitError> {
+        let prerendered = operation.extensions.get(PRERENDERED).is_some_and(|v| v.as_bool() == Some(true));
+        Ok(Signature {
+            credential: credential(document, operation),
+            path: path_parameters(document, route, operation)?,
             query: types.query.clone(),
             body: types.body.as_ref().map(|b| b.ty.clone()),
             body_required: types.body.as_ref().is_some_and(|b| b.required),
-            response: types.response.clone(),
+            response: if prerendered { quote!(runtime::Prerendered) } else { types.response.clone() },
             status: types.status,
-        }
+        })
     }
 
-    /// The arguments after `&self, request` in `Operations`.
-    fn operation_params(&self) -> Vec<TokenStream> {
+    /// The arguments after `&self, request` of the trait method.
+    fn params(&self) -> Vec<TokenStream> {
         let mut params = Vec::new();
         match self.credential {
             Credential::None => {}
             Credential::Required => params.push(quote!(token: runtime::AccessToken)),
             Credential::Optional => params.push(quote!(token: Option<runtime::AccessToken>)),
+        }
+        for name in &self.path {
+            let name = names::method(name);
+            params.push(quote!(#name: String));
         }
         if let Some(query) = &self.query {
             params.push(quote!(query: #query));
@@ -178,6 +216,10 @@ impl Signature {
         if self.credential != Credential::None {
             names.push(quote!(token));
         }
+        names.extend(self.path.iter().map(|name| {
+            let name = names::method(name);
+            quote!(#name)
+        }));
         if self.query.is_some() {
             names.push(quote!(query));
         }
@@ -186,46 +228,24 @@ impl Signature {
         }
         names
     }
-
-    /// The extractor arguments of the dropshot endpoint.
-    fn extractors(&self) -> Vec<TokenStream> {
-        let mut params = Vec::new();
-        if let Some(query) = &self.query {
-            params.push(quote!(query: runtime::QueryParams<#query>));
-        }
-        if let Some(body) = &self.body {
-            params.push(if self.body_required {
-                quote!(body: runtime::JsonBody<#body>)
-            } else {
-                quote!(body: runtime::OptionalJsonBody<#body>)
-            });
-        }
-        params
-    }
-
-    fn output(&self) -> TokenStream {
-        let response = &self.response;
-        let status = self.status;
-        quote!(Result<runtime::Reply<#response, #status>, Error>)
-    }
 }
 
-fn operation_method(route: &Route, operation: &Operation, signature: &Signature) -> TokenStream {
-    let name = names::method(&route.operation_id);
-    let params = signature.operation_params();
-    let names = signature.argument_names();
-    let response = &signature.response;
-    let operation_id = &route.operation_id;
+fn trait_method(op: &Op<'_>) -> TokenStream {
+    let name = names::method(&op.route.operation_id);
+    let params = op.signature.params();
+    let names = op.signature.argument_names();
+    let response = &op.signature.response;
+    let operation_id = &op.route.operation_id;
     let docs = doc_lines(&[
-        format!("`{} {}` (`{operation_id}`)", route.method, route.path),
+        format!("`{} {}` (`{operation_id}`)", op.route.method, op.route.path),
         String::new(),
-        operation.summary.clone().unwrap_or_default(),
+        op.operation.summary.clone().unwrap_or_default(),
     ]);
     quote! {
         #docs
         fn #name(
             &self,
-            request: &dropshot::RequestInfo,
+            request: &runtime::Request,
             #(#params),*
         ) -> impl std::future::Future<Output = Result<#response, Error>> + Send {
             let _ = (request, #(#names),*);
@@ -234,62 +254,155 @@ fn operation_method(route: &Route, operation: &Operation, signature: &Signature)
     }
 }
 
-fn endpoint(route: &Route, operation: &Operation, signature: &Signature) -> TokenStream {
-    let name = names::method(&route.route_id);
-    let method = format_ident!("{}", route.method);
-    let path = &route.path;
-    let route_id = &route.route_id;
-    let tags = &operation.tags;
-    let deprecated = operation.deprecated.then(|| quote!(deprecated = true,));
-    let extractors = signature.extractors();
-    let output = signature.output();
-    let docs = doc_lines(&[
-        operation.summary.clone().unwrap_or_default(),
-        String::new(),
-        operation.description.clone().unwrap_or_default(),
-    ]);
-    quote! {
-        #docs
-        #[endpoint {
-            method = #method,
-            path = #path,
-            operation_id = #route_id,
-            tags = [#(#tags),*],
-            #deprecated
-        }]
-        async fn #name(rqctx: RequestContext<Self::Context>, #(#extractors),*) -> #output;
-    }
-}
-
-fn glue_method(route: &Route, signature: &Signature) -> TokenStream {
-    let name = names::method(&route.route_id);
-    let operation = names::method(&route.operation_id);
-    let extractors = signature.extractors();
-    let output = signature.output();
+fn dispatch_arm(op: &Op<'_>, groups: &BTreeMap<String, Vec<usize>>) -> TokenStream {
+    let variant = variant(&op.route.operation_id);
+    let method = names::method(&op.route.operation_id);
+    let group = format_ident!("{}", group_name(op.route));
+    debug_assert!(groups.contains_key(&group.to_string()));
+    let signature = &op.signature;
     let mut prepare = Vec::new();
     // Credentials first: a request without a valid token learns nothing
     // about what else is wrong with it.
     match signature.credential {
         Credential::None => {}
-        Credential::Required => prepare.push(quote!(let token = runtime::AccessToken::required(&rqctx.request)?;)),
-        Credential::Optional => prepare.push(quote!(let token = runtime::AccessToken::optional(&rqctx.request);)),
+        Credential::Required => prepare.push(quote!(let token = runtime::AccessToken::required(request)?;)),
+        Credential::Optional => prepare.push(quote!(let token = runtime::AccessToken::optional(request);)),
     }
-    if signature.query.is_some() {
-        prepare.push(quote!(let query = query.into_inner()?;));
+    for (index, name) in signature.path.iter().enumerate() {
+        let ident = names::method(name);
+        prepare.push(quote!(let #ident = request.path_parameter(#index, #name)?;));
     }
-    if signature.body.is_some() {
-        prepare.push(quote!(let body = body.into_inner()?;));
+    if let Some(query) = &signature.query {
+        prepare.push(quote!(let query = request.query::<#query>()?;));
+    }
+    if let Some(body) = &signature.body {
+        let required = signature.body_required;
+        prepare.push(quote!(let body = request.json_body::<#body>(#required)?;));
     }
     let arguments = signature.argument_names();
+    let status = signature.status;
     quote! {
-        async fn #name(rqctx: RequestContext<C>, #(#extractors),*) -> #output {
-            runtime::reply(async {
+        Operation::#variant => runtime::respond::<_, #status>(
+            async {
                 #(#prepare)*
-                rqctx.context().#operation(&rqctx.request, #(#arguments),*).await
-            })
-            .await
+                #group::#method(server, request, #(#arguments),*).await
+            }
+            .await,
+        ),
+    }
+}
+
+/// The `route` function: one `match` arm per described path.
+fn router(routes: &[Route]) -> Result<TokenStream, EmitError> {
+    let mut by_path: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+    for route in routes {
+        let methods = by_path.entry(route.path.as_str()).or_default();
+        if let Some(other) = methods.insert(route.method.as_str(), route.operation_id.as_str()) {
+            return Err(EmitError::new(format!(
+                "{} {} is served by both {other} and {}",
+                route.method, route.path, route.operation_id
+            )));
         }
     }
+    // Literal segments before variables at the first place two paths of the
+    // same length differ: `/devices/all` must not be taken for
+    // `/devices/{deviceId}`.
+    let mut paths: Vec<(Vec<Segment<'_>>, &BTreeMap<&str, &str>)> =
+        by_path.iter().map(|(path, methods)| (segments(path), methods)).collect();
+    paths.sort_by(|(a, _), (b, _)| {
+        let key = |s: &[Segment<'_>]| s.iter().map(|s| matches!(s, Segment::Variable(_))).collect::<Vec<_>>();
+        key(a).cmp(&key(b))
+    });
+    let depth = paths.iter().map(|(s, _)| s.len()).max().unwrap_or(0) + 1;
+
+    let arms = paths.iter().map(|(segments, methods)| {
+        let mut variables = Vec::new();
+        let pattern = segments.iter().map(|segment| match segment {
+            Segment::Literal(text) => quote!(#text),
+            Segment::Variable(name) => {
+                let ident = format_ident!("p{}", variables.len());
+                variables.push(ident.clone());
+                let _ = name;
+                quote!(#ident)
+            }
+        });
+        let pattern: Vec<_> = pattern.collect();
+        let served = methods.iter().map(|(method, operation_id)| {
+            let method = format_ident!("{method}");
+            let variant = variant(operation_id);
+            quote!(http::Method::#method => runtime::Routed::Operation(Operation::#variant, vec![#(#variables.to_owned()),*]))
+        });
+        let allow: BTreeSet<&str> = methods.keys().copied().chain(["OPTIONS"]).collect();
+        let allow = allow.into_iter().collect::<Vec<_>>().join(", ");
+        quote! {
+            [#(#pattern),*] => match *method {
+                #(#served,)*
+                _ => runtime::Routed::MethodNotAllowed(#allow),
+            },
+        }
+    });
+
+    Ok(quote! {
+        /// Where a request goes: its path split at `/` and matched against
+        /// every path of the document. Path parameters are returned as they
+        /// were sent (still percent-encoded).
+        pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
+            let mut segments = [""; #depth];
+            let Some(count) = runtime::split_path(path, &mut segments) else {
+                return runtime::Routed::NotFound;
+            };
+            match &segments[..count] {
+                #(#arms)*
+                _ => runtime::Routed::NotFound,
+            }
+        }
+    })
+}
+
+enum Segment<'a> {
+    Literal(&'a str),
+    Variable(&'a str),
+}
+
+fn segments(path: &str) -> Vec<Segment<'_>> {
+    path.trim_start_matches('/')
+        .split('/')
+        .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => Segment::Variable(name),
+            None => Segment::Literal(segment),
+        })
+        .collect()
+}
+
+/// The names of an operation's path parameters, in the order the path has
+/// them; every one must be declared (on the operation or its path item).
+fn path_parameters(document: &OpenAPI, route: &Route, operation: &Operation) -> Result<Vec<String>, EmitError> {
+    let item_parameters = match document.paths.paths.get(&route.path) {
+        Some(ReferenceOr::Item(item)) => item.parameters.as_slice(),
+        _ => &[],
+    };
+    let declared: BTreeSet<&str> = operation
+        .parameters
+        .iter()
+        .chain(item_parameters)
+        .filter_map(|parameter| match parameter {
+            ReferenceOr::Item(Parameter::Path { parameter_data, .. }) => Some(parameter_data.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut names = Vec::new();
+    for segment in segments(&route.path) {
+        if let Segment::Variable(name) = segment {
+            if !declared.contains(name) {
+                return Err(EmitError::new(format!(
+                    "{} {} ({}): path parameter {{{name}}} is not declared in `parameters`",
+                    route.method, route.path, route.operation_id
+                )));
+            }
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
 }
 
 /// An operation's own `security`, else the document's.

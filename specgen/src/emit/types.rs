@@ -3,13 +3,12 @@
 //! Named schemas (`components.schemas`) keep their names. The schemas of an
 //! operation get names derived from its `operationId`: `{Op}Request` for the
 //! JSON body, `{Op}Query` for the query parameters, `{Op}Response` for the
-//! success body. Two adjustments make typify's output right for Matrix:
+//! success body. One adjustment makes typify's output right for Matrix:
 //!
 //! * an object that lists properties *and* allows others
 //!   (`additionalProperties: true`, like the UIA `auth` dictionary) becomes a
 //!   JSON map, because typify would keep the listed properties and silently
-//!   drop the rest, and each UIA stage defines its own keys;
-//! * every type derives `schemars::JsonSchema`, which dropshot needs.
+//!   drop the rest, and each UIA stage defines its own keys.
 
 use std::collections::BTreeMap;
 
@@ -49,7 +48,7 @@ pub struct Types {
 
 pub fn generate(document: &OpenAPI, routes: &[Route]) -> Result<Types, EmitError> {
     let mut settings = TypeSpaceSettings::default();
-    settings.with_type_mod("types").with_derive("schemars::JsonSchema".to_owned()).with_struct_builder(false);
+    settings.with_type_mod("types").with_struct_builder(false);
     let mut space = TypeSpace::new(&settings);
 
     let components = document.components.as_ref().map(|c| &c.schemas);
@@ -169,8 +168,8 @@ fn success(operation: &Operation) -> (u16, Option<&ReferenceOr<openapiv3::Schema
         .unwrap_or((200, None))
 }
 
-/// One object schema for all query parameters, so that dropshot's `Query`
-/// extractor reads them into one struct.
+/// One object schema for all query parameters, so that they are read into
+/// one struct.
 fn query_schema(operation: &Operation) -> Option<ReferenceOr<openapiv3::Schema>> {
     let mut properties = Map::new();
     let mut required = Vec::new();

@@ -1,84 +1,36 @@
 //! JSON request bodies, read the way Matrix clients expect.
 //!
-//! dropshot's `TypedBody` answers every failure with one 400 of its own
-//! shape, refuses `application/x-www-form-urlencoded` (curl's default), and
-//! caps bodies at 1 KiB. These extractors instead:
-//!
-//! * ignore the `Content-Type`, as the reference server does;
-//! * cap the body at the configured size with 413 `M_TOO_LARGE`;
-//! * tell apart what the spec tells apart: not JSON (or not UTF-8) is
+//! * the `Content-Type` is ignored, as the reference server does (curl sends
+//!   form encoding by default);
+//! * the body is capped at the configured size with 413 `M_TOO_LARGE`;
+//! * what the spec tells apart is told apart: not JSON (or not UTF-8) is
 //!   `M_NOT_JSON`, a missing field is `M_MISSING_PARAM` naming it, a value of
 //!   the wrong type is `M_BAD_JSON` naming where.
 //!
-//! They never fail inside dropshot: a body that cannot be read is kept as
-//! the [`Error`] it deserves and returned by `into_inner`, so the handler
-//! answers it like any other error, CORS headers included (an error raised
-//! inside dropshot would be rendered by dropshot, without them).
+//! A body that cannot be read is kept as the [`Error`] it deserves and
+//! answered when the operation asks for its body, after its credentials
+//! were checked, like any other error of the operation.
 
-use dropshot::{
-    ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, HttpError, RequestContext, ServerContext,
-    TypedBody,
-};
 use http_body_util::{BodyExt, Limited};
-use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use super::errors::missing_field;
 use crate::error::Error;
 
-/// A JSON body; `REQUIRED` says whether the operation may go without one
-/// (then an empty body reads as `{}`).
-#[derive(Debug)]
-pub struct Body<T, const REQUIRED: bool>(Result<T, Error>);
-
-/// A JSON body the operation requires.
-pub type JsonBody<T> = Body<T, true>;
-
-/// A JSON body the operation may go without.
-pub type OptionalJsonBody<T> = Body<T, false>;
-
-impl<T, const REQUIRED: bool> Body<T, REQUIRED> {
-    /// The body, or why it could not be read.
-    pub fn into_inner(self) -> Result<T, Error> {
-        self.0
-    }
-}
-
-#[async_trait::async_trait]
-impl<T, const REQUIRED: bool> ExclusiveExtractor for Body<T, REQUIRED>
+/// Reads a whole request body, refusing more than `limit` bytes (at once
+/// when the declared `Content-Length` says so, without reading any).
+pub async fn read_body<B>(headers: &http::HeaderMap, body: B, limit: usize) -> Result<bytes::Bytes, Error>
 where
-    T: DeserializeOwned + JsonSchema + Send + Sync + 'static,
+    B: hyper::body::Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
 {
-    async fn from_request<C: ServerContext>(
-        rqctx: &RequestContext<C>,
-        request: hyper::Request<dropshot::Body>,
-    ) -> Result<Self, HttpError> {
-        let body = read(request, rqctx.request_body_max_bytes()).await.and_then(|bytes| {
-            let absent = bytes.iter().all(u8::is_ascii_whitespace);
-            parse(if absent && !REQUIRED { b"{}" } else { &bytes })
-        });
-        Ok(Body(body))
-    }
-
-    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
-        let mut metadata = <TypedBody<T> as ExclusiveExtractor>::metadata(content_type);
-        metadata.parameters.iter_mut().for_each(|parameter| parameter.required = REQUIRED);
-        metadata
-    }
-}
-
-/// Reads the whole body, refusing more than `limit` bytes.
-async fn read(request: hyper::Request<dropshot::Body>, limit: usize) -> Result<bytes::Bytes, Error> {
     let too_large = || Error::too_large(limit);
-    let declared = request
-        .headers()
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
-    match Limited::new(request.into_body(), limit).collect().await {
+    match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(error) => Err(Error::not_json(format!("Could not read the request body: {error}"))),
@@ -86,7 +38,7 @@ async fn read(request: hyper::Request<dropshot::Body>, limit: usize) -> Result<b
 }
 
 /// Parses a body into `T`, with the errcode the spec gives each failure.
-pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let text = std::str::from_utf8(bytes).map_err(|_| Error::not_json("Content is not valid UTF-8"))?;
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| Error::not_json(format!("Content not JSON: {e}")))?;
@@ -128,14 +80,14 @@ mod tests {
     }
 
     fn code(body: &str) -> (ErrorCode, String) {
-        let error = parse::<Login>(body.as_bytes()).unwrap_err();
+        let error = parse_json::<Login>(body.as_bytes()).unwrap_err();
         (error.code().unwrap(), error.message().to_owned())
     }
 
     #[test]
     fn each_failure_has_its_errcode() {
         assert_eq!(code("{not json").0, ErrorCode::NotJson);
-        assert_eq!(parse::<Login>(b"\xff\xfe").unwrap_err().code(), Some(ErrorCode::NotJson));
+        assert_eq!(parse_json::<Login>(b"\xff\xfe").unwrap_err().code(), Some(ErrorCode::NotJson));
         assert_eq!(code("[1, 2]").0, ErrorCode::BadJson);
         assert_eq!(code(r#"["a", "b"]"#), (ErrorCode::BadJson, "Content must be a JSON object.".into()));
         assert_eq!(
@@ -151,7 +103,7 @@ mod tests {
 
     #[test]
     fn a_valid_body_parses() {
-        let login: Login = parse(br#"{"user": "a", "password": "b", "extra": true}"#).unwrap();
+        let login: Login = parse_json(br#"{"user": "a", "password": "b", "extra": true}"#).unwrap();
         assert_eq!(login.user, "a");
     }
 }

@@ -6,9 +6,9 @@
 
 use std::fmt;
 
-use dropshot::RequestInfo;
 use http::header::AUTHORIZATION;
 
+use super::Request;
 use crate::error::Error;
 
 /// An access token as the client sent it (not yet checked).
@@ -17,12 +17,12 @@ pub struct AccessToken(String);
 
 impl AccessToken {
     /// The token of an operation that needs one: 401 `M_MISSING_TOKEN` without.
-    pub fn required(request: &RequestInfo) -> Result<Self, Error> {
+    pub fn required(request: &Request) -> Result<Self, Error> {
         Self::optional(request).ok_or_else(Error::missing_token)
     }
 
     /// The token of an operation that may be called without one.
-    pub fn optional(request: &RequestInfo) -> Option<Self> {
+    pub fn optional(request: &Request) -> Option<Self> {
         from_header(request).or_else(|| from_query(request)).map(AccessToken)
     }
 
@@ -38,14 +38,14 @@ impl fmt::Debug for AccessToken {
     }
 }
 
-fn from_header(request: &RequestInfo) -> Option<String> {
+fn from_header(request: &Request) -> Option<String> {
     let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
-fn from_query(request: &RequestInfo) -> Option<String> {
+fn from_query(request: &Request) -> Option<String> {
     let query = request.uri().query()?;
     form_urlencoded::parse(query.as_bytes())
         .find(|(name, _)| name == "access_token")

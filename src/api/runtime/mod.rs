@@ -1,20 +1,24 @@
-//! Support for the generated layer: extractors, replies, credentials, and
-//! the Matrix shape of every error.
+//! Support for the generated layer: the request a handler sees, the answer
+//! it gives, credentials, routing helpers, and the Matrix shape of every
+//! error.
 //!
-//! dropshot knows nothing of Matrix: its body extractor calls every failure
-//! a 400 with its own body, it sends no CORS headers, and it has no 405 of
-//! the spec's shape. Everything here closes one of those gaps, once, for all
-//! generated routes.
+//! The generated code (`route`, `dispatch`, the group traits) is specific to
+//! the document; everything here is not, and is written once: the body is
+//! read with the spec's errcodes, every answer carries CORS headers, a
+//! path the document does not describe is 404 `M_UNRECOGNIZED` and a
+//! method a path does not serve is 405 `M_UNRECOGNIZED`.
 
 mod body;
 mod cors;
 mod credentials;
 mod errors;
-mod query;
+mod request;
 mod responses;
+mod routing;
 
-pub use body::{Body, JsonBody, OptionalJsonBody};
+pub use body::{parse_json, read_body};
 pub use credentials::AccessToken;
-pub use errors::{method_not_allowed, not_implemented};
-pub use query::QueryParams;
-pub use responses::{Reply, reply};
+pub use errors::{method_not_allowed, not_found, not_implemented};
+pub use request::Request;
+pub use responses::{Prerendered, Response, error_response, preflight, respond};
+pub use routing::{Routed, split_path};

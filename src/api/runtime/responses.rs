@@ -1,76 +1,104 @@
-//! Every answer of a generated route: the documented success, or a Matrix
-//! error, both with CORS headers.
-//!
-//! dropshot renders a handler's `Err` itself, and gives custom error types
-//! no way to add headers. So the generated handlers answer `Ok(Reply)`
-//! whatever happened, and [`Reply`] renders both outcomes: the success body
-//! with the status the YAML documents, or the error with its own status,
-//! `Retry-After` and any other header it implies.
+//! Every answer: the documented success, or a Matrix error, both with CORS
+//! headers.
 
-use dropshot::{ApiEndpointResponse, Body, HttpError, HttpResponse, HttpResponseOk};
-use http::{Response, StatusCode, header};
-use schemars::JsonSchema;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::Full;
 use serde::Serialize;
 
 use super::cors;
 use crate::error::Error;
 
-type HandlerResult = Result<Response<Body>, HttpError>;
+/// What the server sends back.
+pub type Response = http::Response<Full<Bytes>>;
 
-/// The outcome of an operation whose success is `STATUS` with a `T` body.
-/// A 204 success has no body.
-pub struct Reply<T, const STATUS: u16 = 200>(pub Result<T, Error>);
+/// A JSON answer rendered once, served as the same bytes every time (an
+/// operation marked `x-prerendered-json` in `api/` answers one).
+#[derive(Debug, Clone)]
+pub struct Prerendered(pub Bytes);
 
-impl<T, const STATUS: u16> Reply<T, STATUS> {
-    const STATUS_CODE: StatusCode = match StatusCode::from_u16(STATUS) {
-        Ok(status) => status,
-        Err(_) => panic!("Reply needs a valid HTTP status"),
-    };
+impl Prerendered {
+    pub const fn from_static(json: &'static str) -> Self {
+        Prerendered(Bytes::from_static(json.as_bytes()))
+    }
 }
 
-/// Runs a handler body and wraps its outcome, so that `?` works inside.
-pub async fn reply<T, const STATUS: u16>(
-    handler: impl Future<Output = Result<T, Error>>,
-) -> Result<Reply<T, STATUS>, Error> {
-    Ok(Reply(handler.await))
-}
-
-impl<T, const STATUS: u16> HttpResponse for Reply<T, STATUS>
-where
-    T: Serialize + JsonSchema + Send + Sync + 'static,
-{
-    fn to_result(self) -> HandlerResult {
-        match self.0 {
-            Ok(_) if Self::STATUS_CODE == StatusCode::NO_CONTENT => {
-                Ok(cors::allow_any_origin(Response::builder()).status(StatusCode::NO_CONTENT).body(Body::empty())?)
-            }
-            Ok(body) => json(Self::STATUS_CODE, &body, cors::allow_any_origin(Response::builder())),
-            Err(error) => {
-                let mut builder = cors::allow_any_origin(Response::builder());
-                if let Some(seconds) = error.retry_after_secs() {
-                    builder = builder.header(header::RETRY_AFTER, seconds);
-                }
-                for (name, value) in error.headers() {
-                    builder = builder.header(name, value);
-                }
-                json(error.status(), &error, builder)
-            }
+/// Renders an operation's outcome: its body with the documented `STATUS`
+/// (no body for 204), or the error.
+pub fn respond<T: IntoBody, const STATUS: u16>(outcome: Result<T, Error>) -> Response {
+    let status = StatusCode::from_u16(STATUS).unwrap_or(StatusCode::OK);
+    match outcome {
+        Ok(_) if status == StatusCode::NO_CONTENT => {
+            with_cors(http::Response::builder().status(status)).body(Full::default()).unwrap_or_default()
         }
-    }
-
-    fn response_metadata() -> ApiEndpointResponse {
-        ApiEndpointResponse { success: Some(Self::STATUS_CODE), ..HttpResponseOk::<T>::response_metadata() }
-    }
-
-    fn status_code(&self) -> StatusCode {
-        match &self.0 {
-            Ok(_) => Self::STATUS_CODE,
-            Err(error) => error.status(),
-        }
+        Ok(body) => match body.into_body() {
+            Ok(bytes) => json(status, bytes, http::Response::builder()),
+            Err(error) => error_response(Error::internal(error)),
+        },
+        Err(error) => error_response(error),
     }
 }
 
-fn json(status: StatusCode, body: &impl Serialize, builder: http::response::Builder) -> HandlerResult {
-    let body = serde_json::to_vec(body).map_err(|e| HttpError::for_internal_error(e.to_string()))?;
-    Ok(builder.status(status).header(header::CONTENT_TYPE, dropshot::CONTENT_TYPE_JSON).body(body.into())?)
+/// A success body: a serializable value, or bytes rendered before.
+pub trait IntoBody {
+    fn into_body(self) -> Result<Bytes, serde_json::Error>;
+}
+
+impl<T: Serialize> IntoBody for T {
+    fn into_body(self) -> Result<Bytes, serde_json::Error> {
+        serde_json::to_vec(&self).map(Bytes::from)
+    }
+}
+
+/// Bytes rendered before are sent as they are.
+impl IntoBody for Prerendered {
+    fn into_body(self) -> Result<Bytes, serde_json::Error> {
+        Ok(self.0)
+    }
+}
+
+/// The answer for an error: its status, its JSON body, `Retry-After` when
+/// it asks the client to wait, and any header it implies (`Allow`).
+pub fn error_response(error: Error) -> Response {
+    let mut builder = http::Response::builder();
+    if let Some(seconds) = error.retry_after_secs() {
+        builder = builder.header(header::RETRY_AFTER, seconds);
+    }
+    for (name, value) in error.headers() {
+        builder = builder.header(name, value);
+    }
+    let status = error.status();
+    match serde_json::to_vec(&error) {
+        Ok(body) => json(status, Bytes::from(body), builder),
+        // An error body is a few strings: this cannot fail, but if it did
+        // the client still gets the status.
+        Err(_) => with_cors(http::Response::builder().status(status)).body(Full::default()).unwrap_or_default(),
+    }
+}
+
+/// The answer to a CORS preflight (`OPTIONS` on any path).
+pub fn preflight() -> Response {
+    with_cors(http::Response::builder().status(StatusCode::NO_CONTENT)).body(Full::default()).unwrap_or_default()
+}
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+fn json(status: StatusCode, body: Bytes, builder: http::response::Builder) -> Response {
+    with_cors(builder)
+        .status(status)
+        .header(header::CONTENT_TYPE, JSON)
+        .body(Full::new(body))
+        .unwrap_or_else(|_| error_fallback(status))
+}
+
+fn with_cors(builder: http::response::Builder) -> http::response::Builder {
+    cors::allow_any_origin(builder)
+}
+
+/// A bare answer with the status, for a header an error carried that the
+/// response builder refused (none does today).
+fn error_fallback(status: StatusCode) -> Response {
+    let mut response = Response::default();
+    *response.status_mut() = status;
+    response
 }
