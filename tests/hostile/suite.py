@@ -24,11 +24,20 @@ Hardening rules the checks enforce:
   body-timeout        a client that trickles its body is cut off
   idle-timeout        an idle keep-alive connection is closed
   prompt-service      honest requests are answered promptly under attack
-  connection-cap      the server survives more connections than max_connections
+                      (1 s beside slow clients, 2 s beside 1,100 idle
+                      connections)
+  connection-cap      the server survives more connections than max_connections,
+                      and says so in its log (--cap-log-regex: the wording
+                      is the hardening's to choose)
   id-no-redirect      identity-server redirects are not followed
   id-bounded-body     identity-server answers are read with a size bound
-  id-timeout          a slow identity server gives a prompt Matrix error
+  id-timeout          a slow identity server gives a prompt Matrix error:
+                      400 M_THREEPID_AUTH_FAILED (what an unreachable one
+                      gets) or 502/503/504 with an errcode, within
+                      [identity] timeout + slack, and nothing is added
   alive               the server process is still running
+  setup, harness      not a hardening rule: the suite could not arrange its
+                      check (its fixture or its assumptions are wrong)
 """
 
 import argparse
