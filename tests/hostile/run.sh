@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The hostile-input suite against a freshly started release server: hostile
+# bodies on every operation of the served /openapi.json, unknown paths and
+# wrong methods, a hostile identity server, slow clients and connection
+# floods (tests/hostile/suite.py says which rule each check enforces).
+# Python standard library only; everything on 127.0.0.1.
+#
+#   tests/hostile/run.sh              # start with [http], fall back without it
+#   tests/hostile/run.sh --hardened   # [http] is required: no fallback
+#   tests/hostile/run.sh --only bodies,paths   # some groups (bodies, paths,
+#                                              # identity, slow, flood)
+#
+# The [http] section (connection cap and timeouts) is new: a server that
+# does not know it refuses the whole file ("unknown field `http`"). Unless
+# --hardened is given, the server is then started again without it, and the
+# slow-client and flood checks still hold it to the values below (they fail
+# against a server without those limits, which is the point). When every
+# server knows [http], make --hardened the default.
+#
+# Builds the release binary if needed (cargo build --release). Exits
+# non-zero if any check failed; the last line is `N passed, N failed`.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+BINARY="${CARGO_TARGET_DIR:-$ROOT/target}/release/matrix-accounts"
+
+hardened=""
+suite_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --hardened) hardened=yes ;;
+        *) suite_args+=("$1") ;;
+    esac
+    shift
+done
+
+# The suite's [http] values: small, so the slow-client checks run fast.
+HEADER_TIMEOUT=2000
+BODY_TIMEOUT=3000
+IDLE_TIMEOUT=3000
+MAX_CONNECTIONS=2000
+
+(cd "$ROOT" && cargo build --release --quiet --bin matrix-accounts)
+
+RUN="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+ID_PORT="$(free_port)"
+EVIL_PORT="$(free_port)"
+while [ "$EVIL_PORT" = "$ID_PORT" ]; do EVIL_PORT="$(free_port)"; done
+
+write_config() { # $1: "with-http" or "without-http"
+    {
+        echo 'log = "info"'
+        # Large enough that 100k nested `[` (200 KB) reach the JSON parser.
+        echo 'max_body_bytes = 262144'
+        cat "$ROOT/tests/fixtures/test_server.toml"
+        printf '[identity]\ntrusted_servers = ["127.0.0.1:%s"]\ninsecure_http = true\n' "$ID_PORT"
+        printf 'threepid_delegate = "127.0.0.1:%s"\ntimeout = 3000\n' "$ID_PORT"
+        if [ "$1" = with-http ]; then
+            printf '[http]\nmax_connections = %s\nheader_timeout = %s\nbody_timeout = %s\nidle_timeout = %s\n' \
+                "$MAX_CONNECTIONS" "$HEADER_TIMEOUT" "$BODY_TIMEOUT" "$IDLE_TIMEOUT"
+        fi
+    } >"$RUN/config.toml"
+}
+
+# More descriptors than max_connections + the flood's extra, so that the cap,
+# not the descriptor limit, is what the flood meets.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+start_server() {
+    : >"$RUN/server.log"
+    rm -f "$RUN/accounts.db"*
+    NO_COLOR=1 "$BINARY" --listen 127.0.0.1:0 --config "$RUN/config.toml" --database "$RUN/accounts.db" \
+        >"$RUN/server.log" 2>&1 &
+    SERVER_PID=$!
+    PORT=""
+    for _ in $(seq 100); do
+        PORT="$(sed -n 's/.*address=[0-9.]*:\([0-9]*\).*/\1/p' "$RUN/server.log" | head -n 1)"
+        if [ -n "$PORT" ]; then return 0; fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            wait "$SERVER_PID" 2>/dev/null || true
+            SERVER_PID=""
+            return 1
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+write_config with-http
+if ! start_server; then
+    if [ -z "$hardened" ] && grep -q 'unknown field `http`' "$RUN/server.log"; then
+        echo "NOTE: this server does not know the [http] section; started without it."
+        echo "      The slow-client and flood checks still expect: header ${HEADER_TIMEOUT} ms, body ${BODY_TIMEOUT} ms,"
+        echo "      idle ${IDLE_TIMEOUT} ms, max_connections ${MAX_CONNECTIONS}."
+        write_config without-http
+        start_server || { cat "$RUN/server.log"; echo "FAIL: the server did not start"; exit 1; }
+    else
+        cat "$RUN/server.log"
+        echo "FAIL: the server did not start"
+        exit 1
+    fi
+fi
+echo "server at 127.0.0.1:$PORT (pid $SERVER_PID)"
+
+set +e
+python3 "$HERE/suite.py" --port "$PORT" --pid "$SERVER_PID" --config "$RUN/config.toml" \
+    --database "$RUN/accounts.db" --log "$RUN/server.log" --id-port "$ID_PORT" --evil-port "$EVIL_PORT" \
+    --header-timeout "$HEADER_TIMEOUT" --body-timeout "$BODY_TIMEOUT" --idle-timeout "$IDLE_TIMEOUT" \
+    --max-connections "$MAX_CONNECTIONS" ${suite_args[@]+"${suite_args[@]}"} | tee "$RUN/suite.out"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+    echo
+    echo "== the server log, warnings and errors (last 20 lines)"
+    grep -v ' INFO ' "$RUN/server.log" | tail -n 20 || true
+    # The suite's summary stays the last line.
+    tail -n 1 "$RUN/suite.out"
+fi
+exit "$status"
