@@ -53,9 +53,7 @@ impl Request {
     /// The path parameter at `index` (in path order), percent-decoded.
     pub fn path_parameter(&self, index: usize, name: &str) -> Result<String, Error> {
         let raw = self.path_parameters.get(index).ok_or_else(|| Error::missing_param(name))?;
-        percent_encoding::percent_decode_str(raw)
-            .decode_utf8()
-            .map(|decoded| decoded.into_owned())
+        decode_path_parameter(raw)
             .map_err(|_| Error::invalid_param(format!("Path parameter {name} is not valid UTF-8")))
     }
 
@@ -79,4 +77,10 @@ impl Request {
         let absent = bytes.iter().all(u8::is_ascii_whitespace);
         parse_json(if absent && !required { b"{}" } else { bytes })
     }
+}
+
+/// A path parameter as sent, percent-decoded; an error when the bytes it
+/// names are not UTF-8.
+pub fn decode_path_parameter(raw: &str) -> Result<String, std::str::Utf8Error> {
+    percent_encoding::percent_decode_str(raw).decode_utf8().map(|decoded| decoded.into_owned())
 }
