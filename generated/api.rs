@@ -914,6 +914,16 @@ pub trait Document: Send + Sync + 'static {
         let _ = (request,);
         async { Err(runtime::not_implemented("getOpenApiDocument")) }
     }
+    /// `GET /docs` (`getReferencePage`)
+    ///
+    /// The reference page of this server's API.
+    fn get_reference_page(
+        &self,
+        request: &runtime::Request,
+    ) -> impl std::future::Future<Output = Result<runtime::Prerendered, Error>> + Send {
+        let _ = (request,);
+        async { Err(runtime::not_implemented("getReferencePage")) }
+    }
 }
 /// The operations written in client-server/v1/login.yaml, client-server/v3/login.yaml.
 pub trait Login: Send + Sync + 'static {
@@ -1256,6 +1266,7 @@ pub enum Operation {
     GetVersions,
     GetTokenOwner,
     GetOpenApiDocument,
+    GetReferencePage,
 }
 impl Operation {
     /// Every operation, in document order.
@@ -1281,6 +1292,7 @@ impl Operation {
         Operation::GetVersions,
         Operation::GetTokenOwner,
         Operation::GetOpenApiDocument,
+        Operation::GetReferencePage,
     ];
     /// The `operationId`.
     pub fn id(self) -> &'static str {
@@ -1306,6 +1318,7 @@ impl Operation {
             Operation::GetVersions => "getVersions",
             Operation::GetTokenOwner => "getTokenOwner",
             Operation::GetOpenApiDocument => "getOpenApiDocument",
+            Operation::GetReferencePage => "getReferencePage",
         }
     }
 }
@@ -1318,6 +1331,14 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
         return runtime::Routed::NotFound;
     };
     match &segments[..count] {
+        ["docs"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetReferencePage, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
         ["openapi.json"] => {
             match *method {
                 http::Method::GET => {
@@ -1831,6 +1852,12 @@ pub async fn dispatch<C: Operations>(
                 _,
                 200u16,
             >(async { Document::get_open_api_document(server, request).await }.await)
+        }
+        Operation::GetReferencePage => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(async { Document::get_reference_page(server, request).await }.await)
         }
     }
 }

@@ -3310,6 +3310,40 @@ Sends a `GET` request to `/openapi.json`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**The reference page of this server's API
+
+Every operation of the published document on one HTML page,
+grouped by tag: its paths, parameters, request and response
+schemas and examples. Static, without scripts, rendered when the
+server was built.
+
+Sends a `GET` request to `/docs`
+
+*/
+    pub async fn get_reference_page<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<ByteStream>, Error<()>> {
+        let url = format!("{}/docs", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.get(url).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "get_reference_page",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {

@@ -9,10 +9,11 @@
 
 use std::path::Path;
 
-const FILES: [(&str, &str); 3] = [
+const FILES: [(&str, &str); 4] = [
     ("api.rs", include_str!(concat!(env!("OUT_DIR"), "/api.rs"))),
     ("openapi.json", include_str!(concat!(env!("OUT_DIR"), "/openapi.json"))),
     ("client.rs", include_str!(concat!(env!("OUT_DIR"), "/client.rs"))),
+    ("docs.html", include_str!(concat!(env!("OUT_DIR"), "/docs.html"))),
 ];
 
 #[test]

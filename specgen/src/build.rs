@@ -13,6 +13,7 @@ use crate::{Options, Spec, load_dir};
 pub const SERVER_FILE: &str = "api.rs";
 pub const DOCUMENT_FILE: &str = "openapi.json";
 pub const CLIENT_FILE: &str = "client.rs";
+pub const DOCS_FILE: &str = "docs.html";
 
 /// Configuration of one build.
 #[derive(Debug, Clone)]
@@ -73,6 +74,7 @@ impl Build {
         write(&out_dir.join(SERVER_FILE), &output.server)?;
         write(&out_dir.join(DOCUMENT_FILE), &output.document)?;
         write(&out_dir.join(CLIENT_FILE), &output.client)?;
+        write(&out_dir.join(DOCS_FILE), &output.docs)?;
         Ok(())
     }
 

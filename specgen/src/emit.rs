@@ -4,12 +4,14 @@
 //!   hand-written code implements, the router and the dispatch ([`server`]);
 //! * `openapi.json`: the published OpenAPI 3.0 document ([`document`]);
 //! * `client.rs`: a progenitor client generated from that document
-//!   ([`client`]).
+//!   ([`client`]);
+//! * `docs.html`: the reference page rendered from the document ([`docs`]).
 //!
 //! The Rust is formatted with prettyplease, so the committed copies under
 //! `generated/` read like ordinary code and diff well.
 
 pub mod client;
+pub mod docs;
 pub mod document;
 pub mod handlers;
 mod names;
@@ -49,6 +51,7 @@ pub struct Output {
     pub server: String,
     pub document: String,
     pub client: String,
+    pub docs: String,
 }
 
 /// Why generation failed (a problem the checks let through, or a generator
@@ -78,9 +81,13 @@ pub const HEADER: &str =
 
 /// Generates every output of a spec.
 pub fn emit(spec: &Spec, options: &EmitOptions) -> Result<Output, EmitError> {
+    let document = document::render(spec, options.implemented.as_ref())?;
+    let published: serde_json::Value =
+        serde_json::from_str(&document).map_err(|e| EmitError::new(format!("re-reading the document: {e}")))?;
     Ok(Output {
         server: server_code(spec, options)?,
-        document: document::render(spec, options.implemented.as_ref())?,
+        docs: docs::render(&published, &spec.routes),
+        document,
         client: client::generate(spec)?,
     })
 }

@@ -16,3 +16,6 @@ pub use generated::*;
 
 /// The published OpenAPI 3.0 document, as built from `api/`.
 pub const OPENAPI_DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
+
+/// The reference page rendered from the published document.
+pub const REFERENCE_PAGE: &str = include_str!(concat!(env!("OUT_DIR"), "/docs.html"));

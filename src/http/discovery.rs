@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::Handlers;
 use crate::api::runtime::{Prerendered, Request};
 use crate::api::types::GetVersionsResponse;
-use crate::api::{Document, OPENAPI_DOCUMENT, Versions};
+use crate::api::{Document, OPENAPI_DOCUMENT, REFERENCE_PAGE, Versions};
 use crate::error::Error;
 
 /// The spec releases whose account API this server implements: every r0
@@ -21,7 +21,13 @@ impl Document for Handlers {
     /// `api/` (the committed copy is `generated/openapi.json`), sent as the
     /// bytes compiled into the binary.
     async fn get_open_api_document(&self, _: &Request) -> Result<Prerendered, Error> {
-        Ok(Prerendered::from_static(OPENAPI_DOCUMENT))
+        Ok(Prerendered::json(OPENAPI_DOCUMENT))
+    }
+
+    /// `GET /docs`: the reference page (the committed copy is
+    /// `generated/docs.html`).
+    async fn get_reference_page(&self, _: &Request) -> Result<Prerendered, Error> {
+        Ok(Prerendered::html(REFERENCE_PAGE))
     }
 }
 

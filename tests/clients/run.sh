@@ -105,6 +105,8 @@ run "matrix-nio" "$WORK/venv/bin/python" "$HERE/nio_session.py" "$BASE"
 run "matrix-js-sdk" node "$WORK/js/js_sdk_session.mjs" "$BASE"
 if [ -n "$CHROMIUM" ]; then
     run "browser CORS" node "$WORK/js/browser_cors.mjs" "$BASE" "$CHROMIUM"
+    # The screenshot stays under target/ as a CI artefact.
+    run "reference page" node "$WORK/js/docs_page.mjs" "$BASE" "$CHROMIUM" "$WORK/docs_page.png"
 elif [ -z "${CLIENTS_SKIP_BROWSER:-}" ]; then
     step "browser CORS"
     echo "SKIP: no chromium (install Debian's chromium to run the browser check)"

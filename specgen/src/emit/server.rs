@@ -32,10 +32,11 @@ use super::types::{OperationTypes, find_operation};
 use super::{EmitError, names};
 use crate::Route;
 
-/// The operation extension that makes a handler answer pre-rendered JSON
-/// bytes (`runtime::Prerendered`) instead of a value to serialize, for a
-/// large answer that never changes (the published document itself).
-pub const PRERENDERED: &str = "x-prerendered-json";
+/// The operation extension that makes a handler answer bytes rendered once
+/// (`runtime::Prerendered`, with their media type) instead of a value to
+/// serialize, for a large answer that never changes (the published
+/// document, the reference page).
+pub const PRERENDERED: &str = "x-prerendered";
 
 /// Which credential an operation needs, from its `security` requirements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

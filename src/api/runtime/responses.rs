@@ -12,14 +12,21 @@ use crate::error::Error;
 /// What the server sends back.
 pub type Response = http::Response<Full<Bytes>>;
 
-/// A JSON answer rendered once, served as the same bytes every time (an
-/// operation marked `x-prerendered-json` in `api/` answers one).
+/// An answer rendered once, served as the same bytes every time (an
+/// operation marked `x-prerendered` in `api/` answers one).
 #[derive(Debug, Clone)]
-pub struct Prerendered(pub Bytes);
+pub struct Prerendered {
+    bytes: Bytes,
+    media_type: HeaderValue,
+}
 
 impl Prerendered {
-    pub const fn from_static(json: &'static str) -> Self {
-        Prerendered(Bytes::from_static(json.as_bytes()))
+    pub const fn json(json: &'static str) -> Self {
+        Prerendered { bytes: Bytes::from_static(json.as_bytes()), media_type: JSON }
+    }
+
+    pub const fn html(html: &'static str) -> Self {
+        Prerendered { bytes: Bytes::from_static(html.as_bytes()), media_type: HTML }
     }
 }
 
@@ -32,28 +39,33 @@ pub fn respond<T: IntoBody, const STATUS: u16>(outcome: Result<T, Error>) -> Res
             with_cors(http::Response::builder().status(status)).body(Full::default()).unwrap_or_default()
         }
         Ok(body) => match body.into_body() {
-            Ok(bytes) => json(status, bytes, http::Response::builder()),
+            Ok((bytes, media_type)) => with_cors(http::Response::builder())
+                .status(status)
+                .header(header::CONTENT_TYPE, media_type)
+                .body(Full::new(bytes))
+                .unwrap_or_else(|_| error_fallback(status)),
             Err(error) => error_response(Error::internal(error)),
         },
         Err(error) => error_response(error),
     }
 }
 
-/// A success body: a serializable value, or bytes rendered before.
+/// A success body and its media type: a value serialized as JSON, or
+/// bytes rendered before.
 pub trait IntoBody {
-    fn into_body(self) -> Result<Bytes, serde_json::Error>;
+    fn into_body(self) -> Result<(Bytes, HeaderValue), serde_json::Error>;
 }
 
 impl<T: Serialize> IntoBody for T {
-    fn into_body(self) -> Result<Bytes, serde_json::Error> {
-        serde_json::to_vec(&self).map(Bytes::from)
+    fn into_body(self) -> Result<(Bytes, HeaderValue), serde_json::Error> {
+        serde_json::to_vec(&self).map(|json| (Bytes::from(json), JSON))
     }
 }
 
 /// Bytes rendered before are sent as they are.
 impl IntoBody for Prerendered {
-    fn into_body(self) -> Result<Bytes, serde_json::Error> {
-        Ok(self.0)
+    fn into_body(self) -> Result<(Bytes, HeaderValue), serde_json::Error> {
+        Ok((self.bytes, self.media_type))
     }
 }
 
@@ -82,6 +94,7 @@ pub fn preflight() -> Response {
 }
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 
 fn json(status: StatusCode, body: Bytes, builder: http::response::Builder) -> Response {
     with_cors(builder)
