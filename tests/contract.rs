@@ -210,7 +210,12 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
     let body = example.body.clone().unwrap_or(Value::Null);
     let in_session = body["auth"]["session"].is_string();
     match family(operation) {
-        "getOpenApiDocument" | "getVersions" | "getLoginFlows" | "checkUsernameAvailability" | "registerV2Alpha" => {}
+        "getOpenApiDocument"
+        | "getReferencePage"
+        | "getVersions"
+        | "getLoginFlows"
+        | "checkUsernameAvailability"
+        | "registerV2Alpha" => {}
         "register" => {
             if example.name == "guest" {
                 request.query.insert("kind".into(), "guest".into());

@@ -120,8 +120,15 @@ impl Answer {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("reading the body");
+        let text = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|media| media.starts_with("text/"));
         let body = if bytes.is_empty() {
             Value::Null
+        } else if text {
+            // A page (`/docs`): its schema is a string.
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
         } else {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
