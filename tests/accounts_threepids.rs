@@ -209,3 +209,39 @@ async fn password_reset_without_a_token_through_a_validated_email() {
     // Without a caller, every device was logged out.
     assert_error(accounts.authenticate(&cleo_token).await, 401, ErrorCode::UnknownToken);
 }
+
+/// A trusted identity server that answers 302 to a host nobody trusts: the
+/// redirect is not followed (that host would see the `client_secret` and
+/// could vouch for any address), and the validation fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_from_an_identity_server_are_not_followed() {
+    let trusted = IdentityServer::start();
+    let untrusted = IdentityServer::start();
+    untrusted.validate("s1", "secret1", "email", "victim@example.org");
+    trusted.redirect_to(&untrusted.address);
+    let server = server_trusting(&trusted, false);
+    let accounts = &server.accounts;
+    let eve = accounts.authenticate(&server.register("eve").await.access_token.unwrap()).await.unwrap();
+
+    let credentials = trusted.credentials("s1", "secret1");
+    assert_error(accounts.bind_threepid(&eve, credentials, false, &client()).await, 400, ErrorCode::ThreepidAuthFailed);
+    assert_eq!(trusted.requests().len(), 1);
+    assert!(untrusted.requests().is_empty(), "the redirect was followed: {:?}", untrusted.requests());
+    assert!(accounts.threepids(&eve).await.unwrap().is_empty());
+}
+
+/// An answer of a megabyte (valid JSON, padded) is not read to its end:
+/// past 64 KiB the validation fails, a client error, never a 5xx.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_identity_server_answer_fails_the_validation() {
+    let identity = IdentityServer::start();
+    identity.validate("s1", "secret1", "email", "fay@example.org");
+    identity.huge_bodies();
+    let server = server_trusting(&identity, false);
+    let accounts = &server.accounts;
+    let fay = accounts.authenticate(&server.register("fay").await.access_token.unwrap()).await.unwrap();
+
+    let credentials = identity.credentials("s1", "secret1");
+    assert_error(accounts.bind_threepid(&fay, credentials, false, &client()).await, 400, ErrorCode::ThreepidAuthFailed);
+    assert!(accounts.threepids(&fay).await.unwrap().is_empty());
+}
