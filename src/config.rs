@@ -188,8 +188,9 @@ pub struct RateLimits {
     pub login_failed: Bucket,
     /// 3pid additions per IP and per account.
     pub threepid: Bucket,
-    /// How many IPs and accounts are tracked at once; idle ones are
-    /// forgotten first when more arrive.
+    /// How many IPs and accounts are tracked at once. Only buckets that have
+    /// refilled completely are forgotten to make room; when every tracked
+    /// bucket is still counting, new subjects get 429 until some refill.
     pub max_tracked_keys: usize,
 }
 
