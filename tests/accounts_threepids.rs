@@ -245,3 +245,36 @@ async fn an_oversized_identity_server_answer_fails_the_validation() {
     assert_error(accounts.bind_threepid(&fay, credentials, false, &client()).await, 400, ErrorCode::ThreepidAuthFailed);
     assert!(accounts.threepids(&fay).await.unwrap().is_empty());
 }
+
+/// A 3pid add whose identity-server check fails after the password stage
+/// passed leaves the session as it was: a retry must pass the stage again,
+/// it cannot skip re-authentication with the bare session ID.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_3pid_add_does_not_complete_its_session() {
+    let identity = IdentityServer::start();
+    let server = server_trusting(&identity, true);
+    let accounts = &server.accounts;
+    let gil = accounts.authenticate(&server.register("gil").await.access_token.unwrap()).await.unwrap();
+    let pending = AddThreepidRequest { sid: Some("s7".into()), client_secret: Some("secret7".into()) };
+    let session = session_of(&accounts.add_threepid(&gil, pending, None, &client()).await.unwrap_err());
+    let auth = password_auth("gil", PASSWORD, Some(&session));
+    assert_error(
+        accounts.add_threepid(&gil, AddThreepidRequest::default(), Some(auth), &client()).await,
+        400,
+        ErrorCode::ThreepidAuthFailed,
+    );
+    let asked = identity.requests().len();
+
+    identity.validate("s7", "secret7", "email", "gil@example.org");
+    let bare = json!({"session": session});
+    let retry = accounts.add_threepid(&gil, AddThreepidRequest::default(), Some(bare), &client()).await.unwrap_err();
+    assert_eq!(retry.status().as_u16(), 401, "{retry}");
+    assert_eq!(retry.extra()["completed"], json!([]), "{retry}");
+    assert_eq!(identity.requests().len(), asked, "the identity server was asked without re-authentication");
+    assert!(accounts.threepids(&gil).await.unwrap().is_empty());
+
+    // Passing the stage again adds it.
+    let auth = password_auth("gil", PASSWORD, Some(&session));
+    accounts.add_threepid(&gil, AddThreepidRequest::default(), Some(auth), &client()).await.unwrap();
+    assert_eq!(accounts.threepids(&gil).await.unwrap().len(), 1);
+}

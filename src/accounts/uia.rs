@@ -13,8 +13,10 @@
 //!
 //! Sessions live in the store, so they survive a restart. They are written
 //! only when a 401 hands one to the client (and when a stored one completes
-//! a stage): a one-shot request that passes on its first attempt writes
-//! nothing. Password change and 3pid add delete their session when they
+//! a stage of a flow it has not finished): a one-shot request that passes
+//! on its first attempt writes nothing, and the request that finishes a
+//! flow writes its completion only through the operation's own transaction,
+//! so a session is never left completed by an operation that failed. Password change and 3pid add delete their session when they
 //! succeed, so a completed session authorises one change; a registration
 //! session stays, marked with the account it created, so that replaying it
 //! answers for that account.
@@ -193,14 +195,11 @@ impl Accounts {
                 password_hash: session.as_ref().and_then(|s| s.password_hash.clone()),
                 password_digest: session.as_ref().and_then(|s| s.password_digest.clone()),
             };
-            if let Some(mut session) = session
-                && (session.completed != completed || session.user != identified || session.params != params)
-            {
-                session.completed = completed;
-                session.user = identified;
-                session.params = params;
-                self.db(move |store| store.put_uia_session(&session, now_ms())).await?;
-            }
+            // The completion is not written here: the operation's own
+            // transaction uses the session up (password change, 3pid add)
+            // or marks it registered. If the operation fails (the identity
+            // server refuses, the name was taken meanwhile), the session
+            // stays as it was, and a retry must pass its stages again.
             return Ok(passed);
         }
 
