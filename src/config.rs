@@ -182,10 +182,20 @@ pub struct RateLimits {
     /// and hashes a password) uses an attempt; follow-ups of a session and
     /// refusals before UIA do not.
     pub register: Bucket,
-    /// Login attempts per IP and per account.
+    /// Login attempts per IP (every attempt), and successful logins per
+    /// account. Also password resets without an access token, per IP, in a
+    /// bucket of their own.
     pub login: Bucket,
-    /// Failed logins per account.
+    /// Failed logins per account *and* client IP (as Synapse keys them):
+    /// checked before a password is verified, charged only by a wrong one,
+    /// so failures from one address never lock out the right password
+    /// from another.
     pub login_failed: Bucket,
+    /// `GET /register/available` (and the registration-token validity
+    /// check) per IP: both tell a stranger what exists.
+    pub available: Bucket,
+    /// Wrong registration tokens per IP.
+    pub registration_token_failed: Bucket,
     /// 3pid additions per IP and per account.
     pub threepid: Bucket,
     /// How many IPs and accounts are tracked at once. Only buckets that have
@@ -202,6 +212,8 @@ impl Default for RateLimits {
             login: Bucket { per_second: 0.003, burst: 5 },
             login_failed: Bucket { per_second: 0.17, burst: 3 },
             threepid: Bucket { per_second: 0.17, burst: 3 },
+            available: Bucket { per_second: 1.0, burst: 10 },
+            registration_token_failed: Bucket { per_second: 0.17, burst: 3 },
             max_tracked_keys: 10_000,
         }
     }

@@ -296,7 +296,9 @@ async fn a_cancelled_3pid_change_still_evicts_the_cached_list() {
     })
     .await;
 
-    server.cancel_after("delete_threepid", server.accounts.delete_threepid(&eve, "email", "eve@example.org")).await;
+    server
+        .cancel_after("delete_threepid", server.accounts.delete_threepid(&eve, "email", "eve@example.org", &client()))
+        .await;
     eventually("the deleted 3pid is still in the cached list", async || {
         server.accounts.threepids(&eve).await.unwrap().is_empty()
     })
@@ -316,7 +318,7 @@ async fn a_token_loaded_during_its_logout_is_not_cached_by_its_first_use() {
     let caller = server.accounts.authenticate(&first).await.unwrap();
     // A pair minted by a refresh, never used: not cached, its first use
     // will be recorded.
-    let refreshed = server.accounts.refresh(registered.refresh_token.as_deref().unwrap()).await.unwrap();
+    let refreshed = server.accounts.refresh(registered.refresh_token.as_deref().unwrap(), &client()).await.unwrap();
 
     let armed = server.store.arm("access_token");
     let check = tokio::spawn({

@@ -77,11 +77,11 @@ async fn add_list_bind_and_delete() {
 
     // Delete: idempotent, and the list follows.
     assert_eq!(
-        accounts.delete_threepid(&wendy, "email", "wendy@example.org").await.unwrap(),
+        accounts.delete_threepid(&wendy, "email", "wendy@example.org", &client()).await.unwrap(),
         IdServerUnbindResult::NoSupport
     );
     assert!(accounts.threepids(&wendy).await.unwrap().is_empty());
-    accounts.delete_threepid(&wendy, "email", "wendy@example.org").await.unwrap();
+    accounts.delete_threepid(&wendy, "email", "wendy@example.org", &client()).await.unwrap();
     // Now free for another account.
     accounts.bind_threepid(&xavier, identity.credentials("s1", "secret1"), false, &client()).await.unwrap();
 }

@@ -106,6 +106,7 @@ impl Accounts {
         let keep_device = session.map(|session| session.device_id().to_owned());
         let logout_devices = request.logout_devices.unwrap_or(true);
         let uia_session = passed.session_id;
+        let logged = localpart.clone();
         self.db_revoking(move |store| {
             store.set_password(
                 &localpart,
@@ -116,6 +117,8 @@ impl Accounts {
             )
         })
         .await?;
+        let via = if session.is_some() { "password" } else { "email" };
+        tracing::info!(event = "password.changed", user = %self.user_id(&logged), ip = %client.ip, via, logout_devices);
         Ok(())
     }
 }

@@ -3,9 +3,14 @@
 //! Each (action, subject) pair has a bucket that holds at most `burst`
 //! tokens and refills at `per_second`; an attempt takes one. The operations
 //! decide what counts, mostly following Synapse: every login attempt counts
-//! against the IP and the named account (existing or not, so limits reveal
-//! nothing about which accounts exist), only failed ones against the
-//! failed-login bucket. Registration differs: every registration request
+//! against the IP; a successful one against the account; a failed one
+//! against the failed-login bucket of the pair (named account, IP), checked
+//! before the password is. Keying failures per source, as Synapse does, is
+//! what keeps a stranger who knows a user ID from locking its owner out: the
+//! stranger's wrong passwords lock the stranger's IP out of that account,
+//! never the owner's. (Distributed guessing from many addresses is slowed by
+//! each address's own login bucket instead.) `GET /register/available`, an
+//! oracle for which names exist, has its own per-IP bucket. Registration differs: every registration request
 //! that starts a flow counts against the registration bucket (Synapse counts
 //! created accounts), because starting one stores a UIA session and hashes
 //! a password before any account exists. IPv6 clients are limited per /64,
@@ -37,6 +42,12 @@ pub(crate) enum Action {
     Login,
     LoginFailed,
     Threepid,
+    /// `GET /register/available` and the registration-token validity check.
+    Available,
+    /// A wrong registration token.
+    RegistrationTokenFailed,
+    /// A password reset without an access token (the e-mail flow).
+    PasswordReset,
 }
 
 /// Who is being limited.
@@ -44,18 +55,29 @@ pub(crate) enum Action {
 pub(crate) enum Subject {
     Ip(IpAddr),
     Account(String),
+    /// An account as named from one client IP (see [`Subject::ip`]): the key
+    /// of failed logins.
+    AccountFrom(String, IpAddr),
 }
 
 impl Subject {
     pub(crate) fn ip(ip: IpAddr) -> Self {
-        let ip = match ip {
+        Subject::Ip(Self::block(ip))
+    }
+
+    pub(crate) fn account_from(account: &str, ip: IpAddr) -> Self {
+        Subject::AccountFrom(account.to_owned(), Self::block(ip))
+    }
+
+    /// The address block a client is limited as.
+    fn block(ip: IpAddr) -> IpAddr {
+        match ip {
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                 Some(v4) => IpAddr::V4(v4),
                 None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
             },
             v4 => v4,
-        };
-        Subject::Ip(ip)
+        }
     }
 }
 
@@ -101,6 +123,9 @@ impl RateLimiter {
             Action::Login => self.config.login,
             Action::LoginFailed => self.config.login_failed,
             Action::Threepid => self.config.threepid,
+            Action::Available => self.config.available,
+            Action::RegistrationTokenFailed => self.config.registration_token_failed,
+            Action::PasswordReset => self.config.login,
         }
     }
 

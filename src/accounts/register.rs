@@ -267,7 +267,10 @@ impl Accounts {
     ///   `M_INVALID_USERNAME`, `M_EXCLUSIVE`, `M_USER_IN_USE` (deactivated
     ///   accounts keep their name).
     /// - `Ok(())` means available; it reserves nothing.
-    pub async fn check_username_available(&self, username: &str) -> Result<()> {
+    /// - It tells anyone which names exist, so it is limited per IP
+    ///   (`rate_limits.available`, 429).
+    pub async fn check_username_available(&self, username: &str, client: &ClientInfo) -> Result<()> {
+        self.inner.limits.consume(Action::Available, &Subject::ip(client.ip))?;
         self.available_localpart(username).await.map(drop)
     }
 

@@ -329,7 +329,7 @@ impl Accounts {
         {
             return Err(Error::forbidden("Invalid auth").into());
         }
-        self.verify_password(&claimant, password)
+        self.verify_password(&claimant, password, uia.client)
             .await?
             .ok_or(StageError::Failed(ErrorCode::Forbidden, "Invalid username or password".into()))
     }

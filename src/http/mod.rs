@@ -98,10 +98,10 @@ impl Operations for Handlers {
 
     async fn check_username_availability(
         &self,
-        _: &RequestInfo,
+        request: &RequestInfo,
         query: types::CheckUsernameAvailabilityQuery,
     ) -> Result<types::CheckUsernameAvailabilityResponse, Error> {
-        register::availability(self, query).await
+        register::availability(self, request, query).await
     }
 
     async fn login_v1(
@@ -122,14 +122,18 @@ impl Operations for Handlers {
 
     async fn token_refresh_v2_alpha(
         &self,
-        _: &RequestInfo,
+        request: &RequestInfo,
         body: types::TokenRefreshV2AlphaRequest,
     ) -> Result<types::TokenRefreshV2AlphaResponse, Error> {
-        session::token_refresh_v2_alpha(self, body).await
+        session::token_refresh_v2_alpha(self, request, body).await
     }
 
-    async fn refresh(&self, _: &RequestInfo, body: types::RefreshRequest) -> Result<types::RefreshResponse, Error> {
-        session::refresh(self, body).await
+    async fn refresh(
+        &self,
+        request: &RequestInfo,
+        body: types::RefreshRequest,
+    ) -> Result<types::RefreshResponse, Error> {
+        session::refresh(self, request, body).await
     }
 
     async fn logout(&self, _: &RequestInfo, token: AccessToken, _: Json) -> Result<Json, Error> {
@@ -211,10 +215,10 @@ impl Operations for Handlers {
 
     async fn delete_3pid_from_account(
         &self,
-        _: &RequestInfo,
+        request: &RequestInfo,
         token: AccessToken,
         body: types::Delete3pidFromAccountRequest,
     ) -> Result<types::Delete3pidFromAccountResponse, Error> {
-        threepids::delete_v3(self, token, body).await
+        threepids::delete_v3(self, request, token, body).await
     }
 }

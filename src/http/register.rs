@@ -70,9 +70,10 @@ pub async fn v3(
 
 pub async fn availability(
     handlers: &Handlers,
+    request: &RequestInfo,
     query: types::CheckUsernameAvailabilityQuery,
 ) -> Result<types::CheckUsernameAvailabilityResponse, Error> {
-    handlers.accounts.check_username_available(&query.username).await?;
+    handlers.accounts.check_username_available(&query.username, &handlers.client(request)).await?;
     Ok(types::CheckUsernameAvailabilityResponse { available: true })
 }
 

@@ -95,12 +95,14 @@ pub async fn add_v3(
 
 pub async fn delete_v3(
     handlers: &Handlers,
+    request: &RequestInfo,
     token: AccessToken,
     body: types::Delete3pidFromAccountRequest,
 ) -> Result<types::Delete3pidFromAccountResponse, Error> {
     use types::Delete3pidFromAccountResponseIdServerUnbindResult as Unbind;
     let session = handlers.session(&token).await?;
-    let result = handlers.accounts.delete_threepid(&session, &body.medium, &body.address).await?;
+    let client = handlers.client(request);
+    let result = handlers.accounts.delete_threepid(&session, &body.medium, &body.address, &client).await?;
     let id_server_unbind_result = match result {
         IdServerUnbindResult::Success => Unbind::Success,
         IdServerUnbindResult::NoSupport => Unbind::NoSupport,
