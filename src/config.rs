@@ -129,13 +129,19 @@ pub struct Tokens {
     /// (`expires_in_ms`). Tokens issued without one do not expire.
     #[serde(with = "humantime_ms")]
     pub access_token_lifetime: Duration,
-    /// How long a UIA session is remembered: an unfinished one, and a
-    /// completed registration's (whose replay answers the same account).
-    /// Password change and 3pid add delete theirs once they succeed. For
-    /// 3pid add this is also how long an unfinished session keeps the
-    /// client's identity-server `client_secret`.
+    /// How long an unfinished UIA session is remembered. Password change
+    /// and 3pid add delete theirs once they succeed. For 3pid add this is
+    /// also how long an unfinished session keeps the client's
+    /// identity-server `client_secret`.
     #[serde(with = "humantime_ms")]
     pub uia_session_lifetime: Duration,
+    /// How long a completed registration session may be retried (the spec
+    /// lets a client that lost the answer repeat the request and get the
+    /// same account, on a new device). Only a retry carrying the same
+    /// password (and no other username) is answered. Short: the session ID
+    /// travels in every UIA request body.
+    #[serde(with = "humantime_ms")]
+    pub completed_registration_retry: Duration,
     /// How many access tokens are remembered in memory, so that checking
     /// one does not touch the database (~200 bytes each). The same number
     /// bounds the cache of 3pid lists (`GET /account/3pid`), one entry per
@@ -148,6 +154,7 @@ impl Default for Tokens {
         Tokens {
             access_token_lifetime: Duration::from_secs(5 * 60),
             uia_session_lifetime: Duration::from_secs(15 * 60),
+            completed_registration_retry: Duration::from_secs(2 * 60),
             cache_capacity: 10_000,
         }
     }

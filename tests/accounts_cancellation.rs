@@ -22,8 +22,8 @@ use matrix_accounts::accounts::{Accounts, ChangePasswordRequest, LoginRequest, R
 use matrix_accounts::config::Config;
 use matrix_accounts::error::ErrorCode;
 use matrix_accounts::store::{
-    AccessTokenRecord, Created, Millis, NewLogin, NewTokens, NewUser, Rotated, SqliteStore, Store, StoreResult,
-    ThreepidRecord, TokenHash, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, Millis, NewLogin, NewTokens, NewUser, RegistrationCompletion, Rotated, SqliteStore,
+    Store, StoreResult, ThreepidRecord, TokenHash, UiaSessionRecord, UserRecord,
 };
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -76,8 +76,13 @@ impl Store for GatedStore {
         self.pass("user", self.inner.user(localpart))
     }
 
-    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<Created> {
-        self.pass("create_user", self.inner.create_user(user, login, uia_session))
+    fn create_user(
+        &self,
+        user: &NewUser,
+        login: Option<&NewLogin>,
+        completion: Option<&RegistrationCompletion>,
+    ) -> StoreResult<Created> {
+        self.pass("create_user", self.inner.create_user(user, login, completion))
     }
 
     fn create_login(&self, localpart: &str, login: &NewLogin) -> StoreResult<Vec<TokenHash>> {

@@ -37,8 +37,12 @@ async fn register_with_a_uia_session_then_use_the_account() {
     assert_eq!(registered.refresh_token, None);
     assert_eq!(registered.expires_in_ms, None);
 
-    // Replaying the completed session answers the same user, on a new device.
-    let replay = accounts.register(RegisterRequest::default(), Some(auth), &client()).await.unwrap();
+    // Replaying the completed session needs its password; with it, it
+    // answers the same user, on a new device.
+    let bare = accounts.register(RegisterRequest::default(), Some(auth.clone()), &client()).await;
+    assert_error(bare, 403, ErrorCode::Forbidden);
+    let retry = RegisterRequest { password: Some(PASSWORD.into()), ..RegisterRequest::default() };
+    let replay = accounts.register(retry, Some(auth), &client()).await.unwrap();
     assert_eq!(replay.user_id, "@alice:localhost");
     assert_ne!(replay.device_id, registered.device_id);
     assert_ne!(replay.access_token, registered.access_token);

@@ -191,3 +191,34 @@ async fn disabled_registration_refuses_guests_too() {
     let error = assert_error(server.accounts.register(guest, None, &client()).await, 403, ErrorCode::Forbidden);
     assert_eq!(error.message(), "Registration has been disabled");
 }
+
+/// Holding a completed registration's session ID is not enough to sign in
+/// to the account it created: a retry must repeat the password (and not
+/// name another user), and only for `tokens.completed_registration_retry`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completed_registration_is_retried_only_by_its_client_and_briefly() {
+    let mut config = accounts_support::config();
+    config.tokens.completed_registration_retry = std::time::Duration::from_millis(300);
+    let server = Server::with(config);
+    let accounts = &server.accounts;
+    let session = session_of(&accounts.register(register_with("ola", "ola-pw"), None, &client()).await.unwrap_err());
+    let done = accounts.register(register_with("ola", "ola-pw"), Some(dummy(&session)), &client()).await.unwrap();
+
+    for stranger in [
+        RegisterRequest::default(),
+        user_request_without_password("ola"),
+        register_with("ola", "a-guess"),
+        register_with("olb", "ola-pw"),
+    ] {
+        let answer = accounts.register(stranger, Some(dummy(&session)), &client()).await;
+        assert_error(answer, 403, ErrorCode::Forbidden);
+    }
+    // The client itself, repeating its request: the same account.
+    let again = accounts.register(register_with("ola", "ola-pw"), Some(dummy(&session)), &client()).await.unwrap();
+    assert_eq!(again.user_id, done.user_id);
+    assert_ne!(again.access_token, done.access_token);
+
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let late = accounts.register(register_with("ola", "ola-pw"), Some(dummy(&session)), &client()).await;
+    assert_error(late, 400, ErrorCode::Unknown);
+}

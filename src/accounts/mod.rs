@@ -40,6 +40,7 @@ mod rate_limit;
 mod register;
 mod threepids;
 mod tokens;
+mod turns;
 mod uia;
 mod usernames;
 
@@ -73,6 +74,9 @@ struct Inner {
     threepids: cache::CoherentCache<String, Arc<[Threepid]>>,
     limits: rate_limit::RateLimiter,
     identity: identity_server::IdentityServers,
+    /// Turns per UIA session ID: concurrent completions of one session
+    /// run one after the other.
+    turns: turns::Turns,
 }
 
 /// What the domain knows about the client making a request.
@@ -100,6 +104,7 @@ impl Accounts {
                 threepids: cache::CoherentCache::new(config.tokens.cache_capacity),
                 limits: rate_limit::RateLimiter::new(&config.rate_limits),
                 identity: identity_server::IdentityServers::new(&config.identity)?,
+                turns: turns::Turns::default(),
             }),
         })
     }

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::identity_server::check_session_token;
 use super::rate_limit::{Action, Subject};
-use super::uia::{self, PASSWORD, Resumable, Uia};
+use super::uia::{self, PASSWORD, Remember, Resumable, Uia};
 use super::{Accounts, ClientInfo, Session, guest_forbidden, now_ms};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::{StoreError, ThreepidRecord, UiaOperation};
@@ -174,6 +174,7 @@ impl Accounts {
             user: Some(localpart),
             auth: auth.as_ref(),
             client,
+            remember: Remember::Hash, // there is no password to remember
         };
         let passed = self.uia_authenticate(uia, uia_session, params, None).await?;
 

@@ -95,6 +95,24 @@ pub(crate) struct Uia<'a> {
     pub(crate) user: Option<&'a str>,
     pub(crate) auth: Option<&'a Map<String, Value>>,
     pub(crate) client: &'a ClientInfo,
+    /// How a session that must be stored remembers the password it was
+    /// sent.
+    pub(crate) remember: Remember,
+}
+
+/// How a stored session remembers its password until the flow completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Remember {
+    /// An argon2 hash (at most one per session) and the keyed digest, so
+    /// that a completion carrying no password can still set it. For flows
+    /// whose start is already paid for: a registration flow uses up a
+    /// rate-limited attempt, a password change needs an access token.
+    Hash,
+    /// The keyed digest only: no argon2 hash until the flow is authorised.
+    /// For the anonymous password reset, which anyone may start: its
+    /// completion must carry the new password again, and only then is it
+    /// hashed.
+    DigestOnly,
 }
 
 /// A passed UIA step.
@@ -227,7 +245,7 @@ impl Accounts {
         session.completed = completed;
         session.user = identified.or(session.user);
         if let Some(password) = password {
-            self.remember_password(&mut session, password).await?;
+            self.remember_password(&mut session, password, uia.remember).await?;
         }
         let challenge = challenge(&session, &uia.flows, uia.auth.is_some());
         self.db(move |store| store.put_uia_session(&session, now_ms())).await?;
@@ -245,13 +263,21 @@ impl Accounts {
     /// password's hash, so that the completing request hashes the latest one
     /// (or, sending none, is told it is missing) instead of the earlier one
     /// silently applying.
-    async fn remember_password(&self, session: &mut UiaSessionRecord, password: &str) -> Result<()> {
+    ///
+    /// With [`Remember::DigestOnly`] nothing is hashed: only the digest is
+    /// kept.
+    async fn remember_password(
+        &self,
+        session: &mut UiaSessionRecord,
+        password: &str,
+        remember: Remember,
+    ) -> Result<()> {
         let hasher = &self.inner.passwords;
         if session.password_digest.as_deref().is_some_and(|digest| hasher.digest_matches(&session.id, password, digest))
         {
             return Ok(());
         }
-        let first = session.password_digest.is_none() && session.password_hash.is_none();
+        let first = remember == Remember::Hash && session.password_digest.is_none() && session.password_hash.is_none();
         session.password_hash = if first { Some(hasher.hash(password.to_owned()).await?) } else { None };
         session.password_digest = Some(hasher.digest(&session.id, password));
         Ok(())

@@ -155,6 +155,18 @@ pub struct Rotated {
     pub revoked: Vec<TokenHash>,
 }
 
+/// The UIA session a registration completes, and what it keeps for a retry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistrationCompletion {
+    pub session: String,
+    /// The keyed digest of the password the account was created with: a
+    /// retry of the session must repeat it (see
+    /// [`UiaSessionRecord::password_digest`]). `None`: no retry can prove it.
+    pub password_digest: Option<Vec<u8>>,
+    /// Until when the completed session may be retried.
+    pub retry_until: Millis,
+}
+
 /// The outcome of [`Store::create_user`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Created {
@@ -239,16 +251,23 @@ pub trait Store: Send + Sync + 'static {
     fn user(&self, localpart: &str) -> StoreResult<Option<UserRecord>>;
 
     /// Creates an account and, unless `login` is `None`, its first device
-    /// and tokens; when `uia_session` is given, records the new localpart in
-    /// that session so that replaying it answers for the same account.
-    /// Returns the localpart (picked by the store for
+    /// and tokens; when `completion` is given, records the new localpart in
+    /// that session (with the password digest and the retry deadline, and
+    /// without its password hash) so that a retry of it can answer for the
+    /// same account. Returns the localpart (picked by the store for
     /// [`NewLocalpart::Generated`]). A taken localpart is
     /// [`StoreError::UserExists`] and nothing is written.
     ///
-    /// A session registers one account, however many requests complete it
-    /// at once: if `uia_session` has already registered one, no account is
-    /// created; `login` signs in to that account instead (a replay).
-    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<Created>;
+    /// A session registers one account: if it has already registered one
+    /// (or is gone), nothing is written:
+    /// [`StoreError::UnknownUiaSession`]. Retries sign in with
+    /// [`Store::create_login`] instead.
+    fn create_user(
+        &self,
+        user: &NewUser,
+        login: Option<&NewLogin>,
+        completion: Option<&RegistrationCompletion>,
+    ) -> StoreResult<Created>;
 
     /// Signs a device in for an existing account: creates the device or,
     /// if it exists, revokes its earlier tokens. Returns the revoked access

@@ -23,8 +23,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 
 use super::migrations::{self, MigrationError};
 use super::{
-    AccessTokenRecord, Created, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, Rotated, Store, StoreError,
-    StoreResult, ThreepidRecord, TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, RegistrationCompletion, Rotated,
+    Store, StoreError, StoreResult, ThreepidRecord, TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
 };
 
 /// How long a connection waits for a lock held by another process before
@@ -224,15 +224,6 @@ fn uia_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(UiaSessionRecord, 
     Ok((record, row.get(1)?, row.get(3)?, row.get(5)?))
 }
 
-/// The localpart a UIA session has registered, if any.
-fn registered_by(tx: &Transaction<'_>, session: &str) -> StoreResult<Option<String>> {
-    Ok(tx
-        .prepare_cached("SELECT registered FROM uia_sessions WHERE id = ?1")?
-        .query_row([session], |row| row.get::<_, Option<String>>(0))
-        .optional()?
-        .flatten())
-}
-
 /// Deletes the UIA session an operation used up; if it is already gone,
 /// another request used it first and the operation must not happen.
 fn consume_uia_session(tx: &Transaction<'_>, session: Option<&str>) -> StoreResult<()> {
@@ -265,16 +256,26 @@ impl Store for SqliteStore {
         })
     }
 
-    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<Created> {
+    fn create_user(
+        &self,
+        user: &NewUser,
+        login: Option<&NewLogin>,
+        completion: Option<&RegistrationCompletion>,
+    ) -> StoreResult<Created> {
         self.write(|tx| {
-            // Concurrent completions of one session meet here, one at a time
-            // (the writer lock): the first registers, the others replay it.
-            if let Some(winner) = uia_session.map(|session| registered_by(tx, session)).transpose()?.flatten() {
-                let revoked = match login {
-                    Some(login) => insert_login(tx, &winner, login)?,
-                    None => Vec::new(),
-                };
-                return Ok(Created { localpart: winner, revoked });
+            // Claim the session first: one registration per session, and
+            // none if it expired meanwhile.
+            if let Some(completion) = completion {
+                let claimed = tx
+                    .prepare_cached(
+                        "UPDATE uia_sessions SET registered = '', password_hash = NULL, password_digest = ?1, \
+                           expires_at = ?2 \
+                         WHERE id = ?3 AND registered IS NULL",
+                    )?
+                    .execute(params![completion.password_digest, completion.retry_until, completion.session])?;
+                if claimed == 0 {
+                    return Err(StoreError::UnknownUiaSession(completion.session.clone()));
+                }
             }
             let localpart = match &user.localpart {
                 NewLocalpart::Chosen(localpart) => {
@@ -303,17 +304,9 @@ impl Store for SqliteStore {
             if let Some(login) = login {
                 insert_login(tx, &localpart, login)?;
             }
-            if let Some(session) = uia_session {
-                let updated = tx
-                    .prepare_cached("UPDATE uia_sessions SET registered = ?1 WHERE id = ?2 AND registered IS NULL")?
-                    .execute(params![localpart, session])?;
-                // Nothing updated: the session expired and was swept (the
-                // account stands, it passed UIA), or another completion
-                // registered it, which the check above makes impossible
-                // under the writer lock; never let a session make two.
-                if updated == 0 && registered_by(tx, session)?.is_some() {
-                    return Err(StoreError::backend(format!("UIA session {session} registered two accounts")));
-                }
+            if let Some(completion) = completion {
+                tx.prepare_cached("UPDATE uia_sessions SET registered = ?1 WHERE id = ?2")?
+                    .execute(params![localpart, completion.session])?;
             }
             Ok(Created { localpart, revoked: Vec::new() })
         })
@@ -735,31 +728,34 @@ mod tests {
         }
     }
 
+    fn completion(session: &str) -> RegistrationCompletion {
+        RegistrationCompletion { session: session.into(), password_digest: Some(vec![9; 32]), retry_until: 500 }
+    }
+
     #[test]
     fn a_uia_session_registers_one_account() {
         let (_dir, store) = store();
-        store.put_uia_session(&session("reg", UiaOperation::Register), 1).unwrap();
-        let first =
-            store.create_user(&user(NewLocalpart::Generated), Some(&login("D1", 1, None)), Some("reg")).unwrap();
+        let mut record = session("reg", UiaOperation::Register);
+        record.password_hash = Some("hash".into());
+        store.put_uia_session(&record, 1).unwrap();
+        let first = store
+            .create_user(&user(NewLocalpart::Generated), Some(&login("D1", 1, None)), Some(&completion("reg")))
+            .unwrap();
         assert_eq!(first, Created { localpart: "1".into(), revoked: Vec::new() });
-        // A second completion of the same session (it read the session before
-        // the first one committed): the same account, on its own device.
+        let completed = store.uia_session("reg", 0).unwrap().unwrap();
+        assert_eq!(completed.registered.as_deref(), Some("1"));
+        assert_eq!((completed.password_hash, completed.password_digest), (None, Some(vec![9; 32])));
+        assert_eq!(completed.expires_at, 500);
+        // A second completion of the same session writes nothing.
         let second =
-            store.create_user(&user(NewLocalpart::Generated), Some(&login("D2", 2, None)), Some("reg")).unwrap();
-        assert_eq!(second, Created { localpart: "1".into(), revoked: Vec::new() });
+            store.create_user(&user(NewLocalpart::Generated), Some(&login("D2", 2, None)), Some(&completion("reg")));
+        assert!(matches!(second, Err(StoreError::UnknownUiaSession(id)) if id == "reg"));
         assert_eq!(store.user("2").unwrap(), None);
-        assert_eq!(store.access_token(&[2; 32]).unwrap().unwrap().device_id, "D2");
-        // A chosen name is not "taken" by its own session's replay.
-        store.put_uia_session(&session("bob", UiaOperation::Register), 1).unwrap();
-        store.create_user(&user(NewLocalpart::Chosen("bob".into())), None, Some("bob")).unwrap();
-        let again =
-            store.create_user(&user(NewLocalpart::Chosen("bob".into())), Some(&login("D1", 3, None)), Some("bob"));
-        assert_eq!(again.unwrap().localpart, "bob");
-        // On a device the account already has: its earlier tokens are revoked.
-        let same_device =
-            store.create_user(&user(NewLocalpart::Chosen("bob".into())), Some(&login("D1", 4, None)), Some("bob"));
-        assert_eq!(same_device.unwrap().revoked, vec![[3; 32]]);
-        assert_eq!(store.uia_session("bob", 0).unwrap().unwrap().registered.as_deref(), Some("bob"));
+        assert_eq!(store.access_token(&[2; 32]).unwrap(), None);
+        // Nor does a completion of a session that is gone.
+        let gone = store.create_user(&user(NewLocalpart::Chosen("bob".into())), None, Some(&completion("nope")));
+        assert!(matches!(gone, Err(StoreError::UnknownUiaSession(_))));
+        assert_eq!(store.user("bob").unwrap(), None);
     }
 
     #[test]
