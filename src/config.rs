@@ -83,8 +83,14 @@ pub struct Registration {
     /// false, every registration is 403 `M_FORBIDDEN`, whatever
     /// `guest_access` says.
     pub enabled: bool,
-    /// When non-empty, registration needs one of these tokens
-    /// (`m.login.registration_token`).
+    /// Registration needs a registration token
+    /// (`m.login.registration_token`), from the database's table (which an
+    /// admin API fills). Implied when `tokens` is not empty.
+    pub requires_token: bool,
+    /// Registration tokens to create, unlimited and never expiring, at
+    /// start if absent from the database; when non-empty, registration
+    /// needs a token. Tokens created here stay in the database when they
+    /// are removed from this list (delete them through the store).
     pub tokens: Vec<String>,
     /// Whether `kind=guest` registration is allowed (when `enabled`).
     pub guest_access: bool,
@@ -95,7 +101,13 @@ pub struct Registration {
 
 impl Default for Registration {
     fn default() -> Self {
-        Registration { enabled: true, tokens: Vec::new(), guest_access: false, exclusive_namespaces: Vec::new() }
+        Registration {
+            enabled: true,
+            requires_token: false,
+            tokens: Vec::new(),
+            guest_access: false,
+            exclusive_namespaces: Vec::new(),
+        }
     }
 }
 

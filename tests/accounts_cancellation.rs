@@ -22,8 +22,9 @@ use matrix_accounts::accounts::{Accounts, ChangePasswordRequest, LoginRequest, R
 use matrix_accounts::config::Config;
 use matrix_accounts::error::ErrorCode;
 use matrix_accounts::store::{
-    AccessTokenRecord, Created, Millis, NewLogin, NewTokens, NewUser, RegistrationCompletion, Rotated, SqliteStore,
-    Store, StoreResult, ThreepidRecord, TokenHash, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, Millis, NewLogin, NewTokens, NewUser, RegistrationCompletion, RegistrationTokenRecord,
+    RegistrationTokenUpdate, Rotated, SqliteStore, Store, StoreResult, ThreepidRecord, TokenHash, UiaSessionRecord,
+    UserRecord,
 };
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -147,6 +148,34 @@ impl Store for GatedStore {
 
     fn delete_threepid(&self, localpart: &str, medium: &str, address: &str) -> StoreResult<bool> {
         self.pass("delete_threepid", self.inner.delete_threepid(localpart, medium, address))
+    }
+
+    fn create_registration_token(&self, token: &RegistrationTokenRecord) -> StoreResult<bool> {
+        self.pass("create_registration_token", self.inner.create_registration_token(token))
+    }
+
+    fn registration_token(&self, token: &str) -> StoreResult<Option<RegistrationTokenRecord>> {
+        self.pass("registration_token", self.inner.registration_token(token))
+    }
+
+    fn registration_tokens(&self, valid: Option<bool>, now: Millis) -> StoreResult<Vec<RegistrationTokenRecord>> {
+        self.pass("registration_tokens", self.inner.registration_tokens(valid, now))
+    }
+
+    fn update_registration_token(
+        &self,
+        token: &str,
+        update: &RegistrationTokenUpdate,
+    ) -> StoreResult<Option<RegistrationTokenRecord>> {
+        self.pass("update_registration_token", self.inner.update_registration_token(token, update))
+    }
+
+    fn delete_registration_token(&self, token: &str) -> StoreResult<bool> {
+        self.pass("delete_registration_token", self.inner.delete_registration_token(token))
+    }
+
+    fn claim_registration_token(&self, token: &str, session: &str, now: Millis) -> StoreResult<bool> {
+        self.pass("claim_registration_token", self.inner.claim_registration_token(token, session, now))
     }
 }
 

@@ -161,7 +161,7 @@ async fn registration_tokens_and_switches() {
     let session = session_of(&challenge);
     let wrong = json!({"type": "m.login.registration_token", "token": "guess", "session": session});
     let failed = accounts.register(user_request("hank"), Some(wrong), &client()).await.unwrap_err();
-    assert_eq!((failed.status().as_u16(), failed.code()), (401, Some(ErrorCode::Forbidden)));
+    assert_eq!((failed.status().as_u16(), failed.code()), (401, Some(ErrorCode::Unauthorized)));
     assert_eq!(failed.extra()["completed"], json!([]));
     let dummy = json!({"type": "m.login.dummy", "session": session});
     assert_error(accounts.register(user_request("hank"), Some(dummy), &client()).await, 400, ErrorCode::InvalidParam);

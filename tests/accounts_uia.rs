@@ -79,7 +79,7 @@ async fn a_password_changed_mid_session_is_not_replaced_by_the_earlier_one() {
     let session = session_of(&accounts.register(register_with("fox", "first-pw"), None, &client()).await.unwrap_err());
     let wrong = json!({"type": "m.login.registration_token", "token": "guess", "session": session});
     let failed = accounts.register(register_with("fox", "second-pw"), Some(wrong), &client()).await.unwrap_err();
-    assert_eq!((failed.status().as_u16(), failed.code()), (401, Some(ErrorCode::Forbidden)));
+    assert_eq!((failed.status().as_u16(), failed.code()), (401, Some(ErrorCode::Unauthorized)));
     let right = json!({"type": "m.login.registration_token", "token": "letmein", "session": session});
     assert_error(
         accounts.register(user_request_without_password("fox"), Some(right.clone()), &client()).await,

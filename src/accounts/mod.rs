@@ -21,7 +21,8 @@
 //!
 //! One module per operation group, each adding its operations to
 //! [`Accounts`]:
-//! - `register`: `register`, `check_username_available`;
+//! - `register`: `register`, `check_username_available`,
+//!   `registration_token_valid`;
 //! - `login`: `login`, `login_flows`;
 //! - `tokens`: `authenticate` (whoami), `refresh`, `logout`, `logout_all`;
 //! - `password`: `change_password`;
@@ -50,7 +51,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::store::{Created, Millis, Rotated, SqliteStore, Store, StoreResult, TokenHash};
+use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, SqliteStore, Store, StoreResult, TokenHash};
 
 pub use identifier::UserIdentifier;
 pub use login::{LoggedIn, LoginRequest};
@@ -91,6 +92,13 @@ impl Accounts {
     /// cannot use (argon2 parameters, exclusive-namespace regexes, a 3pid
     /// delegate that is not trusted).
     pub fn new(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        // Tokens from the configuration join the database's, unlimited;
+        // one that exists keeps its counts and limits.
+        for token in &config.registration.tokens {
+            store
+                .create_registration_token(&RegistrationTokenRecord::new(token.clone(), None, None))
+                .map_err(|e| anyhow::anyhow!("storing registration.tokens: {e}"))?;
+        }
         Ok(Accounts {
             inner: Arc::new(Inner {
                 config: config.clone(),

@@ -126,9 +126,12 @@ impl Accounts {
     ///   without a UIA session, which starts a flow, uses an attempt), username
     ///   lower-cased and checked (400 `M_INVALID_USERNAME`, `M_USER_IN_USE`,
     ///   `M_EXCLUSIVE`), `device_id` checked.
-    /// - UIA: `m.login.dummy`, or `m.login.registration_token` when tokens
-    ///   are configured; without a passed stage, 401 with a session that
-    ///   remembers this request (the password only as a hash).
+    /// - UIA: `m.login.dummy`, or `m.login.registration_token` when
+    ///   `registration.requires_token` is set or `registration.tokens` is
+    ///   not empty (an unusable token: 401 `M_UNAUTHORIZED`; a token with
+    ///   `uses_allowed` registers that many accounts, however many requests
+    ///   race); without a passed stage, 401 with a session that remembers
+    ///   this request (the password only as a hash).
     /// - Completions of one session take turns; one registers. A retry of
     ///   a session that registered (within
     ///   `tokens.completed_registration_retry`, with the same password and
@@ -182,10 +185,11 @@ impl Accounts {
         }
         let password = request.password.take().filter(|password| !password.is_empty());
 
-        let flows = if self.inner.config.registration.tokens.is_empty() {
-            vec![vec![DUMMY]]
-        } else {
+        let registration = &self.inner.config.registration;
+        let flows = if registration.requires_token || !registration.tokens.is_empty() {
             vec![vec![REGISTRATION_TOKEN]]
+        } else {
+            vec![vec![DUMMY]]
         };
         let params = serde_json::to_value(&request).map_err(Error::internal)?;
         // Starting a flow costs an attempt, before it can cost a stored
@@ -223,6 +227,7 @@ impl Accounts {
             password_hash: Some(password_hash),
             is_guest: false,
             created_at: now,
+            registration_token: passed.registration_token,
         };
         self.create_account(user, &request, completion).await
     }
@@ -270,8 +275,13 @@ impl Accounts {
             return Err(Error::forbidden("Guest access is disabled"));
         }
         self.inner.limits.consume(Action::Register, &Subject::ip(client.ip))?;
-        let user =
-            NewUser { localpart: NewLocalpart::Generated, password_hash: None, is_guest: true, created_at: now_ms() };
+        let user = NewUser {
+            localpart: NewLocalpart::Generated,
+            password_hash: None,
+            is_guest: true,
+            created_at: now_ms(),
+            registration_token: None,
+        };
         let request = RegisterRequest {
             initial_device_display_name: request.initial_device_display_name,
             ..RegisterRequest::default()
@@ -327,6 +337,16 @@ impl Accounts {
     pub async fn check_username_available(&self, username: &str, client: &ClientInfo) -> Result<()> {
         self.inner.limits.consume(Action::Available, &Subject::ip(client.ip))?;
         self.available_localpart(username).await.map(drop)
+    }
+
+    /// Whether `token` could be used to register now (for
+    /// `GET /register/m.login.registration_token/validity`): known, not
+    /// expired, a use left. It reserves nothing. Like the availability
+    /// check it tells a stranger what exists, so it shares its per-IP
+    /// limit (`rate_limits.available`, 429).
+    pub async fn registration_token_valid(&self, token: &str, client: &ClientInfo) -> Result<bool> {
+        self.inner.limits.consume(Action::Available, &Subject::ip(client.ip))?;
+        Ok(self.usable_registration_token(token).await?.is_some())
     }
 
     async fn available_localpart(&self, username: &str) -> Result<String> {

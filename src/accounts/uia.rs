@@ -34,8 +34,9 @@
 //! replaces the digest and drops the stale hash), so follow-ups cannot be
 //! used to make the server hash without limit.
 //!
-//! Stages: `m.login.dummy`; `m.login.registration_token` (a token from
-//! `registration.tokens`); `m.login.password` (the caller's own password:
+//! Stages: `m.login.dummy`; `m.login.registration_token` (a usable token
+//! from the store's table, which `registration.tokens` seeds; counted
+//! exactly, compared in constant time, failures limited per IP); `m.login.password` (the caller's own password:
 //! a valid password of another account is 403); `m.login.email.identity`
 //! (a 3pid session validated by a trusted identity server, naming the
 //! account: the token-less password reset of the seed).
@@ -126,6 +127,10 @@ pub(crate) struct Passed {
     pub(crate) password_hash: Option<String>,
     /// The keyed digest of the latest password the session was sent.
     pub(crate) password_digest: Option<Vec<u8>>,
+    /// The registration token a request *without* a stored session passed
+    /// the token stage with: its use is taken when the account is created.
+    /// (A stored session reserved its use when it passed the stage.)
+    pub(crate) registration_token: Option<String>,
 }
 
 /// How a stage ended, when it did not pass.
@@ -193,7 +198,8 @@ impl Accounts {
         let mut identified = session.as_ref().and_then(|s| s.user.clone());
         let mut failure = None;
         if let (Some(stage), Some(auth)) = (stage, uia.auth) {
-            match self.run_stage(stage, auth, &uia).await {
+            let session_id = session.as_ref().map(|session| session.id.as_str());
+            match self.run_stage(stage, auth, &uia, session_id).await {
                 Ok(user) => {
                     identified = user.or(identified);
                     if !completed.iter().any(|done| done == stage) {
@@ -212,6 +218,10 @@ impl Accounts {
                 user: identified.clone(),
                 password_hash: session.as_ref().and_then(|s| s.password_hash.clone()),
                 password_digest: session.as_ref().and_then(|s| s.password_digest.clone()),
+                registration_token: match (stage, &session) {
+                    (Some(REGISTRATION_TOKEN), None) => uia.auth.and_then(registration_token_of).map(str::to_owned),
+                    _ => None,
+                },
             };
             // The completion is not written here: the operation's own
             // transaction uses the session up (password change, 3pid add)
@@ -236,6 +246,7 @@ impl Accounts {
                     password_digest: None,
                     completed: Vec::new(),
                     registered: None,
+                    registration_token: None,
                     created_at: now,
                     expires_at: now.saturating_add(lifetime),
                 }
@@ -308,21 +319,70 @@ impl Accounts {
         stage: &str,
         auth: &Map<String, Value>,
         uia: &Uia<'_>,
+        session: Option<&str>,
     ) -> Result<Option<String>, StageError> {
         match stage {
             DUMMY => Ok(None),
             REGISTRATION_TOKEN => {
-                let token = auth.get("token").and_then(Value::as_str).unwrap_or_default();
-                if self.inner.config.registration.tokens.iter().any(|valid| valid == token) {
-                    Ok(None)
-                } else {
-                    Err(StageError::Failed(ErrorCode::Forbidden, "Invalid registration token".into()))
-                }
+                let token = registration_token_of(auth).ok_or_else(|| Error::missing_param("token"))?;
+                self.registration_token_stage(token, session, uia.client).await.map(|()| None)
             }
             PASSWORD => self.password_stage(auth, uia).await.map(Some),
             EMAIL_IDENTITY => self.email_identity_stage(auth, uia).await.map(Some),
             _ => Err(StageError::Fatal(Error::invalid_param(format!("Unsupported stage {stage}")))),
         }
+    }
+
+    /// `m.login.registration_token`: a usable token (see
+    /// [`crate::store::RegistrationTokenRecord::usable`]). With a stored
+    /// session, one use is reserved for it here, atomically; without one,
+    /// the use is taken when the account is created. Unknown, expired or
+    /// used up: the stage fails with 401 `M_UNAUTHORIZED`, as Synapse
+    /// answers, and the failure is charged to the client's IP
+    /// (`rate_limits.registration_token_failed`) and logged as
+    /// `event = "registration.token.failed"`.
+    async fn registration_token_stage(
+        &self,
+        token: &str,
+        session: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<(), StageError> {
+        let limits = &self.inner.limits;
+        let ip = Subject::ip(client.ip);
+        limits.check(Action::RegistrationTokenFailed, &ip)?;
+        let usable = match self.usable_registration_token(token).await? {
+            Some(token) => match session {
+                Some(session) => {
+                    let session = session.to_owned();
+                    let claimed = token.clone();
+                    self.db(move |store| store.claim_registration_token(&claimed, &session, now_ms())).await?
+                }
+                None => true,
+            },
+            None => false,
+        };
+        if usable {
+            return Ok(());
+        }
+        limits.charge(Action::RegistrationTokenFailed, &ip);
+        tracing::warn!(event = "registration.token.failed", ip = %client.ip, "an unusable registration token");
+        Err(StageError::Failed(ErrorCode::Unauthorized, "Invalid registration token".into()))
+    }
+
+    /// `token` as stored, if a token with this text exists and is usable
+    /// now. The store looks it up by digest; the match is confirmed here in
+    /// constant time.
+    pub(crate) async fn usable_registration_token(&self, token: &str) -> Result<Option<String>> {
+        use subtle::ConstantTimeEq as _;
+        if token.is_empty() || token.len() > MAX_REGISTRATION_TOKEN_BYTES {
+            return Ok(None);
+        }
+        let submitted = token.to_owned();
+        let record = self.db(move |store| store.registration_token(&submitted)).await?;
+        Ok(record
+            .filter(|record| bool::from(record.token.as_bytes().ct_eq(token.as_bytes())))
+            .filter(|record| record.usable(now_ms()))
+            .map(|record| record.token))
     }
 
     /// `m.login.password`: the identified account's password.
@@ -395,6 +455,15 @@ impl Accounts {
         }
         Ok(localpart)
     }
+}
+
+/// The longest registration token looked up (Synapse generates 16
+/// characters and allows 64).
+const MAX_REGISTRATION_TOKEN_BYTES: usize = 64;
+
+/// The `token` of an `m.login.registration_token` stage.
+fn registration_token_of(auth: &Map<String, Value>) -> Option<&str> {
+    auth.get("token").and_then(Value::as_str)
 }
 
 /// The 401 body: `{session, flows: [{stages}], params: {}, completed}`;
