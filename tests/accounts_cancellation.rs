@@ -130,10 +130,6 @@ impl Store for GatedStore {
         self.pass("uia_session", self.inner.uia_session(id, now))
     }
 
-    fn delete_uia_session(&self, id: &str) -> StoreResult<bool> {
-        self.pass("delete_uia_session", self.inner.delete_uia_session(id))
-    }
-
     fn threepids(&self, localpart: &str) -> StoreResult<Vec<ThreepidRecord>> {
         self.pass("threepids", self.inner.threepids(localpart))
     }

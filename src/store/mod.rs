@@ -376,9 +376,6 @@ pub trait Store: Send + Sync + 'static {
     /// A UIA session that has not expired at `now`.
     fn uia_session(&self, id: &str, now: Millis) -> StoreResult<Option<UiaSessionRecord>>;
 
-    /// Deletes a UIA session; `false` if there was none.
-    fn delete_uia_session(&self, id: &str) -> StoreResult<bool>;
-
     /// The 3pids of an account, oldest first.
     fn threepids(&self, localpart: &str) -> StoreResult<Vec<ThreepidRecord>>;
 

@@ -545,10 +545,6 @@ impl Store for SqliteStore {
         Ok(Some(record))
     }
 
-    fn delete_uia_session(&self, id: &str) -> StoreResult<bool> {
-        self.write(|tx| Ok(tx.prepare_cached("DELETE FROM uia_sessions WHERE id = ?1")?.execute([id])? > 0))
-    }
-
     fn threepids(&self, localpart: &str) -> StoreResult<Vec<ThreepidRecord>> {
         self.read(|conn| {
             let mut statement = conn.prepare_cached(
@@ -652,12 +648,11 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let mut statement = conn
                 .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM registration_tokens {filter} ORDER BY token"))?;
-            let rows = if valid.is_some() {
+            if valid.is_some() {
                 statement.query_map([now], token_from_row)?.collect()
             } else {
                 statement.query_map([], token_from_row)?.collect()
-            };
-            rows
+            }
         })
     }
 
@@ -952,7 +947,6 @@ mod tests {
         let replay = store.add_threepid("jo", &other, Some("3pid"));
         assert!(matches!(replay, Err(StoreError::UnknownUiaSession(_))));
         assert_eq!(store.threepids("jo").unwrap().len(), 1);
-        assert!(!store.delete_uia_session("3pid").unwrap());
     }
 
     #[test]
