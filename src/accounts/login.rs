@@ -20,6 +20,7 @@ use std::fmt;
 
 use super::identifier::UserIdentifier;
 use super::rate_limit::{Action, Subject};
+use super::secret::Secret;
 use super::threepids::canonical_address;
 use super::{Accounts, ClientInfo};
 use crate::error::{Error, ErrorCode, Result};
@@ -111,7 +112,7 @@ impl Accounts {
     ///   a refresh token and `expires_in_ms`.
     pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<LoggedIn> {
         self.check_login_type(&request.login_type)?;
-        let password = request.password.ok_or_else(|| Error::invalid_param("Bad parameter: password"))?;
+        let password = Secret::from(request.password.ok_or_else(|| Error::invalid_param("Bad parameter: password"))?);
         let limits = &self.inner.limits;
         limits.consume(Action::Login, &Subject::ip(client.ip))?;
         // Failures are limited per account, however the request names it
@@ -167,7 +168,7 @@ impl Accounts {
     pub(crate) async fn verify_password(
         &self,
         claimant: &Claimant,
-        password: String,
+        password: Secret,
         client: &ClientInfo,
     ) -> Result<Option<String>> {
         let limits = &self.inner.limits;

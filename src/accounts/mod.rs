@@ -39,10 +39,12 @@ mod login;
 mod password;
 mod rate_limit;
 mod register;
+mod secret;
 mod threepids;
 mod tokens;
 mod turns;
 mod uia;
+mod uia_auth;
 mod usernames;
 
 use std::net::IpAddr;
@@ -57,6 +59,7 @@ pub use identifier::UserIdentifier;
 pub use login::{LoggedIn, LoginRequest};
 pub use password::ChangePasswordRequest;
 pub use register::{RegisterRequest, Registered};
+pub use secret::Secret;
 pub use threepids::{AddThreepidRequest, IdServerUnbindResult, Threepid, ThreepidCredentials};
 pub use tokens::{Refreshed, Session};
 

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rate_limit::{Action, Subject};
 use super::uia::{self, EMAIL_IDENTITY, PASSWORD, Remember, Resumable, Uia};
-use super::{Accounts, ClientInfo, Session, guest_forbidden};
+use super::{Accounts, ClientInfo, Secret, Session, guest_forbidden};
 use crate::error::{Error, Result};
 use crate::store::UiaOperation;
 
@@ -95,12 +95,11 @@ impl Accounts {
         if session.is_none() {
             self.inner.limits.consume(Action::PasswordReset, &Subject::ip(client.ip))?;
         }
-        let auth = uia::auth_object(auth)?;
+        let auth = uia::Auth::parse(auth)?;
         let uia_session = self.uia_session(UiaOperation::ChangePassword, auth.as_ref(), caller).await?;
-        let stored_hash = uia_session.as_ref().and_then(|s| s.password_hash.clone());
         let mut request = uia::resume(request, uia_session.as_ref())?;
-        let new_password = request.new_password.take().filter(|password| !password.is_empty());
-        if new_password.is_none() && stored_hash.is_none() {
+        let new_password = request.new_password.take().filter(|password| !password.is_empty()).map(Secret::from);
+        if !uia::has_password(new_password.as_ref(), uia_session.as_ref()) {
             return Err(Error::missing_param("new_password"));
         }
 
@@ -111,7 +110,7 @@ impl Accounts {
         let remember = if session.is_some() { Remember::Hash } else { Remember::DigestOnly };
         let uia =
             Uia { operation: UiaOperation::ChangePassword, flows, user: caller, auth: auth.as_ref(), client, remember };
-        let passed = self.uia_authenticate(uia, uia_session, params, new_password.as_deref()).await?;
+        let passed = self.uia_authenticate(uia, uia_session, params, new_password.as_ref()).await?;
 
         let localpart = caller
             .map(str::to_owned)

@@ -31,6 +31,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::rate_limit::{Action, Subject};
+use super::secret::Secret;
 use super::tokens::{Credentials, check_device_id};
 use super::uia::{self, DUMMY, REGISTRATION_TOKEN, Remember, Resumable, Uia};
 use super::{Accounts, ClientInfo, now_ms};
@@ -159,11 +160,11 @@ impl Accounts {
         }
         let ip = Subject::ip(client.ip);
         self.inner.limits.check(Action::Register, &ip)?;
-        let auth = uia::auth_object(auth)?;
+        let auth = uia::Auth::parse(auth)?;
         // Completions of one session take turns, so that exactly one of
         // them registers (and hashes), and every other one is judged as a
         // retry of it, with the session read after the winner's commit.
-        let _turn = match auth.as_ref().and_then(|auth| auth.get("session")).and_then(serde_json::Value::as_str) {
+        let _turn = match auth.as_ref().and_then(|auth| auth.session.as_deref()) {
             Some(id) => Some(self.inner.turns.take(id).await),
             None => None,
         };
@@ -183,7 +184,7 @@ impl Accounts {
         if let Some(device_id) = &request.device_id {
             check_device_id(device_id)?;
         }
-        let password = request.password.take().filter(|password| !password.is_empty());
+        let password = request.password.take().filter(|password| !password.is_empty()).map(Secret::from);
 
         let registration = &self.inner.config.registration;
         let flows = if registration.requires_token || !registration.tokens.is_empty() {
@@ -205,12 +206,12 @@ impl Accounts {
             client,
             remember: Remember::Hash,
         };
-        let passed = self.uia_authenticate(uia, session, params, password.as_deref()).await?;
+        let passed = self.uia_authenticate(uia, session, params, password.as_ref()).await?;
 
         // What a retry of this session will have to repeat: the password
         // the account is created with, as a keyed digest.
         let password_digest = match (&password, &passed.session_id) {
-            (Some(password), Some(id)) => Some(self.inner.passwords.digest(id, password)),
+            (Some(password), Some(id)) => Some(self.inner.passwords.digest(id, password.expose())),
             _ => passed.password_digest.clone(),
         };
         let password_hash =

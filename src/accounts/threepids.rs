@@ -158,7 +158,7 @@ impl Accounts {
             return Err(guest_forbidden());
         }
         self.check_threepid_limits(session, client, false)?;
-        let auth = uia::auth_object(auth)?;
+        let auth = uia::Auth::parse(auth)?;
         let localpart = session.localpart();
         let uia_session = self.uia_session(UiaOperation::AddThreepid, auth.as_ref(), Some(localpart)).await?;
         let request = uia::resume(request, uia_session.as_ref())?;
