@@ -117,8 +117,14 @@ pub struct Registration {
     /// false, every registration is 403 `M_FORBIDDEN`, whatever
     /// `guest_access` says.
     pub enabled: bool,
-    /// When non-empty, registration needs one of these tokens
-    /// (`m.login.registration_token`).
+    /// Registration needs a registration token
+    /// (`m.login.registration_token`), from the database's table (which an
+    /// admin API fills). Implied when `tokens` is not empty.
+    pub requires_token: bool,
+    /// Registration tokens to create, unlimited and never expiring, at
+    /// start if absent from the database; when non-empty, registration
+    /// needs a token. Tokens created here stay in the database when they
+    /// are removed from this list (delete them through the store).
     pub tokens: Vec<String>,
     /// Whether `kind=guest` registration is allowed (when `enabled`).
     pub guest_access: bool,
@@ -129,7 +135,13 @@ pub struct Registration {
 
 impl Default for Registration {
     fn default() -> Self {
-        Registration { enabled: true, tokens: Vec::new(), guest_access: false, exclusive_namespaces: Vec::new() }
+        Registration {
+            enabled: true,
+            requires_token: false,
+            tokens: Vec::new(),
+            guest_access: false,
+            exclusive_namespaces: Vec::new(),
+        }
     }
 }
 
@@ -163,13 +175,19 @@ pub struct Tokens {
     /// (`expires_in_ms`). Tokens issued without one do not expire.
     #[serde(with = "humantime_ms")]
     pub access_token_lifetime: Duration,
-    /// How long a UIA session is remembered: an unfinished one, and a
-    /// completed registration's (whose replay answers the same account).
-    /// Password change and 3pid add delete theirs once they succeed. For
-    /// 3pid add this is also how long an unfinished session keeps the
-    /// client's identity-server `client_secret`.
+    /// How long an unfinished UIA session is remembered. Password change
+    /// and 3pid add delete theirs once they succeed. For 3pid add this is
+    /// also how long an unfinished session keeps the client's
+    /// identity-server `client_secret`.
     #[serde(with = "humantime_ms")]
     pub uia_session_lifetime: Duration,
+    /// How long a completed registration session may be retried (the spec
+    /// lets a client that lost the answer repeat the request and get the
+    /// same account, on a new device). Only a retry carrying the same
+    /// password (and no other username) is answered. Short: the session ID
+    /// travels in every UIA request body.
+    #[serde(with = "humantime_ms")]
+    pub completed_registration_retry: Duration,
     /// How many access tokens are remembered in memory, so that checking
     /// one does not touch the database (~200 bytes each). The same number
     /// bounds the cache of 3pid lists (`GET /account/3pid`), one entry per
@@ -182,6 +200,7 @@ impl Default for Tokens {
         Tokens {
             access_token_lifetime: Duration::from_secs(5 * 60),
             uia_session_lifetime: Duration::from_secs(15 * 60),
+            completed_registration_retry: Duration::from_secs(2 * 60),
             cache_capacity: 10_000,
         }
     }
@@ -216,14 +235,25 @@ pub struct RateLimits {
     /// and hashes a password) uses an attempt; follow-ups of a session and
     /// refusals before UIA do not.
     pub register: Bucket,
-    /// Login attempts per IP and per account.
+    /// Login attempts per IP (every attempt), and successful logins per
+    /// account. Also password resets without an access token, per IP, in a
+    /// bucket of their own.
     pub login: Bucket,
-    /// Failed logins per account.
+    /// Failed logins per account *and* client IP (as Synapse keys them):
+    /// checked before a password is verified, charged only by a wrong one,
+    /// so failures from one address never lock out the right password
+    /// from another.
     pub login_failed: Bucket,
+    /// `GET /register/available` (and the registration-token validity
+    /// check) per IP: both tell a stranger what exists.
+    pub available: Bucket,
+    /// Wrong registration tokens per IP.
+    pub registration_token_failed: Bucket,
     /// 3pid additions per IP and per account.
     pub threepid: Bucket,
-    /// How many IPs and accounts are tracked at once; idle ones are
-    /// forgotten first when more arrive.
+    /// How many IPs and accounts are tracked at once. Only buckets that have
+    /// refilled completely are forgotten to make room; when every tracked
+    /// bucket is still counting, new subjects get 429 until some refill.
     pub max_tracked_keys: usize,
 }
 
@@ -235,6 +265,8 @@ impl Default for RateLimits {
             login: Bucket { per_second: 0.003, burst: 5 },
             login_failed: Bucket { per_second: 0.17, burst: 3 },
             threepid: Bucket { per_second: 0.17, burst: 3 },
+            available: Bucket { per_second: 1.0, burst: 10 },
+            registration_token_failed: Bucket { per_second: 0.17, burst: 3 },
             max_tracked_keys: 10_000,
         }
     }

@@ -37,6 +37,7 @@ macro_rules! error_codes {
 
 error_codes! {
     Forbidden => "M_FORBIDDEN",
+    Unauthorized => "M_UNAUTHORIZED",
     UnknownToken => "M_UNKNOWN_TOKEN",
     MissingToken => "M_MISSING_TOKEN",
     BadJson => "M_BAD_JSON",

@@ -22,8 +22,9 @@ use matrix_accounts::accounts::{Accounts, ChangePasswordRequest, LoginRequest, R
 use matrix_accounts::config::Config;
 use matrix_accounts::error::ErrorCode;
 use matrix_accounts::store::{
-    AccessTokenRecord, Created, Millis, NewLogin, NewTokens, NewUser, Rotated, SqliteStore, Store, StoreResult,
-    ThreepidRecord, TokenHash, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, Millis, NewLogin, NewTokens, NewUser, RegistrationCompletion, RegistrationTokenRecord,
+    RegistrationTokenUpdate, Rotated, SqliteStore, Store, StoreResult, ThreepidRecord, TokenHash, UiaSessionRecord,
+    UserRecord,
 };
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -76,8 +77,13 @@ impl Store for GatedStore {
         self.pass("user", self.inner.user(localpart))
     }
 
-    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<Created> {
-        self.pass("create_user", self.inner.create_user(user, login, uia_session))
+    fn create_user(
+        &self,
+        user: &NewUser,
+        login: Option<&NewLogin>,
+        completion: Option<&RegistrationCompletion>,
+    ) -> StoreResult<Created> {
+        self.pass("create_user", self.inner.create_user(user, login, completion))
     }
 
     fn create_login(&self, localpart: &str, login: &NewLogin) -> StoreResult<Vec<TokenHash>> {
@@ -124,10 +130,6 @@ impl Store for GatedStore {
         self.pass("uia_session", self.inner.uia_session(id, now))
     }
 
-    fn delete_uia_session(&self, id: &str) -> StoreResult<bool> {
-        self.pass("delete_uia_session", self.inner.delete_uia_session(id))
-    }
-
     fn threepids(&self, localpart: &str) -> StoreResult<Vec<ThreepidRecord>> {
         self.pass("threepids", self.inner.threepids(localpart))
     }
@@ -142,6 +144,34 @@ impl Store for GatedStore {
 
     fn delete_threepid(&self, localpart: &str, medium: &str, address: &str) -> StoreResult<bool> {
         self.pass("delete_threepid", self.inner.delete_threepid(localpart, medium, address))
+    }
+
+    fn create_registration_token(&self, token: &RegistrationTokenRecord) -> StoreResult<bool> {
+        self.pass("create_registration_token", self.inner.create_registration_token(token))
+    }
+
+    fn registration_token(&self, token: &str) -> StoreResult<Option<RegistrationTokenRecord>> {
+        self.pass("registration_token", self.inner.registration_token(token))
+    }
+
+    fn registration_tokens(&self, valid: Option<bool>, now: Millis) -> StoreResult<Vec<RegistrationTokenRecord>> {
+        self.pass("registration_tokens", self.inner.registration_tokens(valid, now))
+    }
+
+    fn update_registration_token(
+        &self,
+        token: &str,
+        update: &RegistrationTokenUpdate,
+    ) -> StoreResult<Option<RegistrationTokenRecord>> {
+        self.pass("update_registration_token", self.inner.update_registration_token(token, update))
+    }
+
+    fn delete_registration_token(&self, token: &str) -> StoreResult<bool> {
+        self.pass("delete_registration_token", self.inner.delete_registration_token(token))
+    }
+
+    fn claim_registration_token(&self, token: &str, session: &str, now: Millis) -> StoreResult<bool> {
+        self.pass("claim_registration_token", self.inner.claim_registration_token(token, session, now))
     }
 }
 
@@ -296,7 +326,9 @@ async fn a_cancelled_3pid_change_still_evicts_the_cached_list() {
     })
     .await;
 
-    server.cancel_after("delete_threepid", server.accounts.delete_threepid(&eve, "email", "eve@example.org")).await;
+    server
+        .cancel_after("delete_threepid", server.accounts.delete_threepid(&eve, "email", "eve@example.org", &client()))
+        .await;
     eventually("the deleted 3pid is still in the cached list", async || {
         server.accounts.threepids(&eve).await.unwrap().is_empty()
     })
@@ -316,7 +348,7 @@ async fn a_token_loaded_during_its_logout_is_not_cached_by_its_first_use() {
     let caller = server.accounts.authenticate(&first).await.unwrap();
     // A pair minted by a refresh, never used: not cached, its first use
     // will be recorded.
-    let refreshed = server.accounts.refresh(registered.refresh_token.as_deref().unwrap()).await.unwrap();
+    let refreshed = server.accounts.refresh(registered.refresh_token.as_deref().unwrap(), &client()).await.unwrap();
 
     let armed = server.store.arm("access_token");
     let check = tokio::spawn({

@@ -37,8 +37,12 @@ async fn register_with_a_uia_session_then_use_the_account() {
     assert_eq!(registered.refresh_token, None);
     assert_eq!(registered.expires_in_ms, None);
 
-    // Replaying the completed session answers the same user, on a new device.
-    let replay = accounts.register(RegisterRequest::default(), Some(auth), &client()).await.unwrap();
+    // Replaying the completed session needs its password; with it, it
+    // answers the same user, on a new device.
+    let bare = accounts.register(RegisterRequest::default(), Some(auth.clone()), &client()).await;
+    assert_error(bare, 403, ErrorCode::Forbidden);
+    let retry = RegisterRequest { password: Some(PASSWORD.into()), ..RegisterRequest::default() };
+    let replay = accounts.register(retry, Some(auth), &client()).await.unwrap();
     assert_eq!(replay.user_id, "@alice:localhost");
     assert_ne!(replay.device_id, registered.device_id);
     assert_ne!(replay.access_token, registered.access_token);
@@ -96,9 +100,9 @@ async fn usernames_are_checked_before_uia() {
     assert_error(refused(&"a".repeat(250)).await, 400, ErrorCode::InvalidUsername);
     assert_error(refused("irc_dave").await, 400, ErrorCode::Exclusive);
 
-    accounts.check_username_available("erin").await.unwrap();
-    assert_error(accounts.check_username_available("dave").await, 400, ErrorCode::UserInUse);
-    assert_error(accounts.check_username_available("Bad Name!").await, 400, ErrorCode::InvalidUsername);
+    accounts.check_username_available("erin", &client()).await.unwrap();
+    assert_error(accounts.check_username_available("dave", &client()).await, 400, ErrorCode::UserInUse);
+    assert_error(accounts.check_username_available("Bad Name!", &client()).await, 400, ErrorCode::InvalidUsername);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -133,7 +137,7 @@ async fn uia_mistakes() {
         ErrorCode::MissingParam,
     );
     // Nothing was written by the failures.
-    accounts.check_username_available("frank").await.unwrap();
+    accounts.check_username_available("frank", &client()).await.unwrap();
 
     // A registration session cannot change a password.
     let registered = server.register("gina").await;
@@ -157,7 +161,7 @@ async fn registration_tokens_and_switches() {
     let session = session_of(&challenge);
     let wrong = json!({"type": "m.login.registration_token", "token": "guess", "session": session});
     let failed = accounts.register(user_request("hank"), Some(wrong), &client()).await.unwrap_err();
-    assert_eq!((failed.status().as_u16(), failed.code()), (401, Some(ErrorCode::Forbidden)));
+    assert_eq!((failed.status().as_u16(), failed.code()), (401, Some(ErrorCode::Unauthorized)));
     assert_eq!(failed.extra()["completed"], json!([]));
     let dummy = json!({"type": "m.login.dummy", "session": session});
     assert_error(accounts.register(user_request("hank"), Some(dummy), &client()).await, 400, ErrorCode::InvalidParam);
@@ -252,30 +256,30 @@ async fn refresh_tokens_rotate() {
     let registered = accounts.register(request, Some(json!({"type": "m.login.dummy"})), &client()).await.unwrap();
     let (a1, r1) = (registered.access_token.unwrap(), registered.refresh_token.unwrap());
 
-    let second = accounts.refresh(&r1).await.unwrap();
+    let second = accounts.refresh(&r1, &client()).await.unwrap();
     assert_eq!(second.expires_in_ms, 300_000);
     accounts.authenticate(&a1).await.unwrap();
     // R1 again before the new pair was used: another pair; the previous dies.
-    let third = accounts.refresh(&r1).await.unwrap();
+    let third = accounts.refresh(&r1, &client()).await.unwrap();
     assert_error(accounts.authenticate(&second.access_token).await, 401, ErrorCode::UnknownToken);
-    assert_error(accounts.refresh(&second.refresh_token).await, 401, ErrorCode::UnknownToken);
+    assert_error(accounts.refresh(&second.refresh_token, &client()).await, 401, ErrorCode::UnknownToken);
     // Using the newest pair retires R1; A1 lives on until it expires.
     let caller = accounts.authenticate(&third.access_token).await.unwrap();
     assert_eq!(caller.user_id(), "@leo:localhost");
     accounts.authenticate(&third.access_token).await.unwrap();
     accounts.authenticate(&a1).await.unwrap();
-    let error = assert_error(accounts.refresh(&r1).await, 401, ErrorCode::UnknownToken);
+    let error = assert_error(accounts.refresh(&r1, &client()).await, 401, ErrorCode::UnknownToken);
     assert_eq!(error.extra()["soft_logout"], json!(false));
     // Refreshing the newest refresh token (without using its access token)
     // also counts as using the pair.
-    let fourth = accounts.refresh(&third.refresh_token).await.unwrap();
-    let fifth = accounts.refresh(&fourth.refresh_token).await.unwrap();
-    assert_error(accounts.refresh(&third.refresh_token).await, 401, ErrorCode::UnknownToken);
+    let fourth = accounts.refresh(&third.refresh_token, &client()).await.unwrap();
+    let fifth = accounts.refresh(&fourth.refresh_token, &client()).await.unwrap();
+    assert_error(accounts.refresh(&third.refresh_token, &client()).await, 401, ErrorCode::UnknownToken);
     accounts.authenticate(&fifth.access_token).await.unwrap();
 
     // Not refresh tokens at all.
-    assert_error(accounts.refresh("mar_garbage").await, 401, ErrorCode::UnknownToken);
-    assert_error(accounts.refresh(&a1).await, 401, ErrorCode::UnknownToken);
+    assert_error(accounts.refresh("mar_garbage", &client()).await, 401, ErrorCode::UnknownToken);
+    assert_error(accounts.refresh(&a1, &client()).await, 401, ErrorCode::UnknownToken);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -290,7 +294,7 @@ async fn expired_access_tokens_ask_for_a_soft_logout() {
     tokio::time::sleep(Duration::from_millis(80)).await;
     let error = assert_error(server.accounts.authenticate(&logged_in.access_token).await, 401, ErrorCode::UnknownToken);
     assert_eq!(error.extra()["soft_logout"], json!(true));
-    let refreshed = server.accounts.refresh(logged_in.refresh_token.as_deref().unwrap()).await.unwrap();
+    let refreshed = server.accounts.refresh(logged_in.refresh_token.as_deref().unwrap(), &client()).await.unwrap();
     server.accounts.authenticate(&refreshed.access_token).await.unwrap();
 
     let error = assert_error(server.accounts.authenticate("mat_unknown").await, 401, ErrorCode::UnknownToken);
@@ -406,7 +410,8 @@ async fn rate_limits() {
     );
     assert!(error.extra()["retry_after_ms"].as_u64().unwrap() > 1000);
 
-    // Failed logins per account: 3, then 429 even with the right password.
+    // Failed logins per account and address: 3, then 429 from that
+    // address even with the right password.
     for _ in 0..3 {
         assert_error(server.login("sam", "wrong").await, 403, ErrorCode::Forbidden);
     }

@@ -77,11 +77,11 @@ async fn add_list_bind_and_delete() {
 
     // Delete: idempotent, and the list follows.
     assert_eq!(
-        accounts.delete_threepid(&wendy, "email", "wendy@example.org").await.unwrap(),
+        accounts.delete_threepid(&wendy, "email", "wendy@example.org", &client()).await.unwrap(),
         IdServerUnbindResult::NoSupport
     );
     assert!(accounts.threepids(&wendy).await.unwrap().is_empty());
-    accounts.delete_threepid(&wendy, "email", "wendy@example.org").await.unwrap();
+    accounts.delete_threepid(&wendy, "email", "wendy@example.org", &client()).await.unwrap();
     // Now free for another account.
     accounts.bind_threepid(&xavier, identity.credentials("s1", "secret1"), false, &client()).await.unwrap();
 }
@@ -208,4 +208,73 @@ async fn password_reset_without_a_token_through_a_validated_email() {
     server.login("cleo", "reset-pw").await.unwrap();
     // Without a caller, every device was logged out.
     assert_error(accounts.authenticate(&cleo_token).await, 401, ErrorCode::UnknownToken);
+}
+
+/// A trusted identity server that answers 302 to a host nobody trusts: the
+/// redirect is not followed (that host would see the `client_secret` and
+/// could vouch for any address), and the validation fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_from_an_identity_server_are_not_followed() {
+    let trusted = IdentityServer::start();
+    let untrusted = IdentityServer::start();
+    untrusted.validate("s1", "secret1", "email", "victim@example.org");
+    trusted.redirect_to(&untrusted.address);
+    let server = server_trusting(&trusted, false);
+    let accounts = &server.accounts;
+    let eve = accounts.authenticate(&server.register("eve").await.access_token.unwrap()).await.unwrap();
+
+    let credentials = trusted.credentials("s1", "secret1");
+    assert_error(accounts.bind_threepid(&eve, credentials, false, &client()).await, 400, ErrorCode::ThreepidAuthFailed);
+    assert_eq!(trusted.requests().len(), 1);
+    assert!(untrusted.requests().is_empty(), "the redirect was followed: {:?}", untrusted.requests());
+    assert!(accounts.threepids(&eve).await.unwrap().is_empty());
+}
+
+/// An answer of a megabyte (valid JSON, padded) is not read to its end:
+/// past 64 KiB the validation fails, a client error, never a 5xx.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_identity_server_answer_fails_the_validation() {
+    let identity = IdentityServer::start();
+    identity.validate("s1", "secret1", "email", "fay@example.org");
+    identity.huge_bodies();
+    let server = server_trusting(&identity, false);
+    let accounts = &server.accounts;
+    let fay = accounts.authenticate(&server.register("fay").await.access_token.unwrap()).await.unwrap();
+
+    let credentials = identity.credentials("s1", "secret1");
+    assert_error(accounts.bind_threepid(&fay, credentials, false, &client()).await, 400, ErrorCode::ThreepidAuthFailed);
+    assert!(accounts.threepids(&fay).await.unwrap().is_empty());
+}
+
+/// A 3pid add whose identity-server check fails after the password stage
+/// passed leaves the session as it was: a retry must pass the stage again,
+/// it cannot skip re-authentication with the bare session ID.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_3pid_add_does_not_complete_its_session() {
+    let identity = IdentityServer::start();
+    let server = server_trusting(&identity, true);
+    let accounts = &server.accounts;
+    let gil = accounts.authenticate(&server.register("gil").await.access_token.unwrap()).await.unwrap();
+    let pending = AddThreepidRequest { sid: Some("s7".into()), client_secret: Some("secret7".into()) };
+    let session = session_of(&accounts.add_threepid(&gil, pending, None, &client()).await.unwrap_err());
+    let auth = password_auth("gil", PASSWORD, Some(&session));
+    assert_error(
+        accounts.add_threepid(&gil, AddThreepidRequest::default(), Some(auth), &client()).await,
+        400,
+        ErrorCode::ThreepidAuthFailed,
+    );
+    let asked = identity.requests().len();
+
+    identity.validate("s7", "secret7", "email", "gil@example.org");
+    let bare = json!({"session": session});
+    let retry = accounts.add_threepid(&gil, AddThreepidRequest::default(), Some(bare), &client()).await.unwrap_err();
+    assert_eq!(retry.status().as_u16(), 401, "{retry}");
+    assert_eq!(retry.extra()["completed"], json!([]), "{retry}");
+    assert_eq!(identity.requests().len(), asked, "the identity server was asked without re-authentication");
+    assert!(accounts.threepids(&gil).await.unwrap().is_empty());
+
+    // Passing the stage again adds it.
+    let auth = password_auth("gil", PASSWORD, Some(&session));
+    accounts.add_threepid(&gil, AddThreepidRequest::default(), Some(auth), &client()).await.unwrap();
+    assert_eq!(accounts.threepids(&gil).await.unwrap().len(), 1);
 }

@@ -79,7 +79,7 @@ async fn a_password_changed_mid_session_is_not_replaced_by_the_earlier_one() {
     let session = session_of(&accounts.register(register_with("fox", "first-pw"), None, &client()).await.unwrap_err());
     let wrong = json!({"type": "m.login.registration_token", "token": "guess", "session": session});
     let failed = accounts.register(register_with("fox", "second-pw"), Some(wrong), &client()).await.unwrap_err();
-    assert_eq!((failed.status().as_u16(), failed.code()), (401, Some(ErrorCode::Forbidden)));
+    assert_eq!((failed.status().as_u16(), failed.code()), (401, Some(ErrorCode::Unauthorized)));
     let right = json!({"type": "m.login.registration_token", "token": "letmein", "session": session});
     assert_error(
         accounts.register(user_request_without_password("fox"), Some(right.clone()), &client()).await,
@@ -190,4 +190,35 @@ async fn disabled_registration_refuses_guests_too() {
     let guest = RegisterRequest { guest: true, ..RegisterRequest::default() };
     let error = assert_error(server.accounts.register(guest, None, &client()).await, 403, ErrorCode::Forbidden);
     assert_eq!(error.message(), "Registration has been disabled");
+}
+
+/// Holding a completed registration's session ID is not enough to sign in
+/// to the account it created: a retry must repeat the password (and not
+/// name another user), and only for `tokens.completed_registration_retry`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completed_registration_is_retried_only_by_its_client_and_briefly() {
+    let mut config = accounts_support::config();
+    config.tokens.completed_registration_retry = std::time::Duration::from_millis(300);
+    let server = Server::with(config);
+    let accounts = &server.accounts;
+    let session = session_of(&accounts.register(register_with("ola", "ola-pw"), None, &client()).await.unwrap_err());
+    let done = accounts.register(register_with("ola", "ola-pw"), Some(dummy(&session)), &client()).await.unwrap();
+
+    for stranger in [
+        RegisterRequest::default(),
+        user_request_without_password("ola"),
+        register_with("ola", "a-guess"),
+        register_with("olb", "ola-pw"),
+    ] {
+        let answer = accounts.register(stranger, Some(dummy(&session)), &client()).await;
+        assert_error(answer, 403, ErrorCode::Forbidden);
+    }
+    // The client itself, repeating its request: the same account.
+    let again = accounts.register(register_with("ola", "ola-pw"), Some(dummy(&session)), &client()).await.unwrap();
+    assert_eq!(again.user_id, done.user_id);
+    assert_ne!(again.access_token, done.access_token);
+
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let late = accounts.register(register_with("ola", "ola-pw"), Some(dummy(&session)), &client()).await;
+    assert_error(late, 400, ErrorCode::Unknown);
 }

@@ -74,7 +74,9 @@ async fn concurrent_completions_of_one_registration_session_make_one_account() {
     let path = format!("{V3}/register");
     let first = json!({"password": PASSWORD});
     let session = session_of(&call(&server, "POST", &path, Some(&first), None).await);
-    let done = json!({"auth": {"type": "m.login.dummy", "session": session}});
+    // Each completion repeats the request (a retry must prove it is the
+    // client that completed the session: the same password).
+    let done = json!({"password": PASSWORD, "auth": {"type": "m.login.dummy", "session": session}});
     let url = server.url(&path);
     let tasks: Vec<_> = (0..10)
         .map(|_| {

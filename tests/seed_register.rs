@@ -140,12 +140,13 @@ async fn registration_tokens_when_configured() {
     assert_eq!(dummy.status, 400, "{}", dummy.body);
     assert_eq!(dummy.errcode(), "M_INVALID_PARAM");
 
-    // A wrong token fails the stage: 401, the same session, completed, M_FORBIDDEN.
+    // A wrong token fails the stage: 401, the same session, completed,
+    // M_UNAUTHORIZED (as Synapse answers).
     let mut wrong = body.clone();
     wrong["auth"] = json!({"type": "m.login.registration_token", "token": "guess", "session": session});
     let refused = register(&server, &wrong).await;
     assert_eq!(refused.status, 401, "{}", refused.body);
-    assert_eq!(refused.errcode(), "M_FORBIDDEN");
+    assert_eq!(refused.errcode(), "M_UNAUTHORIZED");
     assert_eq!(refused.body["session"], session.as_str());
     assert_eq!(refused.body["completed"], json!([]));
     assert_eq!(refused.body["flows"], json!([{"stages": ["m.login.registration_token"]}]));
@@ -171,7 +172,7 @@ async fn registration_tokens_when_configured() {
                 "auth": {"type": "m.login.registration_token", "token": "nope"}}),
     )
     .await;
-    assert_eq!((one_shot_wrong.status, one_shot_wrong.errcode()), (401, "M_FORBIDDEN"), "{}", one_shot_wrong.body);
+    assert_eq!((one_shot_wrong.status, one_shot_wrong.errcode()), (401, "M_UNAUTHORIZED"), "{}", one_shot_wrong.body);
 }
 
 #[tokio::test]

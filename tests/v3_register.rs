@@ -47,8 +47,12 @@ async fn a_two_step_registration_remembers_the_first_request() {
         assert_eq!(me, json!({"user_id": user_id, "device_id": "WRENLAPTOP", "is_guest": false}));
         login(&server, prefix, &name, PASSWORD).await;
 
-        // Replaying the completed session: the same user, a new device.
-        let replay = ok(call(&server, "POST", &path, Some(&auth), None).await);
+        // Replaying the completed session needs its password: the session
+        // ID alone does not sign in to the account.
+        assert_error(&call(&server, "POST", &path, Some(&auth), None).await, 403, "M_FORBIDDEN");
+        // With it: the same user, a new device.
+        let retry = json!({"password": PASSWORD, "auth": {"type": "m.login.dummy", "session": session}});
+        let replay = ok(call(&server, "POST", &path, Some(&retry), None).await);
         assert_eq!(text(&replay, "user_id"), user_id);
         assert_ne!(replay["access_token"], done["access_token"]);
     }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{Answer, TestServer, call};
 use serde_json::{Value, json};
 use v3_support::{
-    PREFIXES, R0, V3, assert_error, call_with_authorization, call_with_query_token, login, ok, post_without_body,
-    register, register_with, text, user, whoami,
+    PREFIXES, R0, V3, assert_error, call_with_authorization, call_with_query_token, login, login_with, ok,
+    post_without_body, register, register_with, text, user, whoami,
 };
 
 /// 401 `M_UNKNOWN_TOKEN` with the given `soft_logout`.
@@ -123,6 +123,25 @@ async fn an_expired_access_token_is_a_soft_logout() {
         let (renewed, _) = pair(&ok(refresh(&server, &refresh_token).await));
         ok(whoami(&server, prefix, &renewed).await);
     }
+}
+
+/// The spec lets a client log out with an expired access token (it is
+/// ending the session anyway), as Synapse does; whoami still refuses it.
+#[tokio::test]
+async fn logout_accepts_an_expired_access_token() {
+    let server = TestServer::with_config("[tokens]\naccess_token_lifetime = 1000\n");
+    let registered = ok(register_with(&server, V3, "lapsed", json!({"refresh_token": true})).await);
+    let (one, refresh_token) = pair(&registered);
+    let second = ok(login_with(&server, V3, "lapsed", v3_support::PASSWORD, json!({"refresh_token": true})).await);
+    let (all, _) = pair(&second);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_unknown_token(&whoami(&server, V3, &one).await, true);
+
+    assert_eq!(ok(post_without_body(&server, &format!("{V3}/logout"), Some(&one)).await), json!({}));
+    assert_unknown_token(&refresh(&server, &refresh_token).await, false);
+    assert_unknown_token(&post_without_body(&server, &format!("{V3}/logout"), Some(&one)).await, false);
+    assert_eq!(ok(post_without_body(&server, &format!("{V3}/logout/all"), Some(&all)).await), json!({}));
+    assert_unknown_token(&post_without_body(&server, &format!("{V3}/logout/all"), Some(&all)).await, false);
 }
 
 #[tokio::test]

@@ -41,6 +41,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::oneshot;
 
+use super::secret::Secret;
 use crate::config::Passwords;
 use crate::error::{Error, Result};
 
@@ -122,21 +123,21 @@ impl PasswordHasher {
     }
 
     /// The PHC string (`$argon2id$v=19$m=…`) of `password` with a fresh salt.
-    pub(crate) async fn hash(&self, password: String) -> Result<String> {
+    pub(crate) async fn hash(&self, password: Secret) -> Result<String> {
         let params = self.params.clone();
         #[cfg(test)]
         let hashes = Arc::clone(&self.hashes);
         self.run(move |memory| {
             #[cfg(test)]
             hashes.fetch_add(1, Ordering::Relaxed);
-            hash_with(&params, &password, memory)
+            hash_with(&params, password.expose(), memory)
         })
         .await
     }
 
     /// Whether `password` matches `phc`; `None` (no such account, or no
     /// password) costs the same and answers `false`.
-    pub(crate) async fn verify(&self, password: String, phc: Option<String>) -> Result<bool> {
+    pub(crate) async fn verify(&self, password: Secret, phc: Option<String>) -> Result<bool> {
         let params = self.params.clone();
         let dummy = Arc::clone(&self.dummy);
         self.run(move |memory| {
@@ -146,7 +147,7 @@ impl PasswordHasher {
             };
             // Verify first: `real && verify(..)` would skip the work for a
             // dummy and give the timing away.
-            let matches = verify_with(&phc, &password, memory)?;
+            let matches = verify_with(&phc, password.expose(), memory)?;
             Ok(matches && real)
         })
         .await

@@ -13,7 +13,13 @@
 //! URL ([`log_safe`]).
 //!
 //! The HTTP client (rustls) is built on first use: loading the system's
-//! root certificates is not worth delaying start-up for.
+//! root certificates is not worth delaying start-up for. It never follows
+//! redirects: trust is given to the servers named in the configuration, and
+//! a trusted server answering 302 to another host would hand that host the
+//! `client_secret` and let it vouch for any address. A redirect is a failed
+//! validation. Answers are read up to [`MAX_ANSWER_BYTES`]: a server that
+//! sends more (broken, or hostile) fails the validation too, instead of
+//! making this process buffer whatever it sends.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -31,6 +37,10 @@ pub(crate) struct Validated {
     pub(crate) address: String,
     pub(crate) validated_at: i64,
 }
+
+/// The largest identity-server answer read. `getValidated3pid` answers a
+/// few hundred bytes; anything near this bound is not a real answer.
+pub(crate) const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 pub(crate) struct IdentityServers {
     trusted: Vec<String>,
@@ -72,9 +82,14 @@ impl IdentityServers {
     }
 
     fn client(&self) -> Result<&reqwest::Client> {
-        let client = self
-            .client
-            .get_or_init(|| reqwest::Client::builder().timeout(self.timeout).build().map_err(|e| e.to_string()));
+        let client = self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(self.timeout)
+                // Server-to-server trust must not be redirected away.
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| e.to_string())
+        });
         client.as_ref().map_err(|cause| Error::internal(format!("cannot build the identity-server client: {cause}")))
     }
 
@@ -102,11 +117,15 @@ impl IdentityServers {
             auth_failed("The identity server could not be reached")
         })?;
         if !response.status().is_success() {
+            // A redirect lands here too: it is not followed.
             tracing::info!(id_server, status = %response.status(), "identity server knows no validated session");
             return Err(auth_failed("No validated 3pid session found"));
         }
-        let validated: Validated = response.json().await.map_err(|cause| {
-            let cause = log_safe(cause);
+        let body = read_bounded(response).await.map_err(|cause| {
+            tracing::warn!(id_server, %cause, "identity server answer unreadable");
+            auth_failed("No validated 3pid session found")
+        })?;
+        let validated: Validated = serde_json::from_slice(&body).map_err(|cause| {
             tracing::warn!(id_server, %cause, "identity server answered something unexpected");
             auth_failed("No validated 3pid session found")
         })?;
@@ -131,6 +150,32 @@ impl IdentityServers {
         }
         Ok(())
     }
+}
+
+/// Why an answer was not read.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("the answer is larger than {MAX_ANSWER_BYTES} bytes")]
+    TooLarge,
+    #[error(transparent)]
+    Transport(reqwest::Error),
+}
+
+/// The body of `response`, read chunk by chunk and abandoned as soon as it
+/// passes [`MAX_ANSWER_BYTES`] (a `Content-Length` announcing more is
+/// refused before reading anything).
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, ReadError> {
+    if response.content_length().is_some_and(|length| length > MAX_ANSWER_BYTES as u64) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|cause| ReadError::Transport(log_safe(cause)))? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A `reqwest` error fit for the log: without its URL, whose query may hold

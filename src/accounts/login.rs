@@ -6,11 +6,21 @@
 //! password" after the same work: one argon2 verification, against a dummy
 //! hash when there is no real one. The reference server answers unknown users
 //! in 3 ms and wrong passwords in 250 ms; this one does not tell them apart.
+//!
+//! Limits (see `rate_limit`): every attempt per IP; failures per (named
+//! account, IP), checked before the password and charged only by a wrong
+//! one; successes per account. A stranger who knows a user ID can therefore
+//! lock only their own address out of it, never the owner.
+//!
+//! Audit: every failure is logged at `warn` with `event = "login.failed"`,
+//! every refusal by the failure limit with `event = "login.locked"`, with
+//! the name as given and the client IP; never the password.
 
 use std::fmt;
 
 use super::identifier::UserIdentifier;
 use super::rate_limit::{Action, Subject};
+use super::secret::Secret;
 use super::threepids::canonical_address;
 use super::{Accounts, ClientInfo};
 use crate::error::{Error, ErrorCode, Result};
@@ -49,12 +59,12 @@ impl fmt::Debug for LoginRequest {
 }
 
 /// Whom a password is checked for: the local account an identifier names,
-/// if any, and the subject its attempts are limited under (the localpart,
-/// else the name as given, so that limits reveal nothing about which
-/// accounts exist).
+/// if any, and the name its failures are counted under (the localpart, else
+/// the name as given, so that limits reveal nothing about which accounts
+/// exist).
 pub(crate) struct Claimant {
     pub(crate) localpart: Option<String>,
-    pub(crate) subject: Subject,
+    pub(crate) name: String,
 }
 
 /// A successful login.
@@ -95,23 +105,26 @@ impl Accounts {
     ///   the answer carries the canonical user ID.
     /// - Any credential failure: 403 `M_FORBIDDEN` "Invalid username or
     ///   password", in the time a wrong password takes.
-    /// - Rate limits: every attempt per IP and per named account (existing
-    ///   or not); failed attempts per account (429 `M_LIMIT_EXCEEDED`).
+    /// - Rate limits (429 `M_LIMIT_EXCEEDED`): every attempt per IP; failed
+    ///   attempts per (named account, IP), checked before the password;
+    ///   successful ones per account.
     /// - `device_id` is echoed (else generated); `refresh_token: true` adds
     ///   a refresh token and `expires_in_ms`.
     pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<LoggedIn> {
         self.check_login_type(&request.login_type)?;
-        let password = request.password.ok_or_else(|| Error::invalid_param("Bad parameter: password"))?;
+        let password = Secret::from(request.password.ok_or_else(|| Error::invalid_param("Bad parameter: password"))?);
         let limits = &self.inner.limits;
         limits.consume(Action::Login, &Subject::ip(client.ip))?;
-        // Limited per account, however the request names it (`bob`,
-        // `@BOB:localhost`, a 3pid): one bucket per localpart, else per name.
+        // Failures are limited per account, however the request names it
+        // (`bob`, `@BOB:localhost`, a 3pid): per localpart, else per name.
         let claimant = self.claimant(&request.identifier).await?;
-        limits.consume(Action::Login, &claimant.subject)?;
         let localpart = self
-            .verify_password(&claimant, password)
+            .verify_password(&claimant, password, client)
             .await?
             .ok_or_else(|| Error::forbidden("Invalid username or password"))?;
+        // Only the right password reaches the account's own bucket (Synapse's
+        // `rc_login.account`): strangers cannot use it up.
+        limits.consume(Action::Login, &Subject::Account(localpart.clone()))?;
 
         let (login, credentials) =
             self.mint_login(request.device_id, request.initial_device_display_name, request.refresh_token)?;
@@ -142,18 +155,28 @@ impl Accounts {
     /// Who `identifier` claims to be, for [`Self::verify_password`].
     pub(crate) async fn claimant(&self, identifier: &UserIdentifier) -> Result<Claimant> {
         let localpart = self.resolve_identifier(identifier).await?;
-        let subject = Subject::Account(localpart.clone().unwrap_or_else(|| identifier.rate_limit_key()));
-        Ok(Claimant { localpart, subject })
+        let name = localpart.clone().unwrap_or_else(|| identifier.rate_limit_key());
+        Ok(Claimant { localpart, name })
     }
 
     /// The one password check, of login and of the `m.login.password` UIA
-    /// stage: 429 when the claimant's failed attempts are used up, then
-    /// always one argon2 verification, whatever the account (none, guest,
-    /// deactivated), and a failure charged to the claimant. Answers the
-    /// account's localpart when the password is its own.
-    pub(crate) async fn verify_password(&self, claimant: &Claimant, password: String) -> Result<Option<String>> {
+    /// stage: 429 when the claimant's failed attempts *from this client's
+    /// address* are used up, then always one argon2 verification, whatever
+    /// the account (none, guest, deactivated), and a failure charged to the
+    /// (claimant, address) pair only when the password was wrong. Answers
+    /// the account's localpart when the password is its own.
+    pub(crate) async fn verify_password(
+        &self,
+        claimant: &Claimant,
+        password: Secret,
+        client: &ClientInfo,
+    ) -> Result<Option<String>> {
         let limits = &self.inner.limits;
-        limits.check(Action::LoginFailed, &claimant.subject)?;
+        let failures = Subject::account_from(&claimant.name, client.ip);
+        if let Err(locked) = limits.check(Action::LoginFailed, &failures) {
+            tracing::warn!(event = "login.locked", user = %claimant.name, ip = %client.ip, "too many failed logins");
+            return Err(locked);
+        }
         let user = match claimant.localpart.clone() {
             Some(localpart) => self.db(move |store| store.user(&localpart)).await?,
             None => None,
@@ -161,7 +184,8 @@ impl Accounts {
         let usable = user.filter(|user| !user.deactivated && !user.is_guest);
         let hash = usable.as_ref().and_then(|user| user.password_hash.clone());
         if !self.inner.passwords.verify(password, hash).await? {
-            limits.charge(Action::LoginFailed, &claimant.subject);
+            limits.charge(Action::LoginFailed, &failures);
+            tracing::warn!(event = "login.failed", user = %claimant.name, ip = %client.ip, "wrong password or unknown user");
             return Ok(None);
         }
         usable.map(|user| Some(user.localpart)).ok_or_else(|| Error::internal("a password matched no account"))

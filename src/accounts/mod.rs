@@ -21,7 +21,8 @@
 //!
 //! One module per operation group, each adding its operations to
 //! [`Accounts`]:
-//! - `register`: `register`, `check_username_available`;
+//! - `register`: `register`, `check_username_available`,
+//!   `registration_token_valid`;
 //! - `login`: `login`, `login_flows`;
 //! - `tokens`: `authenticate` (whoami), `refresh`, `logout`, `logout_all`;
 //! - `password`: `change_password`;
@@ -38,9 +39,12 @@ mod login;
 mod password;
 mod rate_limit;
 mod register;
+mod secret;
 mod threepids;
 mod tokens;
+mod turns;
 mod uia;
+mod uia_auth;
 mod usernames;
 
 use std::net::IpAddr;
@@ -49,12 +53,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::store::{Created, Millis, Rotated, SqliteStore, Store, StoreResult, TokenHash};
+use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, SqliteStore, Store, StoreResult, TokenHash};
 
 pub use identifier::UserIdentifier;
 pub use login::{LoggedIn, LoginRequest};
 pub use password::ChangePasswordRequest;
 pub use register::{RegisterRequest, Registered};
+pub use secret::Secret;
 pub use threepids::{AddThreepidRequest, IdServerUnbindResult, Threepid, ThreepidCredentials};
 pub use tokens::{Refreshed, Session};
 
@@ -73,6 +78,9 @@ struct Inner {
     threepids: cache::CoherentCache<String, Arc<[Threepid]>>,
     limits: rate_limit::RateLimiter,
     identity: identity_server::IdentityServers,
+    /// Turns per UIA session ID: concurrent completions of one session
+    /// run one after the other.
+    turns: turns::Turns,
 }
 
 /// What the domain knows about the client making a request.
@@ -87,6 +95,13 @@ impl Accounts {
     /// cannot use (argon2 parameters, exclusive-namespace regexes, a 3pid
     /// delegate that is not trusted).
     pub fn new(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        // Tokens from the configuration join the database's, unlimited;
+        // one that exists keeps its counts and limits.
+        for token in &config.registration.tokens {
+            store
+                .create_registration_token(&RegistrationTokenRecord::new(token.clone(), None, None))
+                .map_err(|e| anyhow::anyhow!("storing registration.tokens: {e}"))?;
+        }
         Ok(Accounts {
             inner: Arc::new(Inner {
                 config: config.clone(),
@@ -100,6 +115,7 @@ impl Accounts {
                 threepids: cache::CoherentCache::new(config.tokens.cache_capacity),
                 limits: rate_limit::RateLimiter::new(&config.rate_limits),
                 identity: identity_server::IdentityServers::new(&config.identity)?,
+                turns: turns::Turns::default(),
             }),
         })
     }

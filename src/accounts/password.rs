@@ -18,13 +18,20 @@
 //!
 //! The session is deleted with the change, in the same transaction: it
 //! authorises one change, and replaying it is an unknown session.
+//!
+//! Without an access token anyone may start the flow, so it is limited per
+//! IP (the `login` bucket's settings, a bucket of its own) and costs no
+//! argon2 hash before it is authorised: its session keeps only the keyed
+//! digest of the new password, and the request that completes the e-mail
+//! stage must carry the new password, which is hashed then.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::uia::{self, EMAIL_IDENTITY, PASSWORD, Resumable, Uia};
-use super::{Accounts, ClientInfo, Session, guest_forbidden};
+use super::rate_limit::{Action, Subject};
+use super::uia::{self, EMAIL_IDENTITY, PASSWORD, Remember, Resumable, Uia};
+use super::{Accounts, ClientInfo, Secret, Session, guest_forbidden};
 use crate::error::{Error, Result};
 use crate::store::UiaOperation;
 
@@ -60,7 +67,8 @@ impl Accounts {
     /// Changes the password of the caller (`session`), or of the account a
     /// validated e-mail names when there is no access token.
     ///
-    /// - Guests: 403 `M_GUEST_ACCESS_FORBIDDEN`.
+    /// - Guests: 403 `M_GUEST_ACCESS_FORBIDDEN`. Without an access token:
+    ///   every request is limited per IP (429).
     /// - Missing or empty `new_password` (in the request and its session):
     ///   400 `M_MISSING_PARAM`, before UIA.
     /// - UIA `m.login.password` (with a token) or `m.login.email.identity`
@@ -83,19 +91,26 @@ impl Accounts {
             return Err(guest_forbidden());
         }
         let caller = session.map(Session::localpart);
-        let auth = uia::auth_object(auth)?;
+        // Anyone may start a reset: limited per IP, like a login attempt.
+        if session.is_none() {
+            self.inner.limits.consume(Action::PasswordReset, &Subject::ip(client.ip))?;
+        }
+        let auth = uia::Auth::parse(auth)?;
         let uia_session = self.uia_session(UiaOperation::ChangePassword, auth.as_ref(), caller).await?;
-        let stored_hash = uia_session.as_ref().and_then(|s| s.password_hash.clone());
         let mut request = uia::resume(request, uia_session.as_ref())?;
-        let new_password = request.new_password.take().filter(|password| !password.is_empty());
-        if new_password.is_none() && stored_hash.is_none() {
+        let new_password = request.new_password.take().filter(|password| !password.is_empty()).map(Secret::from);
+        if !uia::has_password(new_password.as_ref(), uia_session.as_ref()) {
             return Err(Error::missing_param("new_password"));
         }
 
         let flows = if session.is_some() { vec![vec![PASSWORD]] } else { vec![vec![EMAIL_IDENTITY]] };
         let params = serde_json::to_value(&request).map_err(Error::internal)?;
-        let uia = Uia { operation: UiaOperation::ChangePassword, flows, user: caller, auth: auth.as_ref(), client };
-        let passed = self.uia_authenticate(uia, uia_session, params, new_password.as_deref()).await?;
+        // Without an access token nobody is known yet: the new password is
+        // not hashed before the e-mail stage has named the account.
+        let remember = if session.is_some() { Remember::Hash } else { Remember::DigestOnly };
+        let uia =
+            Uia { operation: UiaOperation::ChangePassword, flows, user: caller, auth: auth.as_ref(), client, remember };
+        let passed = self.uia_authenticate(uia, uia_session, params, new_password.as_ref()).await?;
 
         let localpart = caller
             .map(str::to_owned)
@@ -106,6 +121,7 @@ impl Accounts {
         let keep_device = session.map(|session| session.device_id().to_owned());
         let logout_devices = request.logout_devices.unwrap_or(true);
         let uia_session = passed.session_id;
+        let logged = localpart.clone();
         self.db_revoking(move |store| {
             store.set_password(
                 &localpart,
@@ -116,6 +132,52 @@ impl Accounts {
             )
         })
         .await?;
+        let via = if session.is_some() { "password" } else { "email" };
+        tracing::info!(event = "password.changed", user = %self.user_id(&logged), ip = %client.ip, via, logout_devices);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{Bucket, Config};
+    use crate::error::ErrorCode;
+
+    /// The anonymous reset costs no argon2 hash before the e-mail stage has
+    /// passed, however many requests (with ever new passwords) come, and
+    /// it is limited per IP.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_anonymous_reset_hashes_nothing_before_it_is_authorised() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config { passwords: crate::accounts::hashing::tests::fast(), ..Config::default() };
+        config.rate_limits.login = Bucket { per_second: 0.001, burst: 4 };
+        config.database = dir.path().join("accounts.db");
+        let accounts = Accounts::open(&config).unwrap();
+        let client = ClientInfo { ip: IpAddr::from([192, 0, 2, 1]) };
+        let reset =
+            |password: &str| ChangePasswordRequest { new_password: Some(password.into()), logout_devices: None };
+
+        let challenge = accounts.change_password(None, reset("pw-0"), None, &client).await.unwrap_err();
+        assert_eq!(challenge.status().as_u16(), 401, "{challenge}");
+        let session = challenge.extra()["session"].as_str().unwrap().to_owned();
+        for attempt in 1..4 {
+            let follow_up = json!({"session": session});
+            let password = format!("pw-{attempt}");
+            let answer = accounts.change_password(None, reset(&password), Some(follow_up), &client).await;
+            assert_eq!(answer.unwrap_err().status().as_u16(), 401);
+        }
+        assert_eq!(accounts.inner.passwords.hashes_made(), 0, "an anonymous request was paid an argon2 hash");
+
+        let limited = accounts.change_password(None, reset("pw-5"), None, &client).await.unwrap_err();
+        assert_eq!(limited.code(), Some(ErrorCode::LimitExceeded), "{limited}");
+        // Another address has its own bucket.
+        let elsewhere = ClientInfo { ip: IpAddr::from([192, 0, 2, 2]) };
+        let challenge = accounts.change_password(None, reset("pw-6"), None, &elsewhere).await.unwrap_err();
+        assert_eq!(challenge.status().as_u16(), 401);
     }
 }

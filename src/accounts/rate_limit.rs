@@ -3,17 +3,29 @@
 //! Each (action, subject) pair has a bucket that holds at most `burst`
 //! tokens and refills at `per_second`; an attempt takes one. The operations
 //! decide what counts, mostly following Synapse: every login attempt counts
-//! against the IP and the named account (existing or not, so limits reveal
-//! nothing about which accounts exist), only failed ones against the
-//! failed-login bucket. Registration differs: every registration request
+//! against the IP; a successful one against the account; a failed one
+//! against the failed-login bucket of the pair (named account, IP), checked
+//! before the password is. Keying failures per source, as Synapse does, is
+//! what keeps a stranger who knows a user ID from locking its owner out: the
+//! stranger's wrong passwords lock the stranger's IP out of that account,
+//! never the owner's. (Distributed guessing from many addresses is slowed by
+//! each address's own login bucket instead.) `GET /register/available`, an
+//! oracle for which names exist, has its own per-IP bucket. Registration differs: every registration request
 //! that starts a flow counts against the registration bucket (Synapse counts
 //! created accounts), because starting one stores a UIA session and hashes
 //! a password before any account exists. IPv6 clients are limited per /64,
 //! the block a single host usually controls.
 //!
-//! State lives in memory, bounded by `max_tracked_keys`: when full, buckets
-//! that have refilled completely (indistinguishable from new ones) are
-//! forgotten first, then the longest idle.
+//! State lives in memory, bounded by `max_tracked_keys`. When the table is
+//! full, only buckets that have refilled completely are forgotten: they are
+//! indistinguishable from new ones, so forgetting them changes no answer.
+//! A bucket that still counts something is never forgotten (else flooding
+//! the table with fresh keys would reset a locked one); when every tracked
+//! bucket is active, a request that needs a new bucket is refused with 429
+//! until some refill. [`RateLimiter::charge`] (recording a failure that
+//! already happened) is the one exception: it may exceed the bound rather
+//! than forget the failure, and it only follows an attempt that itself
+//! passed a bucket.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -30,6 +42,12 @@ pub(crate) enum Action {
     Login,
     LoginFailed,
     Threepid,
+    /// `GET /register/available` and the registration-token validity check.
+    Available,
+    /// A wrong registration token.
+    RegistrationTokenFailed,
+    /// A password reset without an access token (the e-mail flow).
+    PasswordReset,
 }
 
 /// Who is being limited.
@@ -37,18 +55,29 @@ pub(crate) enum Action {
 pub(crate) enum Subject {
     Ip(IpAddr),
     Account(String),
+    /// An account as named from one client IP (see [`Subject::ip`]): the key
+    /// of failed logins.
+    AccountFrom(String, IpAddr),
 }
 
 impl Subject {
     pub(crate) fn ip(ip: IpAddr) -> Self {
-        let ip = match ip {
+        Subject::Ip(Self::block(ip))
+    }
+
+    pub(crate) fn account_from(account: &str, ip: IpAddr) -> Self {
+        Subject::AccountFrom(account.to_owned(), Self::block(ip))
+    }
+
+    /// The address block a client is limited as.
+    fn block(ip: IpAddr) -> IpAddr {
+        match ip {
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                 Some(v4) => IpAddr::V4(v4),
                 None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
             },
             v4 => v4,
-        };
-        Subject::Ip(ip)
+        }
     }
 }
 
@@ -73,19 +102,19 @@ impl RateLimiter {
 
     /// Fails with 429 if `subject` has no attempt left, without using one.
     pub(crate) fn check(&self, action: Action, subject: &Subject) -> Result<()> {
-        self.apply(action, subject, |available| if available >= 1.0 { Ok(0.0) } else { Err(()) })
+        self.apply(action, subject, false, |available| if available >= 1.0 { Ok(0.0) } else { Err(()) })
     }
 
     /// Uses one attempt, or fails with 429 if none is left.
     pub(crate) fn consume(&self, action: Action, subject: &Subject) -> Result<()> {
-        self.apply(action, subject, |available| if available >= 1.0 { Ok(1.0) } else { Err(()) })
+        self.apply(action, subject, false, |available| if available >= 1.0 { Ok(1.0) } else { Err(()) })
     }
 
     /// Records an attempt that already happened (a failed login): uses one
     /// if any is left, never fails.
     pub(crate) fn charge(&self, action: Action, subject: &Subject) {
         // Infallible by construction: the closure never refuses.
-        let _ = self.apply(action, subject, |available| Ok(available.min(1.0)));
+        let _ = self.apply(action, subject, true, |available| Ok(available.min(1.0)));
     }
 
     fn bucket(&self, action: Action) -> Bucket {
@@ -94,12 +123,22 @@ impl RateLimiter {
             Action::Login => self.config.login,
             Action::LoginFailed => self.config.login_failed,
             Action::Threepid => self.config.threepid,
+            Action::Available => self.config.available,
+            Action::RegistrationTokenFailed => self.config.registration_token_failed,
+            Action::PasswordReset => self.config.login,
         }
     }
 
     /// Refills the bucket, lets `decide` pick how many tokens to take (or
     /// refuse), and answers 429 with the wait on refusal.
-    fn apply(&self, action: Action, subject: &Subject, decide: impl FnOnce(f64) -> Result<f64, ()>) -> Result<()> {
+    /// `overflow`: record the bucket even beyond `max_tracked_keys`.
+    fn apply(
+        &self,
+        action: Action,
+        subject: &Subject,
+        overflow: bool,
+        decide: impl FnOnce(f64) -> Result<f64, ()>,
+    ) -> Result<()> {
         if !self.config.enabled {
             return Ok(());
         }
@@ -114,6 +153,9 @@ impl RateLimiter {
                 if taken > 0.0 || buckets.contains_key(&key) {
                     if !buckets.contains_key(&key) && buckets.len() >= self.config.max_tracked_keys {
                         self.make_room(&mut buckets, now);
+                        if buckets.len() >= self.config.max_tracked_keys && !overflow {
+                            return Err(Error::limit_exceeded(self.until_room(&buckets, now)));
+                        }
                     }
                     buckets.insert(key, Level { tokens: available - taken, at: now });
                 }
@@ -131,20 +173,27 @@ impl RateLimiter {
         }
     }
 
-    /// Forgets full buckets, then the longest idle ones, down to 90% of the
-    /// bound.
+    /// Forgets the buckets that have refilled completely, and only those.
     fn make_room(&self, buckets: &mut HashMap<(Action, Subject), Level>, now: Instant) {
         buckets.retain(|(action, _), level| {
-            refilled(*level, self.bucket(*action), now) < f64::from(self.bucket(*action).burst)
+            let bucket = self.bucket(*action);
+            refilled(*level, bucket, now) < f64::from(bucket.burst)
         });
-        let target = self.config.max_tracked_keys * 9 / 10;
-        if buckets.len() > target {
-            let mut by_age: Vec<_> = buckets.iter().map(|(key, level)| (level.at, key.clone())).collect();
-            by_age.sort_by_key(|(at, _)| *at);
-            for (_, key) in by_age.into_iter().take(buckets.len() - target) {
-                buckets.remove(&key);
-            }
-        }
+    }
+
+    /// How long until some tracked bucket has refilled completely (and can
+    /// be forgotten), in ms, for the `retry_after_ms` of a full table.
+    fn until_room(&self, buckets: &HashMap<(Action, Subject), Level>, now: Instant) -> u64 {
+        let soonest = buckets
+            .iter()
+            .filter_map(|((action, _), level)| {
+                let bucket = self.bucket(*action);
+                let missing = f64::from(bucket.burst) - refilled(*level, bucket, now);
+                (bucket.per_second > 0.0).then(|| ((missing / bucket.per_second) * 1000.0).ceil() as u64)
+            })
+            .min()
+            .unwrap_or(NEVER_MS);
+        soonest.clamp(1, NEVER_MS)
     }
 }
 
@@ -211,9 +260,49 @@ mod tests {
     fn memory_stays_bounded() {
         let limits = limiter(true, 50);
         for i in 0..1000u32 {
-            limits.consume(Action::Register, &Subject::Account(i.to_string())).unwrap();
+            // Past 50 active buckets, new subjects wait: never unbounded.
+            let _ = limits.consume(Action::Register, &Subject::Account(i.to_string()));
         }
         assert!(limits.buckets.lock().unwrap().len() <= 50);
+    }
+
+    /// Flooding the table with fresh keys must not reset a locked bucket:
+    /// the flood is refused instead (429), and the lock stays.
+    #[test]
+    fn a_flood_of_new_keys_does_not_forget_a_locked_bucket() {
+        let limits = limiter(true, 10);
+        limits.charge(Action::LoginFailed, &alice());
+        assert!(limits.check(Action::LoginFailed, &alice()).is_err());
+        let mut refused = 0;
+        for i in 0..1000u32 {
+            if let Err(error) = limits.consume(Action::Register, &Subject::Account(format!("flood-{i}"))) {
+                assert_eq!(error.code(), Some(ErrorCode::LimitExceeded));
+                let wait = error.extra()["retry_after_ms"].as_u64().unwrap();
+                assert!((1..=NEVER_MS).contains(&wait), "{wait}");
+                refused += 1;
+            }
+        }
+        assert!(refused > 900, "{refused}");
+        assert!(limits.buckets.lock().unwrap().len() <= 10);
+        let error = limits.check(Action::LoginFailed, &alice()).unwrap_err();
+        assert_eq!(error.code(), Some(ErrorCode::LimitExceeded), "the locked bucket was forgotten");
+    }
+
+    /// Buckets that refilled completely are the ones forgotten.
+    #[test]
+    fn full_buckets_make_room() {
+        let limits = RateLimiter::new(&RateLimits {
+            enabled: true,
+            register: Bucket { per_second: 1000.0, burst: 1 },
+            max_tracked_keys: 5,
+            ..RateLimits::default()
+        });
+        for i in 0..5u32 {
+            limits.consume(Action::Register, &Subject::Account(i.to_string())).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        limits.consume(Action::Register, &Subject::Account("new".into())).unwrap();
+        assert_eq!(limits.buckets.lock().unwrap().len(), 1);
     }
 
     #[test]

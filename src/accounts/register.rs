@@ -8,9 +8,17 @@
 //! creates the account, its device and tokens, and marks the UIA session as
 //! having registered it. Twenty concurrent registrations of one name meet in
 //! that transaction: one creates the account, the others get
-//! `M_USER_IN_USE`. Concurrent completions of one UIA session meet there too:
-//! one creates the account, the others answer as replays of the session
-//! (the same account, each with a new device).
+//! `M_USER_IN_USE`. Concurrent completions of one UIA session do not get
+//! that far together: they take turns on the session (see `turns`), the
+//! first registers, and each later one is a retry of a completed session.
+//!
+//! A completed session can be retried, as the spec allows a client that lost
+//! the answer, but briefly (`tokens.completed_registration_retry`) and only
+//! by the client that completed it: the retry must repeat the password,
+//! which the session keeps as a keyed digest (HMAC-SHA256 under a key that
+//! lives in this process only; after a restart no retry can prove itself),
+//! and may not name another user. A retry costs no argon2 hash; it signs in
+//! a new device on the same account.
 //!
 //! Rate limit: every request is checked against the per-IP bucket before
 //! UIA, and a request that starts a flow (no UIA session: a one-shot, or a
@@ -23,11 +31,12 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::rate_limit::{Action, Subject};
+use super::secret::Secret;
 use super::tokens::{Credentials, check_device_id};
-use super::uia::{self, DUMMY, REGISTRATION_TOKEN, Resumable, Uia};
+use super::uia::{self, DUMMY, REGISTRATION_TOKEN, Remember, Resumable, Uia};
 use super::{Accounts, ClientInfo, now_ms};
-use crate::error::{Error, ErrorCode, Result};
-use crate::store::{NewLocalpart, NewUser, UiaOperation};
+use crate::error::{Error, Result};
+use crate::store::{Millis, NewLocalpart, NewUser, RegistrationCompletion, UiaOperation, UiaSessionRecord};
 
 /// A registration request, whatever the era. Every field is optional so
 /// that a UIA follow-up may carry only what changed; the session supplies
@@ -118,11 +127,17 @@ impl Accounts {
     ///   without a UIA session, which starts a flow, uses an attempt), username
     ///   lower-cased and checked (400 `M_INVALID_USERNAME`, `M_USER_IN_USE`,
     ///   `M_EXCLUSIVE`), `device_id` checked.
-    /// - UIA: `m.login.dummy`, or `m.login.registration_token` when tokens
-    ///   are configured; without a passed stage, 401 with a session that
-    ///   remembers this request (the password only as a hash).
-    /// - A replayed session that already registered answers the same user
-    ///   with a new device and tokens.
+    /// - UIA: `m.login.dummy`, or `m.login.registration_token` when
+    ///   `registration.requires_token` is set or `registration.tokens` is
+    ///   not empty (an unusable token: 401 `M_UNAUTHORIZED`; a token with
+    ///   `uses_allowed` registers that many accounts, however many requests
+    ///   race); without a passed stage, 401 with a session that remembers
+    ///   this request (the password only as a hash).
+    /// - Completions of one session take turns; one registers. A retry of
+    ///   a session that registered (within
+    ///   `tokens.completed_registration_retry`, with the same password and
+    ///   username) answers the same user with a new device and tokens; any
+    ///   other request on it is 403 `M_FORBIDDEN`.
     /// - After UIA: a missing or empty password is 400 `M_MISSING_PARAM`.
     ///   The follow-up's values win over the session's, the password
     ///   included; one carrying no password uses the session's.
@@ -145,40 +160,37 @@ impl Accounts {
         }
         let ip = Subject::ip(client.ip);
         self.inner.limits.check(Action::Register, &ip)?;
-        let auth = uia::auth_object(auth)?;
+        let auth = uia::Auth::parse(auth)?;
+        // Completions of one session take turns, so that exactly one of
+        // them registers (and hashes), and every other one is judged as a
+        // retry of it, with the session read after the winner's commit.
+        let _turn = match auth.as_ref().and_then(|auth| auth.session.as_deref()) {
+            Some(id) => Some(self.inner.turns.take(id).await),
+            None => None,
+        };
         let session = self.uia_session(UiaOperation::Register, auth.as_ref(), None).await?;
         let starts_flow = session.is_none();
+        if let Some(session) = &session
+            && let Some(localpart) = session.registered.clone()
+        {
+            return self.retry_registration(session, localpart, request, client).await;
+        }
         let mut request = uia::resume(request, session.as_ref())?;
 
-        if let Some(localpart) = session.as_ref().and_then(|session| session.registered.clone()) {
-            return self.sign_in_registered(localpart, request).await;
-        }
-
         let localpart = match &request.username {
-            Some(username) => match self.available_localpart(username).await {
-                Ok(localpart) => Some(localpart),
-                // Taken, maybe by a concurrent completion of this very
-                // session since it was read: then this is a replay.
-                Err(taken) if taken.code() == Some(ErrorCode::UserInUse) => {
-                    let id = session.as_ref().map(|session| session.id.clone());
-                    let Some(localpart) = self.registered_by(id).await? else {
-                        return Err(taken);
-                    };
-                    return self.sign_in_registered(localpart, request).await;
-                }
-                Err(error) => return Err(error),
-            },
+            Some(username) => Some(self.available_localpart(username).await?),
             None => None,
         };
         if let Some(device_id) = &request.device_id {
             check_device_id(device_id)?;
         }
-        let password = request.password.take().filter(|password| !password.is_empty());
+        let password = request.password.take().filter(|password| !password.is_empty()).map(Secret::from);
 
-        let flows = if self.inner.config.registration.tokens.is_empty() {
-            vec![vec![DUMMY]]
-        } else {
+        let registration = &self.inner.config.registration;
+        let flows = if registration.requires_token || !registration.tokens.is_empty() {
             vec![vec![REGISTRATION_TOKEN]]
+        } else {
+            vec![vec![DUMMY]]
         };
         let params = serde_json::to_value(&request).map_err(Error::internal)?;
         // Starting a flow costs an attempt, before it can cost a stored
@@ -186,18 +198,76 @@ impl Accounts {
         if starts_flow {
             self.inner.limits.consume(Action::Register, &ip)?;
         }
-        let uia = Uia { operation: UiaOperation::Register, flows, user: None, auth: auth.as_ref(), client };
-        let passed = self.uia_authenticate(uia, session, params, password.as_deref()).await?;
+        let uia = Uia {
+            operation: UiaOperation::Register,
+            flows,
+            user: None,
+            auth: auth.as_ref(),
+            client,
+            remember: Remember::Hash,
+        };
+        let passed = self.uia_authenticate(uia, session, params, password.as_ref()).await?;
 
+        // What a retry of this session will have to repeat: the password
+        // the account is created with, as a keyed digest.
+        let password_digest = match (&password, &passed.session_id) {
+            (Some(password), Some(id)) => Some(self.inner.passwords.digest(id, password.expose())),
+            _ => passed.password_digest.clone(),
+        };
         let password_hash =
             self.uia_password_hash(&passed, password).await?.ok_or_else(|| Error::missing_param("password"))?;
+        let now = now_ms();
+        let retry = self.inner.config.tokens.completed_registration_retry.as_millis() as Millis;
+        let completion = passed.session_id.map(|session| RegistrationCompletion {
+            session,
+            password_digest,
+            retry_until: now.saturating_add(retry),
+        });
         let user = NewUser {
             localpart: localpart.map_or(NewLocalpart::Generated, NewLocalpart::Chosen),
             password_hash: Some(password_hash),
             is_guest: false,
-            created_at: now_ms(),
+            created_at: now,
+            registration_token: passed.registration_token,
         };
-        self.create_account(user, &request, passed.session_id).await
+        self.create_account(user, &request, completion).await
+    }
+
+    /// A request on a session that has already registered an account: the
+    /// spec lets a client that lost the answer repeat its request and get
+    /// the account again (on a new device). Only the client that completed
+    /// it can: the retry must carry the same password (checked against the
+    /// session's keyed digest, never a new argon2 hash) and no other
+    /// username, within `tokens.completed_registration_retry`. Anything
+    /// else is 403 `M_FORBIDDEN`; a session past its retry time is unknown.
+    async fn retry_registration(
+        &self,
+        session: &UiaSessionRecord,
+        localpart: String,
+        request: RegisterRequest,
+        client: &ClientInfo,
+    ) -> Result<Registered> {
+        let same_password = match (&request.password, &session.password_digest) {
+            (Some(password), Some(digest)) => self.inner.passwords.digest_matches(&session.id, password, digest),
+            _ => false,
+        };
+        let same_name = request
+            .username
+            .as_deref()
+            .is_none_or(|username| self.inner.usernames.validate(username).is_ok_and(|name| name == localpart));
+        if !(same_password && same_name) {
+            tracing::warn!(
+                event = "registration.retry.refused",
+                user = %self.user_id(&localpart),
+                ip = %client.ip,
+                "a retry of a completed registration did not repeat its request"
+            );
+            return Err(Error::forbidden(
+                "This registration session has completed; only a retry with the same username and password is answered",
+            ));
+        }
+        let request = uia::resume(request, Some(session))?;
+        self.sign_in_registered(localpart, request).await
     }
 
     /// `kind=guest`: a numeric account without password or UIA.
@@ -206,8 +276,13 @@ impl Accounts {
             return Err(Error::forbidden("Guest access is disabled"));
         }
         self.inner.limits.consume(Action::Register, &Subject::ip(client.ip))?;
-        let user =
-            NewUser { localpart: NewLocalpart::Generated, password_hash: None, is_guest: true, created_at: now_ms() };
+        let user = NewUser {
+            localpart: NewLocalpart::Generated,
+            password_hash: None,
+            is_guest: true,
+            created_at: now_ms(),
+            registration_token: None,
+        };
         let request = RegisterRequest {
             initial_device_display_name: request.initial_device_display_name,
             ..RegisterRequest::default()
@@ -219,7 +294,7 @@ impl Accounts {
         &self,
         user: NewUser,
         request: &RegisterRequest,
-        session: Option<String>,
+        completion: Option<RegistrationCompletion>,
     ) -> Result<Registered> {
         let login = if request.inhibit_login.unwrap_or(false) {
             None
@@ -233,17 +308,8 @@ impl Accounts {
         };
         let (new_login, credentials) = login.unzip();
         let created =
-            self.db_revoking(move |store| store.create_user(&user, new_login.as_ref(), session.as_deref())).await?;
+            self.db_revoking(move |store| store.create_user(&user, new_login.as_ref(), completion.as_ref())).await?;
         Ok(Registered::new(self.user_id(&created.localpart), credentials))
-    }
-
-    /// The account the UIA session `id` has registered, read afresh.
-    async fn registered_by(&self, id: Option<String>) -> Result<Option<String>> {
-        let Some(id) = id else {
-            return Ok(None);
-        };
-        let session = self.db(move |store| store.uia_session(&id, now_ms())).await?;
-        Ok(session.and_then(|session| session.registered))
     }
 
     /// A replayed registration session: the same account, a new device.
@@ -267,8 +333,21 @@ impl Accounts {
     ///   `M_INVALID_USERNAME`, `M_EXCLUSIVE`, `M_USER_IN_USE` (deactivated
     ///   accounts keep their name).
     /// - `Ok(())` means available; it reserves nothing.
-    pub async fn check_username_available(&self, username: &str) -> Result<()> {
+    /// - It tells anyone which names exist, so it is limited per IP
+    ///   (`rate_limits.available`, 429).
+    pub async fn check_username_available(&self, username: &str, client: &ClientInfo) -> Result<()> {
+        self.inner.limits.consume(Action::Available, &Subject::ip(client.ip))?;
         self.available_localpart(username).await.map(drop)
+    }
+
+    /// Whether `token` could be used to register now (for
+    /// `GET /register/m.login.registration_token/validity`): known, not
+    /// expired, a use left. It reserves nothing. Like the availability
+    /// check it tells a stranger what exists, so it shares its per-IP
+    /// limit (`rate_limits.available`, 429).
+    pub async fn registration_token_valid(&self, token: &str, client: &ClientInfo) -> Result<bool> {
+        self.inner.limits.consume(Action::Available, &Subject::ip(client.ip))?;
+        Ok(self.usable_registration_token(token).await?.is_some())
     }
 
     async fn available_localpart(&self, username: &str) -> Result<String> {
@@ -292,6 +371,7 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
+    use crate::error::ErrorCode;
 
     fn accounts() -> (tempfile::TempDir, Accounts) {
         let dir = tempfile::tempdir().unwrap();
@@ -312,6 +392,64 @@ mod tests {
 
     fn session_of(challenge: &Error) -> String {
         challenge.extra()["session"].as_str().expect("a UIA challenge").to_owned()
+    }
+
+    /// Fifty clients complete one session at once, each with its own
+    /// password: one registers, with one more hash; the other 49 are refused
+    /// as retries that do not repeat its password, and cost no hash.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn parallel_completions_of_one_session_register_once() {
+        let (_dir, accounts) = accounts();
+        let client = ClientInfo { ip: IpAddr::from([127, 0, 0, 1]) };
+        let challenge = accounts.register(request("pia", Some("pw-start")), None, &client).await.unwrap_err();
+        let session = session_of(&challenge);
+        assert_eq!(accounts.inner.passwords.hashes_made(), 1);
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(50));
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let (accounts, start) = (accounts.clone(), start.clone());
+                let auth = json!({"type": "m.login.dummy", "session": session});
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let password = format!("pw-{i}");
+                    let answer = accounts.register(request("pia", Some(&password)), Some(auth), &client).await;
+                    (password, answer)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            let (password, answer) = task.await.unwrap();
+            match answer {
+                Ok(registered) => {
+                    assert_eq!(registered.user_id, "@pia:localhost");
+                    winners.push(password);
+                }
+                Err(error) => assert_eq!((error.status().as_u16(), error.code()), (403, Some(ErrorCode::Forbidden))),
+            }
+        }
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        assert_eq!(accounts.inner.passwords.hashes_made(), 2);
+
+        // The winner may retry (no hash), with the same username or none;
+        // not with another one.
+        let auth = json!({"type": "m.login.dummy", "session": session});
+        let retry = accounts.register(request("pia", Some(&winners[0])), Some(auth.clone()), &client).await;
+        assert_eq!(retry.unwrap().user_id, "@pia:localhost");
+        let unnamed = RegisterRequest { password: Some(winners[0].clone()), ..RegisterRequest::default() };
+        accounts.register(unnamed, Some(auth.clone()), &client).await.unwrap();
+        let renamed = accounts.register(request("pib", Some(&winners[0])), Some(auth), &client).await;
+        assert_eq!(renamed.unwrap_err().code(), Some(ErrorCode::Forbidden));
+        assert_eq!(accounts.inner.passwords.hashes_made(), 2);
+        let login = crate::accounts::LoginRequest {
+            login_type: "m.login.password".into(),
+            identifier: crate::accounts::UserIdentifier::User("pia".into()),
+            password: Some(winners[0].clone()),
+            device_id: None,
+            initial_device_display_name: None,
+            refresh_token: false,
+        };
+        accounts.login(login, &client).await.unwrap();
     }
 
     /// What a real client does: the whole body twice, the second time with

@@ -12,6 +12,10 @@
 //! Listing is on the hot path (`GET /account/3pid` is benchmarked like
 //! whoami), so lists are cached per account and evicted on every change.
 //! E-mail addresses are compared lower-cased, as Synapse does.
+//!
+//! Audit: every addition and removal is logged at `info` with
+//! `event = "threepid.added"` / `"threepid.removed"`, the user, the client
+//! IP and the medium (not the address, which is personal data).
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::identity_server::check_session_token;
 use super::rate_limit::{Action, Subject};
-use super::uia::{self, PASSWORD, Resumable, Uia};
+use super::uia::{self, PASSWORD, Remember, Resumable, Uia};
 use super::{Accounts, ClientInfo, Session, guest_forbidden, now_ms};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::{StoreError, ThreepidRecord, UiaOperation};
@@ -154,7 +158,7 @@ impl Accounts {
             return Err(guest_forbidden());
         }
         self.check_threepid_limits(session, client, false)?;
-        let auth = uia::auth_object(auth)?;
+        let auth = uia::Auth::parse(auth)?;
         let localpart = session.localpart();
         let uia_session = self.uia_session(UiaOperation::AddThreepid, auth.as_ref(), Some(localpart)).await?;
         let request = uia::resume(request, uia_session.as_ref())?;
@@ -170,6 +174,7 @@ impl Accounts {
             user: Some(localpart),
             auth: auth.as_ref(),
             client,
+            remember: Remember::Hash, // there is no password to remember
         };
         let passed = self.uia_authenticate(uia, uia_session, params, None).await?;
 
@@ -181,7 +186,7 @@ impl Accounts {
         })?;
         let credentials = ThreepidCredentials { id_server: id_server.to_owned(), sid, client_secret };
         self.check_threepid_limits(session, client, true)?;
-        self.attach_threepid(session, &credentials, false, passed.session_id).await
+        self.attach_threepid(session, &credentials, false, passed.session_id, client).await
     }
 
     /// Adds a 3pid validated by the named identity server (seed
@@ -209,7 +214,7 @@ impl Accounts {
         check_session_token("sid", &credentials.sid)?;
         check_session_token("client_secret", &credentials.client_secret)?;
         self.check_threepid_limits(session, client, true)?;
-        self.attach_threepid(session, &credentials, bind, None).await
+        self.attach_threepid(session, &credentials, bind, None, client).await
     }
 
     /// Removes a 3pid from the caller's account (`POST /account/3pid/delete`).
@@ -219,11 +224,13 @@ impl Accounts {
     ///   spec lists none; Synapse answers 200 too).
     /// - Always `no-support`: unbinding at an identity server needs signed
     ///   requests, which this server does not make.
+    /// - Audit: a removal is logged at `info` as `event = "threepid.removed"`.
     pub async fn delete_threepid(
         &self,
         session: &Session,
         medium: &str,
         address: &str,
+        client: &ClientInfo,
     ) -> Result<IdServerUnbindResult> {
         if session.is_guest() {
             return Err(guest_forbidden());
@@ -231,15 +238,20 @@ impl Accounts {
         let localpart = session.localpart().to_owned();
         let (medium, address) = (medium.to_owned(), canonical_address(medium, address));
         let evicted = localpart.clone();
-        self.db_then(
-            move |store| store.delete_threepid(&localpart, &medium, &address),
-            move |inner, deleted| {
-                if *deleted {
-                    inner.threepids.invalidate([&evicted]);
-                }
-            },
-        )
-        .await?;
+        let logged = medium.clone();
+        let deleted = self
+            .db_then(
+                move |store| store.delete_threepid(&localpart, &medium, &address),
+                move |inner, deleted| {
+                    if *deleted {
+                        inner.threepids.invalidate([&evicted]);
+                    }
+                },
+            )
+            .await?;
+        if deleted {
+            tracing::info!(event = "threepid.removed", user = session.user_id(), ip = %client.ip, medium = %logged);
+        }
         Ok(IdServerUnbindResult::NoSupport)
     }
 
@@ -267,6 +279,7 @@ impl Accounts {
         credentials: &ThreepidCredentials,
         bind: bool,
         uia_session: Option<String>,
+        client: &ClientInfo,
     ) -> Result<()> {
         let ThreepidCredentials { id_server, sid, client_secret } = credentials;
         let identity = &self.inner.identity;
@@ -296,10 +309,13 @@ impl Accounts {
             id_server: Some(id_server.clone()),
         };
         let evicted = localpart.clone();
+        let medium = record.medium.clone();
         self.db_then(
             move |store| store.add_threepid(&localpart, &record, uia_session.as_deref()),
             move |inner, ()| inner.threepids.invalidate([&evicted]),
         )
-        .await
+        .await?;
+        tracing::info!(event = "threepid.added", user = session.user_id(), ip = %client.ip, %medium, %id_server);
+        Ok(())
     }
 }

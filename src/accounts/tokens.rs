@@ -19,7 +19,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Accounts, ids, now_ms};
+use super::{Accounts, ClientInfo, ids, now_ms};
 use crate::error::{Error, Result};
 use crate::store::{Millis, NewLogin, NewTokens, TokenHash};
 
@@ -113,6 +113,19 @@ impl Accounts {
     /// - Expired (tokens issued with a refresh token): 401 `M_UNKNOWN_TOKEN`,
     ///   `soft_logout: true`, so the client refreshes instead of starting over.
     pub async fn authenticate(&self, access_token: &str) -> Result<Session> {
+        self.authenticate_token(access_token, false).await
+    }
+
+    /// [`Self::authenticate`] for `POST /logout` and `/logout/all`: an
+    /// expired access token is accepted (as the spec allows and Synapse
+    /// does), so that a client whose token lapsed can still end its
+    /// session. A revoked or unknown token, or a deactivated account, is
+    /// still 401.
+    pub async fn authenticate_for_logout(&self, access_token: &str) -> Result<Session> {
+        self.authenticate_token(access_token, true).await
+    }
+
+    async fn authenticate_token(&self, access_token: &str, allow_expired: bool) -> Result<Session> {
         let hash = ids::token_hash(access_token);
         // Read once, before anything is read: whatever this call caches (the
         // loaded token, then its first use) is dropped if a revocation
@@ -123,6 +136,10 @@ impl Accounts {
             None => self.load_token(read_at, hash).await?,
         };
         if cached.expires_at.is_some_and(|expires_at| now_ms() >= expires_at) {
+            if allow_expired {
+                // About to be revoked: its first use retires nothing.
+                return Ok(cached.session);
+            }
             return Err(Error::unknown_token("Access token has expired", true));
         }
         if cached.predecessor_alive {
@@ -172,7 +189,12 @@ impl Accounts {
     ///   again before that mints another pair and kills the previous one.
     /// - Unknown, used up, or not a refresh token: 401 `M_UNKNOWN_TOKEN`,
     ///   `soft_logout: false`.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<Refreshed> {
+    /// - Audit: a token of this server's form that no longer rotates (used
+    ///   up, or revoked) is logged at `warn` as `event = "refresh.reused"`
+    ///   with the client IP: a used-up refresh token coming back is the
+    ///   sign of a stolen one. Its owner is not known any more (used-up
+    ///   tokens are deleted), and the token itself is never logged.
+    pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<Refreshed> {
         if !refresh_token.starts_with(ids::REFRESH_TOKEN_PREFIX) {
             return Err(Error::unknown_token("Invalid refresh token", false));
         }
@@ -180,6 +202,7 @@ impl Accounts {
         let (new, minted) = self.mint_tokens(true)?;
         let rotated = self.db_revoking(move |store| store.rotate_refresh_token(&hash, &new)).await?;
         if rotated.is_none() {
+            tracing::warn!(event = "refresh.reused", ip = %client.ip, "a used-up or revoked refresh token was presented");
             return Err(Error::unknown_token("Refresh token does not exist or is no longer valid", false));
         }
         match minted {

@@ -13,28 +13,42 @@
 //!
 //! Sessions live in the store, so they survive a restart. They are written
 //! only when a 401 hands one to the client (and when a stored one completes
-//! a stage): a one-shot request that passes on its first attempt writes
-//! nothing. Password change and 3pid add delete their session when they
+//! a stage of a flow it has not finished): a one-shot request that passes
+//! on its first attempt writes nothing, and the request that finishes a
+//! flow writes its completion only through the operation's own transaction,
+//! so a session is never left completed by an operation that failed. Password change and 3pid add delete their session when they
 //! succeed, so a completed session authorises one change; a registration
 //! session stays, marked with the account it created, so that replaying it
 //! answers for that account.
 //!
-//! Passwords are never stored. A session is sent one with its first request
-//! (the new account's, the new password): it is hashed (argon2id) when the
-//! session is first stored, with a keyed digest beside it (see `hashing`).
-//! The follow-up's values win, the password included
-//! ([`Accounts::uia_password_hash`], the one rule for every operation): a
-//! follow-up carrying no password uses the session's hash; one carrying the
-//! same password (every real client resends the whole body) reuses it,
-//! recognised by the digest, at the cost of an HMAC; one carrying another
-//! password has it hashed. A session is hashed at most once before it
-//! completes, however many follow-ups send new passwords (a later one only
-//! replaces the digest and drops the stale hash), so follow-ups cannot be
-//! used to make the server hash without limit.
+//! **The password rule**, for every operation that sets a password
+//! (registration, password change), stated here once:
 //!
-//! Stages: `m.login.dummy`; `m.login.registration_token` (a token from
-//! `registration.tokens`); `m.login.password` (the caller's own password:
-//! a valid password of another account is 403); `m.login.email.identity`
+//! 1. The password applied is the request's own when it carries one (the
+//!    follow-up's values win), else the one its session remembers; with
+//!    neither, the operation is refused before UIA ([`has_password`]) with
+//!    `M_MISSING_PARAM`. [`Accounts::uia_password_hash`] applies the rule.
+//! 2. A session never stores a password, only an argon2id hash and a keyed
+//!    digest (HMAC-SHA256 under a key that lives in this process only; see
+//!    `hashing`) of the latest one it was sent ([`Accounts::remember_password`]).
+//! 3. It is hashed at most once per session before completion, and not at
+//!    all where the flow's start is free for anyone ([`Remember::DigestOnly`],
+//!    the anonymous password reset, whose completion must then carry it).
+//!    A later, different password replaces the digest and drops the stale
+//!    hash, so follow-ups cannot make the server hash without limit, and an
+//!    earlier password never silently applies.
+//! 4. A completing request that repeats the session's password (every real
+//!    client resends the whole body) reuses its hash, recognised by the
+//!    digest at the cost of an HMAC; another password is hashed once, then.
+//!
+//! The `auth` object is parsed once, into [`Auth`] and its [`Stage`]
+//! (`uia_auth`); passwords travel as [`Secret`]s.
+//!
+//! Stages: `m.login.dummy`; `m.login.registration_token` (a usable token
+//! from the store's table, which `registration.tokens` seeds; counted
+//! exactly, compared in constant time, failures limited per IP);
+//! `m.login.password` (the caller's own password: a valid password of
+//! another account is 403); `m.login.email.identity`
 //! (a 3pid session validated by a trusted identity server, naming the
 //! account: the token-less password reset of the seed).
 
@@ -45,16 +59,13 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::identifier::UserIdentifier;
-use super::identity_server::check_session_token;
 use super::rate_limit::{Action, Subject};
+use super::secret::Secret;
+use super::threepids::ThreepidCredentials;
+pub(crate) use super::uia_auth::{Auth, DUMMY, EMAIL_IDENTITY, PASSWORD, REGISTRATION_TOKEN, Stage, Submitted};
 use super::{Accounts, ClientInfo, ids, now_ms};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::{UiaOperation, UiaSessionRecord};
-
-pub(crate) const DUMMY: &str = "m.login.dummy";
-pub(crate) const PASSWORD: &str = "m.login.password";
-pub(crate) const REGISTRATION_TOKEN: &str = "m.login.registration_token";
-pub(crate) const EMAIL_IDENTITY: &str = "m.login.email.identity";
 
 /// A request whose parameters a UIA session remembers.
 pub(crate) trait Resumable: Serialize + DeserializeOwned {
@@ -74,13 +85,13 @@ pub(crate) fn resume<R: Resumable>(request: R, session: Option<&UiaSessionRecord
     }
 }
 
-/// The `auth` member of a request body: absent or `null` means none.
-pub(crate) fn auth_object(auth: Option<Value>) -> Result<Option<Map<String, Value>>> {
-    match auth {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(object)) => Ok(Some(object)),
-        Some(_) => Err(Error::bad_json("auth must be an object")),
-    }
+/// Whether an operation that sets a password has one to set: the
+/// request's own, or the hash its session keeps. The check an operation
+/// makes before UIA, so that a request that could never succeed is refused
+/// before any password is verified; the value itself comes from
+/// [`Accounts::uia_password_hash`]. (See the module doc for the rule.)
+pub(crate) fn has_password(password: Option<&Secret>, session: Option<&UiaSessionRecord>) -> bool {
+    password.is_some() || session.is_some_and(|session| session.password_hash.is_some())
 }
 
 /// One UIA step of an operation.
@@ -91,8 +102,26 @@ pub(crate) struct Uia<'a> {
     /// The account the stages must prove to be (the access token's owner);
     /// `None` when the stages themselves name it, or for registration.
     pub(crate) user: Option<&'a str>,
-    pub(crate) auth: Option<&'a Map<String, Value>>,
+    pub(crate) auth: Option<&'a Auth>,
     pub(crate) client: &'a ClientInfo,
+    /// How a session that must be stored remembers the password it was
+    /// sent.
+    pub(crate) remember: Remember,
+}
+
+/// How a stored session remembers its password until the flow completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Remember {
+    /// An argon2 hash (at most one per session) and the keyed digest, so
+    /// that a completion carrying no password can still set it. For flows
+    /// whose start is already paid for: a registration flow uses up a
+    /// rate-limited attempt, a password change needs an access token.
+    Hash,
+    /// The keyed digest only: no argon2 hash until the flow is authorised.
+    /// For the anonymous password reset, which anyone may start: its
+    /// completion must carry the new password again, and only then is it
+    /// hashed.
+    DigestOnly,
 }
 
 /// A passed UIA step.
@@ -106,6 +135,10 @@ pub(crate) struct Passed {
     pub(crate) password_hash: Option<String>,
     /// The keyed digest of the latest password the session was sent.
     pub(crate) password_digest: Option<Vec<u8>>,
+    /// The registration token a request *without* a stored session passed
+    /// the token stage with: its use is taken when the account is created.
+    /// (A stored session reserved its use when it passed the stage.)
+    pub(crate) registration_token: Option<String>,
 }
 
 /// How a stage ended, when it did not pass.
@@ -128,13 +161,12 @@ impl Accounts {
     pub(crate) async fn uia_session(
         &self,
         operation: UiaOperation,
-        auth: Option<&Map<String, Value>>,
+        auth: Option<&Auth>,
         user: Option<&str>,
     ) -> Result<Option<UiaSessionRecord>> {
-        let Some(id) = auth.and_then(|auth| auth.get("session")) else {
+        let Some(id) = auth.and_then(|auth| auth.session.clone()) else {
             return Ok(None);
         };
-        let id = id.as_str().ok_or_else(|| Error::invalid_param("auth.session must be a string"))?.to_owned();
         let session = self.db({
             let id = id.clone();
             move |store| store.uia_session(&id, now_ms())
@@ -161,23 +193,25 @@ impl Accounts {
         uia: Uia<'_>,
         session: Option<UiaSessionRecord>,
         params: Value,
-        password: Option<&str>,
+        password: Option<&Secret>,
     ) -> Result<Passed> {
-        let stage = uia.auth.and_then(|auth| auth.get("type")).and_then(Value::as_str);
-        if let Some(stage) = stage
-            && !uia.flows.iter().flatten().any(|offered| *offered == stage)
+        let submitted = uia.auth.and_then(|auth| auth.stage.as_ref());
+        if let Some(stage) = submitted
+            && !uia.flows.iter().flatten().any(|offered| *offered == stage.kind())
         {
-            return Err(Error::invalid_param(format!("Stage {stage} is not offered for this request")));
+            return Err(Error::invalid_param(format!("Stage {} is not offered for this request", stage.kind())));
         }
         let mut completed = session.as_ref().map(|s| s.completed.clone()).unwrap_or_default();
         let mut identified = session.as_ref().and_then(|s| s.user.clone());
         let mut failure = None;
-        if let (Some(stage), Some(auth)) = (stage, uia.auth) {
-            match self.run_stage(stage, auth, &uia).await {
+        if let Some(submitted) = submitted {
+            let stage = submitted.stage()?;
+            let session_id = session.as_ref().map(|session| session.id.as_str());
+            match self.run_stage(stage, &uia, session_id).await {
                 Ok(user) => {
                     identified = user.or(identified);
-                    if !completed.iter().any(|done| done == stage) {
-                        completed.push(stage.to_owned());
+                    if !completed.iter().any(|done| done == submitted.kind()) {
+                        completed.push(submitted.kind().to_owned());
                     }
                 }
                 Err(StageError::Failed(code, message)) => failure = Some((code, message)),
@@ -192,15 +226,16 @@ impl Accounts {
                 user: identified.clone(),
                 password_hash: session.as_ref().and_then(|s| s.password_hash.clone()),
                 password_digest: session.as_ref().and_then(|s| s.password_digest.clone()),
+                registration_token: match (submitted.map(Submitted::stage), &session) {
+                    (Some(Ok(Stage::RegistrationToken { token })), None) => Some(token.expose().to_owned()),
+                    _ => None,
+                },
             };
-            if let Some(mut session) = session
-                && (session.completed != completed || session.user != identified || session.params != params)
-            {
-                session.completed = completed;
-                session.user = identified;
-                session.params = params;
-                self.db(move |store| store.put_uia_session(&session, now_ms())).await?;
-            }
+            // The completion is not written here: the operation's own
+            // transaction uses the session up (password change, 3pid add)
+            // or marks it registered. If the operation fails (the identity
+            // server refuses, the name was taken meanwhile), the session
+            // stays as it was, and a retry must pass its stages again.
             return Ok(passed);
         }
 
@@ -219,6 +254,7 @@ impl Accounts {
                     password_digest: None,
                     completed: Vec::new(),
                     registered: None,
+                    registration_token: None,
                     created_at: now,
                     expires_at: now.saturating_add(lifetime),
                 }
@@ -228,7 +264,7 @@ impl Accounts {
         session.completed = completed;
         session.user = identified.or(session.user);
         if let Some(password) = password {
-            self.remember_password(&mut session, password).await?;
+            self.remember_password(&mut session, password, uia.remember).await?;
         }
         let challenge = challenge(&session, &uia.flows, uia.auth.is_some());
         self.db(move |store| store.put_uia_session(&session, now_ms())).await?;
@@ -246,15 +282,23 @@ impl Accounts {
     /// password's hash, so that the completing request hashes the latest one
     /// (or, sending none, is told it is missing) instead of the earlier one
     /// silently applying.
-    async fn remember_password(&self, session: &mut UiaSessionRecord, password: &str) -> Result<()> {
+    ///
+    /// With [`Remember::DigestOnly`] nothing is hashed: only the digest is
+    /// kept.
+    pub(crate) async fn remember_password(
+        &self,
+        session: &mut UiaSessionRecord,
+        password: &Secret,
+        remember: Remember,
+    ) -> Result<()> {
         let hasher = &self.inner.passwords;
-        if session.password_digest.as_deref().is_some_and(|digest| hasher.digest_matches(&session.id, password, digest))
-        {
+        let digest_matches = |digest: &[u8]| hasher.digest_matches(&session.id, password.expose(), digest);
+        if session.password_digest.as_deref().is_some_and(digest_matches) {
             return Ok(());
         }
-        let first = session.password_digest.is_none() && session.password_hash.is_none();
-        session.password_hash = if first { Some(hasher.hash(password.to_owned()).await?) } else { None };
-        session.password_digest = Some(hasher.digest(&session.id, password));
+        let first = remember == Remember::Hash && session.password_digest.is_none() && session.password_hash.is_none();
+        session.password_hash = if first { Some(hasher.hash(password.clone()).await?) } else { None };
+        session.password_digest = Some(hasher.digest(&session.id, password.expose()));
         Ok(())
     }
 
@@ -263,14 +307,14 @@ impl Accounts {
     /// it carries one (the follow-up's values win) — the session's hash if
     /// the session was sent that same password, a new hash otherwise — or,
     /// when it carries none, the session's hash. `None`: no password at all.
-    pub(crate) async fn uia_password_hash(&self, passed: &Passed, password: Option<String>) -> Result<Option<String>> {
+    pub(crate) async fn uia_password_hash(&self, passed: &Passed, password: Option<Secret>) -> Result<Option<String>> {
         let Some(password) = password else {
             return Ok(passed.password_hash.clone());
         };
         let hasher = &self.inner.passwords;
         if let (Some(id), Some(digest), Some(stored)) =
             (&passed.session_id, &passed.password_digest, &passed.password_hash)
-            && hasher.digest_matches(id, &password, digest)
+            && hasher.digest_matches(id, password.expose(), digest)
         {
             return Ok(Some(stored.clone()));
         }
@@ -280,40 +324,87 @@ impl Accounts {
     /// Checks one stage; `Ok` carries the account it identified, if any.
     async fn run_stage(
         &self,
-        stage: &str,
-        auth: &Map<String, Value>,
+        stage: &Stage,
         uia: &Uia<'_>,
+        session: Option<&str>,
     ) -> Result<Option<String>, StageError> {
         match stage {
-            DUMMY => Ok(None),
-            REGISTRATION_TOKEN => {
-                let token = auth.get("token").and_then(Value::as_str).unwrap_or_default();
-                if self.inner.config.registration.tokens.iter().any(|valid| valid == token) {
-                    Ok(None)
-                } else {
-                    Err(StageError::Failed(ErrorCode::Forbidden, "Invalid registration token".into()))
-                }
+            Stage::Dummy => Ok(None),
+            Stage::RegistrationToken { token } => {
+                self.registration_token_stage(token, session, uia.client).await.map(|()| None)
             }
-            PASSWORD => self.password_stage(auth, uia).await.map(Some),
-            EMAIL_IDENTITY => self.email_identity_stage(auth, uia).await.map(Some),
-            _ => Err(StageError::Fatal(Error::invalid_param(format!("Unsupported stage {stage}")))),
+            Stage::Password { identifier, password } => {
+                self.password_stage(identifier.as_ref(), password, uia).await.map(Some)
+            }
+            Stage::EmailIdentity { credentials } => self.email_identity_stage(credentials, uia).await.map(Some),
+            Stage::Unknown(kind) => Err(StageError::Fatal(Error::invalid_param(format!("Unsupported stage {kind}")))),
         }
     }
 
-    /// `m.login.password`: the identified account's password.
-    async fn password_stage(&self, auth: &Map<String, Value>, uia: &Uia<'_>) -> Result<String, StageError> {
-        let identifier = match (UserIdentifier::from_json(auth), uia.user) {
-            (Ok(identifier), _) => identifier,
-            // No identifier: the account the session is bound to.
-            (Err(error), Some(user)) if error.code() == Some(ErrorCode::InvalidParam) => {
-                UserIdentifier::User(user.to_owned())
-            }
-            (Err(error), _) => return Err(error.into()),
+    /// `m.login.registration_token`: a usable token (see
+    /// [`crate::store::RegistrationTokenRecord::usable`]). With a stored
+    /// session, one use is reserved for it here, atomically; without one,
+    /// the use is taken when the account is created. Unknown, expired or
+    /// used up: the stage fails with 401 `M_UNAUTHORIZED`, as Synapse
+    /// answers, and the failure is charged to the client's IP
+    /// (`rate_limits.registration_token_failed`) and logged as
+    /// `event = "registration.token.failed"`.
+    async fn registration_token_stage(
+        &self,
+        token: &Secret,
+        session: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<(), StageError> {
+        let limits = &self.inner.limits;
+        let ip = Subject::ip(client.ip);
+        limits.check(Action::RegistrationTokenFailed, &ip)?;
+        let usable = match self.usable_registration_token(token.expose()).await? {
+            Some(token) => match session {
+                Some(session) => {
+                    let session = session.to_owned();
+                    let claimed = token.clone();
+                    self.db(move |store| store.claim_registration_token(&claimed, &session, now_ms())).await?
+                }
+                None => true,
+            },
+            None => false,
         };
-        let password = match auth.get("password") {
-            Some(Value::String(password)) => password.clone(),
-            Some(_) => return Err(Error::invalid_param("auth.password must be a string").into()),
-            None => return Err(Error::missing_param("password").into()),
+        if usable {
+            return Ok(());
+        }
+        limits.charge(Action::RegistrationTokenFailed, &ip);
+        tracing::warn!(event = "registration.token.failed", ip = %client.ip, "an unusable registration token");
+        Err(StageError::Failed(ErrorCode::Unauthorized, "Invalid registration token".into()))
+    }
+
+    /// `token` as stored, if a token with this text exists and is usable
+    /// now. The store looks it up by digest; the match is confirmed here in
+    /// constant time.
+    pub(crate) async fn usable_registration_token(&self, token: &str) -> Result<Option<String>> {
+        use subtle::ConstantTimeEq as _;
+        if token.is_empty() || token.len() > MAX_REGISTRATION_TOKEN_BYTES {
+            return Ok(None);
+        }
+        let submitted = token.to_owned();
+        let record = self.db(move |store| store.registration_token(&submitted)).await?;
+        Ok(record
+            .filter(|record| bool::from(record.token.as_bytes().ct_eq(token.as_bytes())))
+            .filter(|record| record.usable(now_ms()))
+            .map(|record| record.token))
+    }
+
+    /// `m.login.password`: the identified account's password.
+    async fn password_stage(
+        &self,
+        identifier: Option<&UserIdentifier>,
+        password: &Secret,
+        uia: &Uia<'_>,
+    ) -> Result<String, StageError> {
+        let identifier = match (identifier, uia.user) {
+            (Some(identifier), _) => identifier.clone(),
+            // No identifier: the account the session is bound to.
+            (None, Some(user)) => UserIdentifier::User(user.to_owned()),
+            (None, None) => return Err(Error::invalid_param("Invalid login submission").into()),
         };
         let claimant = self.claimant(&identifier).await?;
         // The seed: a 3pid no account has is 404 M_NOT_FOUND.
@@ -330,27 +421,21 @@ impl Accounts {
         {
             return Err(Error::forbidden("Invalid auth").into());
         }
-        self.verify_password(&claimant, password)
+        self.verify_password(&claimant, password.clone(), uia.client)
             .await?
             .ok_or(StageError::Failed(ErrorCode::Forbidden, "Invalid username or password".into()))
     }
 
     /// `m.login.email.identity`: a 3pid session a trusted identity server
     /// validated, naming an account by its e-mail address.
-    async fn email_identity_stage(&self, auth: &Map<String, Value>, uia: &Uia<'_>) -> Result<String, StageError> {
-        let creds = auth
-            .get("threepid_creds")
-            .or_else(|| auth.get("threepidCreds"))
-            .and_then(Value::as_object)
-            .ok_or_else(|| Error::missing_param("threepid_creds"))?;
-        let field = |name: &'static str| -> Result<String> {
-            creds.get(name).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| Error::missing_param(name))
-        };
-        let (sid, client_secret, id_server) = (field("sid")?, field("client_secret")?, field("id_server")?);
-        check_session_token("sid", &sid)?;
-        check_session_token("client_secret", &client_secret)?;
+    async fn email_identity_stage(
+        &self,
+        credentials: &ThreepidCredentials,
+        uia: &Uia<'_>,
+    ) -> Result<String, StageError> {
+        let ThreepidCredentials { id_server, sid, client_secret } = credentials;
         self.inner.limits.consume(Action::Threepid, &Subject::ip(uia.client.ip))?;
-        let validated = match self.inner.identity.validated_threepid(&id_server, &sid, &client_secret).await {
+        let validated = match self.inner.identity.validated_threepid(id_server, sid, client_secret).await {
             Ok(validated) if validated.medium == "email" => validated,
             Ok(_) => return Err(StageError::Failed(ErrorCode::ThreepidAuthFailed, "Not an e-mail address".into())),
             Err(error) => {
@@ -371,6 +456,10 @@ impl Accounts {
         Ok(localpart)
     }
 }
+
+/// The longest registration token looked up (Synapse generates 16
+/// characters and allows 64).
+const MAX_REGISTRATION_TOKEN_BYTES: usize = 64;
 
 /// The 401 body: `{session, flows: [{stages}], params: {}, completed}`;
 /// `completed` is left out of the very first challenge, as Synapse does.

@@ -8,6 +8,11 @@
 //! The configured exclusive namespaces (regular expressions matched against
 //! the whole localpart) are refused with `M_EXCLUSIVE`. The same rules
 //! answer `GET /register/available`, so the two never disagree.
+//!
+//! Names that are not ASCII are refused *before* lower-casing: Unicode case
+//! mapping folds some of them onto ASCII (KELVIN SIGN `\u{212A}` lower-cases
+//! to `k`), so `@\u{212A}ate` would otherwise register, or log in, as
+//! `@kate`.
 
 use regex::RegexSet;
 
@@ -31,8 +36,11 @@ impl UsernamePolicy {
 
     /// The localpart a requested username registers as, or why it cannot.
     pub(crate) fn validate(&self, requested: &str) -> Result<String> {
-        let localpart = requested.to_lowercase();
         let invalid = |message: &'static str| Err(Error::bad_request(ErrorCode::InvalidUsername, message));
+        if !requested.is_ascii() {
+            return invalid("User ID can only contain characters a-z, 0-9, or '=_-./+'");
+        }
+        let localpart = requested.to_ascii_lowercase();
         if localpart.is_empty() {
             return invalid("User ID cannot be empty");
         }
@@ -68,7 +76,10 @@ impl UsernamePolicy {
             }
             None => user,
         };
-        let localpart = localpart.to_lowercase();
+        if !localpart.is_ascii() {
+            return None;
+        }
+        let localpart = localpart.to_ascii_lowercase();
         let plausible = !localpart.is_empty() && localpart.bytes().all(is_localpart_byte);
         plausible.then_some(localpart)
     }
@@ -112,6 +123,8 @@ mod tests {
         assert_eq!(refusal("12345").1, "Numeric user IDs are reserved for guest users.");
         assert_eq!(refusal("_bot").1, "User ID may not begin with _");
         assert_eq!(refusal("é").0, ErrorCode::InvalidUsername);
+        // KELVIN SIGN lower-cases to an ASCII `k`: refused, not `kate`.
+        assert_eq!(refusal("\u{212A}ate").0, ErrorCode::InvalidUsername);
     }
 
     #[test]
@@ -136,5 +149,7 @@ mod tests {
         assert_eq!(policy.resolve("@alice:elsewhere.org"), None);
         assert_eq!(policy.resolve("@alice"), None);
         assert_eq!(policy.resolve("not valid"), None);
+        assert_eq!(policy.resolve("\u{212A}ate"), None);
+        assert_eq!(policy.resolve("@\u{212A}ate:localhost"), None);
     }
 }

@@ -73,10 +73,10 @@ impl Registration for Handlers {
 
     async fn check_username_availability(
         &self,
-        _: &Request,
+        request: &Request,
         query: types::CheckUsernameAvailabilityQuery,
     ) -> Result<types::CheckUsernameAvailabilityResponse, Error> {
-        self.accounts.check_username_available(&query.username).await?;
+        self.accounts.check_username_available(&query.username, &self.client(request)).await?;
         Ok(types::CheckUsernameAvailabilityResponse { available: true })
     }
 }

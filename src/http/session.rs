@@ -14,10 +14,10 @@ use crate::error::Error;
 impl Tokenrefresh for Handlers {
     async fn token_refresh_v2_alpha(
         &self,
-        _: &Request,
+        request: &Request,
         body: types::TokenRefreshV2AlphaRequest,
     ) -> Result<types::TokenRefreshV2AlphaResponse, Error> {
-        let refreshed = self.accounts.refresh(&body.refresh_token).await?;
+        let refreshed = self.accounts.refresh(&body.refresh_token, &self.client(request)).await?;
         Ok(types::TokenRefreshV2AlphaResponse {
             access_token: refreshed.access_token,
             refresh_token: refreshed.refresh_token,
@@ -26,8 +26,8 @@ impl Tokenrefresh for Handlers {
 }
 
 impl Refresh for Handlers {
-    async fn refresh(&self, _: &Request, body: types::RefreshRequest) -> Result<types::RefreshResponse, Error> {
-        let refreshed = self.accounts.refresh(&body.refresh_token).await?;
+    async fn refresh(&self, request: &Request, body: types::RefreshRequest) -> Result<types::RefreshResponse, Error> {
+        let refreshed = self.accounts.refresh(&body.refresh_token, &self.client(request)).await?;
         Ok(types::RefreshResponse {
             access_token: refreshed.access_token,
             expires_in_ms: Some(millis(refreshed.expires_in_ms)),
@@ -38,13 +38,13 @@ impl Refresh for Handlers {
 
 impl Logout for Handlers {
     async fn logout(&self, _: &Request, token: AccessToken, _: Json) -> Result<Json, Error> {
-        let session = self.session(&token).await?;
+        let session = self.accounts.authenticate_for_logout(token.as_str()).await?;
         self.accounts.logout(&session).await?;
         Ok(empty())
     }
 
     async fn logout_all(&self, _: &Request, token: AccessToken, _: Json) -> Result<Json, Error> {
-        let session = self.session(&token).await?;
+        let session = self.accounts.authenticate_for_logout(token.as_str()).await?;
         self.accounts.logout_all(&session).await?;
         Ok(empty())
     }

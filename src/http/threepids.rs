@@ -89,13 +89,14 @@ impl Threepids for Handlers {
 
     async fn delete_3pid_from_account(
         &self,
-        _: &Request,
+        request: &Request,
         token: AccessToken,
         body: types::Delete3pidFromAccountRequest,
     ) -> Result<types::Delete3pidFromAccountResponse, Error> {
         use types::Delete3pidFromAccountResponseIdServerUnbindResult as Unbind;
         let session = self.session(&token).await?;
-        let result = self.accounts.delete_threepid(&session, &body.medium, &body.address).await?;
+        let client = self.client(request);
+        let result = self.accounts.delete_threepid(&session, &body.medium, &body.address, &client).await?;
         let id_server_unbind_result = match result {
             IdServerUnbindResult::Success => Unbind::Success,
             IdServerUnbindResult::NoSupport => Unbind::NoSupport,

@@ -14,6 +14,7 @@ use rusqlite::{Connection, TransactionBehavior};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_accounts", include_str!("migrations/0001_accounts.sql")),
     ("0002_uia_password_digest", include_str!("migrations/0002_uia_password_digest.sql")),
+    ("0003_registration_tokens", include_str!("migrations/0003_registration_tokens.sql")),
 ];
 
 /// Brings the schema up to date. Refuses a database written by a newer

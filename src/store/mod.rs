@@ -56,6 +56,10 @@ pub enum StoreError {
     /// completed it first (or it expired). Nothing is written.
     #[error("unknown UIA session {0}")]
     UnknownUiaSession(String),
+    /// The registration token is unknown, expired or used up (another
+    /// registration took its last use). Nothing is written.
+    #[error("the registration token cannot be used")]
+    RegistrationTokenUnusable,
     /// The database failed; not the client's fault.
     #[error("storage failure: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
@@ -76,6 +80,9 @@ impl From<StoreError> for Error {
             }
             StoreError::UnknownUiaSession(id) => {
                 Error::bad_request(ErrorCode::Unknown, format!("Unknown session ID: {id}"))
+            }
+            StoreError::RegistrationTokenUnusable => {
+                Error::new(http::StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "Invalid registration token")
             }
             StoreError::Backend(cause) => Error::internal(cause),
         }
@@ -109,6 +116,51 @@ pub struct NewUser {
     pub password_hash: Option<String>,
     pub is_guest: bool,
     pub created_at: Millis,
+    /// The registration token a registration *without* a UIA session
+    /// passed: the store takes one use of it (`completed`) in the
+    /// transaction that creates the account, if it is still usable at
+    /// `created_at`, else writes nothing
+    /// ([`StoreError::RegistrationTokenUnusable`]). A session's token was
+    /// counted when the session passed the stage (`pending`), and moves to
+    /// `completed` when the session registers.
+    pub registration_token: Option<String>,
+}
+
+/// A registration token, as Synapse models it (and its admin API shows it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationTokenRecord {
+    pub token: String,
+    /// How many registrations it allows; `None`: unlimited.
+    pub uses_allowed: Option<i64>,
+    /// UIA sessions that passed the token stage and have not registered
+    /// (nor expired) yet.
+    pub pending: i64,
+    /// Registrations made with it.
+    pub completed: i64,
+    /// When it stops working (ms since the epoch); `None`: never.
+    pub expiry_time: Option<Millis>,
+}
+
+impl RegistrationTokenRecord {
+    /// A new, unused token.
+    pub fn new(token: impl Into<String>, uses_allowed: Option<i64>, expiry_time: Option<Millis>) -> Self {
+        RegistrationTokenRecord { token: token.into(), uses_allowed, pending: 0, completed: 0, expiry_time }
+    }
+
+    /// Whether a registration could use it at `now`: not expired, and a
+    /// use left (`pending + completed < uses_allowed`).
+    pub fn usable(&self, now: Millis) -> bool {
+        self.expiry_time.is_none_or(|expiry| now < expiry)
+            && self.uses_allowed.is_none_or(|allowed| self.pending + self.completed < allowed)
+    }
+}
+
+/// What an update changes in a registration token: `None` leaves a field
+/// alone, `Some(None)` clears it (unlimited, never expires).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistrationTokenUpdate {
+    pub uses_allowed: Option<Option<i64>>,
+    pub expiry_time: Option<Option<Millis>>,
 }
 
 /// An access token, optionally paired with a refresh token.
@@ -153,6 +205,18 @@ pub struct Rotated {
     /// the same refresh token and never used, and expired ones): evict them
     /// from caches.
     pub revoked: Vec<TokenHash>,
+}
+
+/// The UIA session a registration completes, and what it keeps for a retry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistrationCompletion {
+    pub session: String,
+    /// The keyed digest of the password the account was created with: a
+    /// retry of the session must repeat it (see
+    /// [`UiaSessionRecord::password_digest`]). `None`: no retry can prove it.
+    pub password_digest: Option<Vec<u8>>,
+    /// Until when the completed session may be retried.
+    pub retry_until: Millis,
 }
 
 /// The outcome of [`Store::create_user`].
@@ -217,6 +281,10 @@ pub struct UiaSessionRecord {
     /// For a completed registration: the localpart it created, so that a
     /// replay of the session answers for the same account.
     pub registered: Option<String>,
+    /// The registration token the session passed the token stage with
+    /// (set only by [`Store::claim_registration_token`]; a session write
+    /// leaves it as it is).
+    pub registration_token: Option<String>,
     pub created_at: Millis,
     pub expires_at: Millis,
 }
@@ -239,16 +307,23 @@ pub trait Store: Send + Sync + 'static {
     fn user(&self, localpart: &str) -> StoreResult<Option<UserRecord>>;
 
     /// Creates an account and, unless `login` is `None`, its first device
-    /// and tokens; when `uia_session` is given, records the new localpart in
-    /// that session so that replaying it answers for the same account.
-    /// Returns the localpart (picked by the store for
+    /// and tokens; when `completion` is given, records the new localpart in
+    /// that session (with the password digest and the retry deadline, and
+    /// without its password hash) so that a retry of it can answer for the
+    /// same account. Returns the localpart (picked by the store for
     /// [`NewLocalpart::Generated`]). A taken localpart is
     /// [`StoreError::UserExists`] and nothing is written.
     ///
-    /// A session registers one account, however many requests complete it
-    /// at once: if `uia_session` has already registered one, no account is
-    /// created; `login` signs in to that account instead (a replay).
-    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<Created>;
+    /// A session registers one account: if it has already registered one
+    /// (or is gone), nothing is written:
+    /// [`StoreError::UnknownUiaSession`]. Retries sign in with
+    /// [`Store::create_login`] instead.
+    fn create_user(
+        &self,
+        user: &NewUser,
+        login: Option<&NewLogin>,
+        completion: Option<&RegistrationCompletion>,
+    ) -> StoreResult<Created>;
 
     /// Signs a device in for an existing account: creates the device or,
     /// if it exists, revokes its earlier tokens. Returns the revoked access
@@ -294,14 +369,12 @@ pub trait Store: Send + Sync + 'static {
     fn delete_all_devices(&self, localpart: &str) -> StoreResult<Vec<TokenHash>>;
 
     /// Inserts or replaces a UIA session, and forgets sessions that expired
-    /// before `now`.
+    /// before `now` (releasing the registration-token use those that never
+    /// registered held in `pending`).
     fn put_uia_session(&self, session: &UiaSessionRecord, now: Millis) -> StoreResult<()>;
 
     /// A UIA session that has not expired at `now`.
     fn uia_session(&self, id: &str, now: Millis) -> StoreResult<Option<UiaSessionRecord>>;
-
-    /// Deletes a UIA session; `false` if there was none.
-    fn delete_uia_session(&self, id: &str) -> StoreResult<bool>;
 
     /// The 3pids of an account, oldest first.
     fn threepids(&self, localpart: &str) -> StoreResult<Vec<ThreepidRecord>>;
@@ -319,4 +392,38 @@ pub trait Store: Send + Sync + 'static {
 
     /// Detaches a 3pid; `false` if the account did not have it.
     fn delete_threepid(&self, localpart: &str, medium: &str, address: &str) -> StoreResult<bool>;
+
+    /// Creates a registration token; `false` (and nothing written) if one
+    /// with this text exists.
+    fn create_registration_token(&self, token: &RegistrationTokenRecord) -> StoreResult<bool>;
+
+    /// The registration token with this text. Backends look it up by a
+    /// digest of the text (SQLite: SHA-256), never by comparing the
+    /// submitted text with stored ones, whose timing would tell how much
+    /// of a guess is right; callers confirm the match in constant time.
+    fn registration_token(&self, token: &str) -> StoreResult<Option<RegistrationTokenRecord>>;
+
+    /// Every registration token, by text; with `valid`, only those that
+    /// are (`Some(true)`) or are not (`Some(false)`) usable at `now`.
+    fn registration_tokens(&self, valid: Option<bool>, now: Millis) -> StoreResult<Vec<RegistrationTokenRecord>>;
+
+    /// Changes a token's `uses_allowed` and/or `expiry_time`; the token as
+    /// it is afterwards, `None` if there is none.
+    fn update_registration_token(
+        &self,
+        token: &str,
+        update: &RegistrationTokenUpdate,
+    ) -> StoreResult<Option<RegistrationTokenRecord>>;
+
+    /// Deletes a registration token; `false` if there was none. Sessions
+    /// that passed the stage with it may still register.
+    fn delete_registration_token(&self, token: &str) -> StoreResult<bool>;
+
+    /// The UIA session `session` passes the token stage with `token`: if
+    /// the token is usable at `now`, one use is reserved for the session
+    /// (`pending + 1`, recorded in the session), in one transaction, so
+    /// that concurrent sessions can never reserve more uses than allowed.
+    /// A session that already holds this token keeps it (no second use).
+    /// `false`: not usable (or the session is gone); nothing is written.
+    fn claim_registration_token(&self, token: &str, session: &str, now: Millis) -> StoreResult<bool>;
 }

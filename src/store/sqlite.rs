@@ -23,8 +23,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 
 use super::migrations::{self, MigrationError};
 use super::{
-    AccessTokenRecord, Created, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, Rotated, Store, StoreError,
-    StoreResult, ThreepidRecord, TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, RegistrationCompletion,
+    RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, Store, StoreError, StoreResult, ThreepidRecord,
+    TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
 };
 
 /// How long a connection waits for a lock held by another process before
@@ -218,19 +219,34 @@ fn uia_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(UiaSessionRecord, 
         password_digest: row.get(9)?,
         completed: Vec::new(),
         registered: row.get(6)?,
+        registration_token: row.get(10)?,
         created_at: row.get(7)?,
         expires_at: row.get(8)?,
     };
     Ok((record, row.get(1)?, row.get(3)?, row.get(5)?))
 }
 
-/// The localpart a UIA session has registered, if any.
-fn registered_by(tx: &Transaction<'_>, session: &str) -> StoreResult<Option<String>> {
-    Ok(tx
-        .prepare_cached("SELECT registered FROM uia_sessions WHERE id = ?1")?
-        .query_row([session], |row| row.get::<_, Option<String>>(0))
-        .optional()?
-        .flatten())
+/// The condition under which a registration token (in a statement whose
+/// `?2` is now) can be used.
+const USABLE: &str = "(expiry_time IS NULL OR expiry_time > ?2) \
+     AND (uses_allowed IS NULL OR pending + completed < uses_allowed)";
+
+const TOKEN_COLUMNS: &str = "token, uses_allowed, pending, completed, expiry_time";
+
+fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RegistrationTokenRecord> {
+    Ok(RegistrationTokenRecord {
+        token: row.get(0)?,
+        uses_allowed: row.get(1)?,
+        pending: row.get(2)?,
+        completed: row.get(3)?,
+        expiry_time: row.get(4)?,
+    })
+}
+
+/// The key registration tokens are looked up by: their SHA-256.
+fn registration_token_key(token: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// Deletes the UIA session an operation used up; if it is already gone,
@@ -265,16 +281,43 @@ impl Store for SqliteStore {
         })
     }
 
-    fn create_user(&self, user: &NewUser, login: Option<&NewLogin>, uia_session: Option<&str>) -> StoreResult<Created> {
+    fn create_user(
+        &self,
+        user: &NewUser,
+        login: Option<&NewLogin>,
+        completion: Option<&RegistrationCompletion>,
+    ) -> StoreResult<Created> {
         self.write(|tx| {
-            // Concurrent completions of one session meet here, one at a time
-            // (the writer lock): the first registers, the others replay it.
-            if let Some(winner) = uia_session.map(|session| registered_by(tx, session)).transpose()?.flatten() {
-                let revoked = match login {
-                    Some(login) => insert_login(tx, &winner, login)?,
-                    None => Vec::new(),
-                };
-                return Ok(Created { localpart: winner, revoked });
+            // Claim the session first: one registration per session, and
+            // none if it expired meanwhile.
+            if let Some(completion) = completion {
+                let claimed = tx
+                    .prepare_cached(
+                        "UPDATE uia_sessions SET registered = '', password_hash = NULL, password_digest = ?1, \
+                           expires_at = ?2 \
+                         WHERE id = ?3 AND registered IS NULL",
+                    )?
+                    .execute(params![completion.password_digest, completion.retry_until, completion.session])?;
+                if claimed == 0 {
+                    return Err(StoreError::UnknownUiaSession(completion.session.clone()));
+                }
+                // The use the session reserved is now spent.
+                tx.prepare_cached(
+                    "UPDATE registration_tokens SET pending = pending - 1, completed = completed + 1 \
+                     WHERE token = (SELECT registration_token FROM uia_sessions WHERE id = ?1)",
+                )?
+                .execute([&completion.session])?;
+            }
+            // Without a session: check and take a use in this transaction.
+            if let Some(token) = &user.registration_token {
+                let taken = tx
+                    .prepare_cached(&format!(
+                        "UPDATE registration_tokens SET completed = completed + 1 WHERE token = ?1 AND {USABLE}"
+                    ))?
+                    .execute(params![token, user.created_at])?;
+                if taken == 0 {
+                    return Err(StoreError::RegistrationTokenUnusable);
+                }
             }
             let localpart = match &user.localpart {
                 NewLocalpart::Chosen(localpart) => {
@@ -303,17 +346,9 @@ impl Store for SqliteStore {
             if let Some(login) = login {
                 insert_login(tx, &localpart, login)?;
             }
-            if let Some(session) = uia_session {
-                let updated = tx
-                    .prepare_cached("UPDATE uia_sessions SET registered = ?1 WHERE id = ?2 AND registered IS NULL")?
-                    .execute(params![localpart, session])?;
-                // Nothing updated: the session expired and was swept (the
-                // account stands, it passed UIA), or another completion
-                // registered it, which the check above makes impossible
-                // under the writer lock; never let a session make two.
-                if updated == 0 && registered_by(tx, session)?.is_some() {
-                    return Err(StoreError::backend(format!("UIA session {session} registered two accounts")));
-                }
+            if let Some(completion) = completion {
+                tx.prepare_cached("UPDATE uia_sessions SET registered = ?1 WHERE id = ?2")?
+                    .execute(params![localpart, completion.session])?;
             }
             Ok(Created { localpart, revoked: Vec::new() })
         })
@@ -454,6 +489,16 @@ impl Store for SqliteStore {
         let params_json = serde_json::to_string(&session.params).map_err(StoreError::backend)?;
         let completed_json = serde_json::to_string(&session.completed).map_err(StoreError::backend)?;
         self.write(|tx| {
+            // Sessions that expire without registering give back the token
+            // use they reserved.
+            tx.prepare_cached(
+                "UPDATE registration_tokens SET pending = pending - \
+                   (SELECT COUNT(*) FROM uia_sessions s WHERE s.registration_token = registration_tokens.token \
+                      AND s.expires_at < ?1 AND s.registered IS NULL) \
+                 WHERE token IN (SELECT registration_token FROM uia_sessions \
+                   WHERE expires_at < ?1 AND registered IS NULL AND registration_token IS NOT NULL)",
+            )?
+            .execute([now])?;
             tx.prepare_cached("DELETE FROM uia_sessions WHERE expires_at < ?1")?.execute([now])?;
             tx.prepare_cached(
                 "INSERT INTO uia_sessions \
@@ -484,7 +529,7 @@ impl Store for SqliteStore {
         let row = self.read(|conn| {
             conn.prepare_cached(
                 "SELECT id, operation, user_id, params, password_hash, completed, registered, created_at, expires_at, \
-                        password_digest \
+                        password_digest, registration_token \
                  FROM uia_sessions WHERE id = ?1 AND expires_at >= ?2",
             )?
             .query_row(params![id, now], uia_from_row)
@@ -498,10 +543,6 @@ impl Store for SqliteStore {
         record.params = serde_json::from_str(&params_json).map_err(StoreError::backend)?;
         record.completed = serde_json::from_str(&completed_json).map_err(StoreError::backend)?;
         Ok(Some(record))
-    }
-
-    fn delete_uia_session(&self, id: &str) -> StoreResult<bool> {
-        self.write(|tx| Ok(tx.prepare_cached("DELETE FROM uia_sessions WHERE id = ?1")?.execute([id])? > 0))
     }
 
     fn threepids(&self, localpart: &str) -> StoreResult<Vec<ThreepidRecord>> {
@@ -568,6 +609,110 @@ impl Store for SqliteStore {
             Ok(deleted > 0)
         })
     }
+
+    fn create_registration_token(&self, token: &RegistrationTokenRecord) -> StoreResult<bool> {
+        self.write(|tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO registration_tokens \
+                       (token, token_hash, uses_allowed, pending, completed, expiry_time) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![
+                    token.token,
+                    &registration_token_key(&token.token)[..],
+                    token.uses_allowed,
+                    token.pending,
+                    token.completed,
+                    token.expiry_time,
+                ])?;
+            Ok(inserted > 0)
+        })
+    }
+
+    fn registration_token(&self, token: &str) -> StoreResult<Option<RegistrationTokenRecord>> {
+        let key = registration_token_key(token);
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM registration_tokens WHERE token_hash = ?1"))?
+                .query_row([&key[..]], token_from_row)
+                .optional()
+        })
+    }
+
+    fn registration_tokens(&self, valid: Option<bool>, now: Millis) -> StoreResult<Vec<RegistrationTokenRecord>> {
+        let filter = match valid {
+            None => String::new(),
+            Some(true) => format!("WHERE {}", USABLE.replace("?2", "?1")),
+            Some(false) => format!("WHERE NOT ({})", USABLE.replace("?2", "?1")),
+        };
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM registration_tokens {filter} ORDER BY token"))?;
+            if valid.is_some() {
+                statement.query_map([now], token_from_row)?.collect()
+            } else {
+                statement.query_map([], token_from_row)?.collect()
+            }
+        })
+    }
+
+    fn update_registration_token(
+        &self,
+        token: &str,
+        update: &RegistrationTokenUpdate,
+    ) -> StoreResult<Option<RegistrationTokenRecord>> {
+        self.write(|tx| {
+            if let Some(uses_allowed) = update.uses_allowed {
+                tx.prepare_cached("UPDATE registration_tokens SET uses_allowed = ?1 WHERE token = ?2")?
+                    .execute(params![uses_allowed, token])?;
+            }
+            if let Some(expiry_time) = update.expiry_time {
+                tx.prepare_cached("UPDATE registration_tokens SET expiry_time = ?1 WHERE token = ?2")?
+                    .execute(params![expiry_time, token])?;
+            }
+            Ok(tx
+                .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM registration_tokens WHERE token = ?1"))?
+                .query_row([token], token_from_row)
+                .optional()?)
+        })
+    }
+
+    fn delete_registration_token(&self, token: &str) -> StoreResult<bool> {
+        self.write(
+            |tx| Ok(tx.prepare_cached("DELETE FROM registration_tokens WHERE token = ?1")?.execute([token])? > 0),
+        )
+    }
+
+    fn claim_registration_token(&self, token: &str, session: &str, now: Millis) -> StoreResult<bool> {
+        self.write(|tx| {
+            let held: Option<Option<String>> = tx
+                .prepare_cached("SELECT registration_token FROM uia_sessions WHERE id = ?1 AND registered IS NULL")?
+                .query_row([session], |row| row.get(0))
+                .optional()?;
+            let Some(held) = held else {
+                return Ok(false);
+            };
+            if held.as_deref() == Some(token) {
+                return Ok(true);
+            }
+            let taken = tx
+                .prepare_cached(&format!(
+                    "UPDATE registration_tokens SET pending = pending + 1 WHERE token = ?1 AND {USABLE}"
+                ))?
+                .execute(params![token, now])?;
+            if taken == 0 {
+                return Ok(false);
+            }
+            // A session that held another token gives that use back.
+            if let Some(previous) = held {
+                tx.prepare_cached("UPDATE registration_tokens SET pending = pending - 1 WHERE token = ?1")?
+                    .execute([previous])?;
+            }
+            tx.prepare_cached("UPDATE uia_sessions SET registration_token = ?1 WHERE id = ?2")?
+                .execute([token, session])?;
+            Ok(true)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -582,7 +727,13 @@ mod tests {
     }
 
     fn user(localpart: NewLocalpart) -> NewUser {
-        NewUser { localpart, password_hash: Some("$argon2id$…".into()), is_guest: false, created_at: 1 }
+        NewUser {
+            localpart,
+            password_hash: Some("$argon2id$…".into()),
+            is_guest: false,
+            created_at: 1,
+            registration_token: None,
+        }
     }
 
     fn tokens(access: u8, refresh: Option<u8>) -> NewTokens {
@@ -709,6 +860,7 @@ mod tests {
             password_digest: Some(vec![7; 32]),
             completed: vec!["m.login.password".into()],
             registered: None,
+            registration_token: None,
             created_at: 10,
             expires_at: 20,
         };
@@ -730,36 +882,40 @@ mod tests {
             password_digest: None,
             completed: vec!["m.login.dummy".into()],
             registered: None,
+            registration_token: None,
             created_at: 1,
             expires_at: i64::MAX,
         }
     }
 
+    fn completion(session: &str) -> RegistrationCompletion {
+        RegistrationCompletion { session: session.into(), password_digest: Some(vec![9; 32]), retry_until: 500 }
+    }
+
     #[test]
     fn a_uia_session_registers_one_account() {
         let (_dir, store) = store();
-        store.put_uia_session(&session("reg", UiaOperation::Register), 1).unwrap();
-        let first =
-            store.create_user(&user(NewLocalpart::Generated), Some(&login("D1", 1, None)), Some("reg")).unwrap();
+        let mut record = session("reg", UiaOperation::Register);
+        record.password_hash = Some("hash".into());
+        store.put_uia_session(&record, 1).unwrap();
+        let first = store
+            .create_user(&user(NewLocalpart::Generated), Some(&login("D1", 1, None)), Some(&completion("reg")))
+            .unwrap();
         assert_eq!(first, Created { localpart: "1".into(), revoked: Vec::new() });
-        // A second completion of the same session (it read the session before
-        // the first one committed): the same account, on its own device.
+        let completed = store.uia_session("reg", 0).unwrap().unwrap();
+        assert_eq!(completed.registered.as_deref(), Some("1"));
+        assert_eq!((completed.password_hash, completed.password_digest), (None, Some(vec![9; 32])));
+        assert_eq!(completed.expires_at, 500);
+        // A second completion of the same session writes nothing.
         let second =
-            store.create_user(&user(NewLocalpart::Generated), Some(&login("D2", 2, None)), Some("reg")).unwrap();
-        assert_eq!(second, Created { localpart: "1".into(), revoked: Vec::new() });
+            store.create_user(&user(NewLocalpart::Generated), Some(&login("D2", 2, None)), Some(&completion("reg")));
+        assert!(matches!(second, Err(StoreError::UnknownUiaSession(id)) if id == "reg"));
         assert_eq!(store.user("2").unwrap(), None);
-        assert_eq!(store.access_token(&[2; 32]).unwrap().unwrap().device_id, "D2");
-        // A chosen name is not "taken" by its own session's replay.
-        store.put_uia_session(&session("bob", UiaOperation::Register), 1).unwrap();
-        store.create_user(&user(NewLocalpart::Chosen("bob".into())), None, Some("bob")).unwrap();
-        let again =
-            store.create_user(&user(NewLocalpart::Chosen("bob".into())), Some(&login("D1", 3, None)), Some("bob"));
-        assert_eq!(again.unwrap().localpart, "bob");
-        // On a device the account already has: its earlier tokens are revoked.
-        let same_device =
-            store.create_user(&user(NewLocalpart::Chosen("bob".into())), Some(&login("D1", 4, None)), Some("bob"));
-        assert_eq!(same_device.unwrap().revoked, vec![[3; 32]]);
-        assert_eq!(store.uia_session("bob", 0).unwrap().unwrap().registered.as_deref(), Some("bob"));
+        assert_eq!(store.access_token(&[2; 32]).unwrap(), None);
+        // Nor does a completion of a session that is gone.
+        let gone = store.create_user(&user(NewLocalpart::Chosen("bob".into())), None, Some(&completion("nope")));
+        assert!(matches!(gone, Err(StoreError::UnknownUiaSession(_))));
+        assert_eq!(store.user("bob").unwrap(), None);
     }
 
     #[test]
@@ -791,7 +947,57 @@ mod tests {
         let replay = store.add_threepid("jo", &other, Some("3pid"));
         assert!(matches!(replay, Err(StoreError::UnknownUiaSession(_))));
         assert_eq!(store.threepids("jo").unwrap().len(), 1);
-        assert!(!store.delete_uia_session("3pid").unwrap());
+    }
+
+    #[test]
+    fn registration_tokens_count_their_uses() {
+        let (_dir, store) = store();
+        assert!(store.create_registration_token(&RegistrationTokenRecord::new("once", Some(1), None)).unwrap());
+        assert!(!store.create_registration_token(&RegistrationTokenRecord::new("once", None, None)).unwrap());
+        store.create_registration_token(&RegistrationTokenRecord::new("old", None, Some(10))).unwrap();
+        store.create_registration_token(&RegistrationTokenRecord::new("free", None, None)).unwrap();
+        let names = |tokens: Vec<RegistrationTokenRecord>| tokens.into_iter().map(|t| t.token).collect::<Vec<_>>();
+        assert_eq!(names(store.registration_tokens(None, 20).unwrap()), ["free", "old", "once"]);
+        assert_eq!(names(store.registration_tokens(Some(true), 20).unwrap()), ["free", "once"]);
+        assert_eq!(names(store.registration_tokens(Some(false), 20).unwrap()), ["old"]);
+
+        // A session reserves the one use; another session cannot, nor can a
+        // registration without a session.
+        store.put_uia_session(&session("s1", UiaOperation::Register), 1).unwrap();
+        store.put_uia_session(&session("s2", UiaOperation::Register), 1).unwrap();
+        assert!(store.claim_registration_token("once", "s1", 20).unwrap());
+        assert!(store.claim_registration_token("once", "s1", 20).unwrap(), "a session keeps what it holds");
+        assert!(!store.claim_registration_token("once", "s2", 20).unwrap());
+        let one_shot = NewUser { registration_token: Some("once".into()), ..user(NewLocalpart::Chosen("x".into())) };
+        assert!(matches!(store.create_user(&one_shot, None, None), Err(StoreError::RegistrationTokenUnusable)));
+        assert_eq!(store.user("x").unwrap(), None);
+        assert_eq!(store.registration_token("once").unwrap().unwrap().pending, 1);
+        assert_eq!(names(store.registration_tokens(Some(false), 20).unwrap()), ["old", "once"]);
+
+        // The session registers: pending becomes completed.
+        store.create_user(&user(NewLocalpart::Chosen("y".into())), None, Some(&completion("s1"))).unwrap();
+        let once = store.registration_token("once").unwrap().unwrap();
+        assert_eq!((once.pending, once.completed), (0, 1));
+
+        // Raising the limit frees a use; a session that expires gives its back.
+        let raised = RegistrationTokenUpdate { uses_allowed: Some(Some(2)), expiry_time: None };
+        assert_eq!(store.update_registration_token("once", &raised).unwrap().unwrap().uses_allowed, Some(2));
+        let mut short = session("s3", UiaOperation::Register);
+        short.expires_at = 30;
+        store.put_uia_session(&short, 1).unwrap();
+        assert!(store.claim_registration_token("once", "s3", 20).unwrap());
+        assert!(!store.claim_registration_token("once", "s2", 20).unwrap());
+        store.put_uia_session(&session("s4", UiaOperation::Register), 40).unwrap();
+        assert_eq!(store.registration_token("once").unwrap().unwrap().pending, 0);
+        assert!(store.claim_registration_token("once", "s2", 50).unwrap());
+
+        // Unlimited, never expiring: by `Some(None)`.
+        let cleared = RegistrationTokenUpdate { uses_allowed: None, expiry_time: Some(None) };
+        assert_eq!(store.update_registration_token("old", &cleared).unwrap().unwrap().expiry_time, None);
+        assert_eq!(store.update_registration_token("nope", &cleared).unwrap(), None);
+        assert!(store.delete_registration_token("old").unwrap());
+        assert!(!store.delete_registration_token("old").unwrap());
+        assert_eq!(store.registration_token("old").unwrap(), None);
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! and `POST /_matrix/identity/api/v1/3pid/bind`, from sessions the test
 //! marks validated, and records every request it sees.
 //!
+//! It can also misbehave, as a compromised or broken server would:
+//! redirect every request elsewhere ([`IdentityServer::redirect_to`]), or
+//! pad its answers to megabytes ([`IdentityServer::huge_bodies`]).
+//!
 //! Shared by the domain-level (`accounts_threepids`) and the HTTP-level
 //! (`seed_threepids`) tests; it depends on nothing of the server.
 
@@ -33,6 +37,19 @@ pub struct IdentityServer {
     /// The request target (path and query) of every request, in order.
     pub requests: Arc<Mutex<Vec<String>>>,
     refuse_binds: Arc<AtomicBool>,
+    misbehaviour: Arc<Mutex<Misbehaviour>>,
+}
+
+/// How the server misbehaves, if it does.
+#[derive(Debug, Clone, Default)]
+enum Misbehaviour {
+    #[default]
+    None,
+    /// Answer every request with a 302 to the same path on this address.
+    Redirect(String),
+    /// Answer `getValidated3pid` with a valid answer padded to 1 MiB, sent
+    /// without `Content-Length` (the end is the connection's close).
+    HugeBodies,
 }
 
 struct State {
@@ -40,6 +57,7 @@ struct State {
     binds: Arc<Mutex<Vec<Value>>>,
     requests: Arc<Mutex<Vec<String>>>,
     refuse_binds: Arc<AtomicBool>,
+    misbehaviour: Arc<Mutex<Misbehaviour>>,
 }
 
 impl IdentityServer {
@@ -52,12 +70,14 @@ impl IdentityServer {
             binds: Arc::new(Mutex::new(Vec::new())),
             requests: Arc::new(Mutex::new(Vec::new())),
             refuse_binds: Arc::new(AtomicBool::new(false)),
+            misbehaviour: Arc::new(Mutex::new(Misbehaviour::None)),
         };
         let state = State {
             sessions: Arc::clone(&server.validated),
             binds: Arc::clone(&server.binds),
             requests: Arc::clone(&server.requests),
             refuse_binds: Arc::clone(&server.refuse_binds),
+            misbehaviour: Arc::clone(&server.misbehaviour),
         };
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -75,6 +95,17 @@ impl IdentityServer {
     /// Makes `/3pid/bind` answer 400 from now on (or 200 again).
     pub fn refuse_binds(&self, refuse: bool) {
         self.refuse_binds.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Answers every request from now on with a 302 to the same path and
+    /// query on `address` (`127.0.0.1:PORT`).
+    pub fn redirect_to(&self, address: &str) {
+        *self.misbehaviour.lock().unwrap() = Misbehaviour::Redirect(address.into());
+    }
+
+    /// Pads every `getValidated3pid` answer to 1 MiB from now on.
+    pub fn huge_bodies(&self) {
+        *self.misbehaviour.lock().unwrap() = Misbehaviour::HugeBodies;
     }
 
     /// `threePidCreds` / `three_pid_creds` naming this server.
@@ -123,6 +154,32 @@ fn serve(stream: TcpStream, state: &State) {
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let query: HashMap<&str, &str> = query.split('&').filter_map(|pair| pair.split_once('=')).collect();
 
+    let misbehaviour = state.misbehaviour.lock().unwrap().clone();
+    let mut stream = reader.into_inner();
+    match misbehaviour {
+        Misbehaviour::None => {}
+        Misbehaviour::Redirect(elsewhere) => {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 302 Found\r\nLocation: http://{elsewhere}{target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            return;
+        }
+        Misbehaviour::HugeBodies => {
+            let key =
+                (query.get("sid").unwrap_or(&"").to_string(), query.get("client_secret").unwrap_or(&"").to_string());
+            let (medium, address) = state.sessions.lock().unwrap().get(&key).cloned().unwrap_or_default();
+            let padding = "x".repeat(1024 * 1024);
+            let answer =
+                json!({"medium": medium, "address": address, "validated_at": VALIDATED_AT, "padding": padding});
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{answer}"
+            );
+            return;
+        }
+    }
+
     let (status, answer) = match path {
         "/_matrix/identity/api/v1/3pid/getValidated3pid" => {
             let key =
@@ -145,7 +202,6 @@ fn serve(stream: TcpStream, state: &State) {
         _ => ("404 Not Found", json!({"errcode": "M_UNRECOGNIZED"})),
     };
     let answer = answer.to_string();
-    let mut stream = reader.into_inner();
     let _ = write!(
         stream,
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
