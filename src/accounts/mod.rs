@@ -213,3 +213,14 @@ fn now_ms() -> Millis {
 fn guest_forbidden() -> Error {
     Error::new(http::StatusCode::FORBIDDEN, crate::error::ErrorCode::GuestAccessForbidden, "Guest access not allowed")
 }
+
+/// Reads a UIA `auth` object the way the UIA engine does, and says whether
+/// its stage's fields are usable. For the `uia_auth` fuzz target: any JSON
+/// must give an answer or a Matrix error, never a panic.
+#[doc(hidden)]
+pub fn check_uia_auth(auth: serde_json::Value) -> Result<()> {
+    match uia_auth::Auth::parse(Some(auth))? {
+        Some(uia_auth::Auth { stage: Some(submitted), .. }) => submitted.stage().map(|_| ()),
+        _ => Ok(()),
+    }
+}
