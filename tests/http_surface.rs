@@ -38,9 +38,11 @@ async fn every_route_answers_from_the_generated_layer() {
     for (method, path) in routes {
         let body = (method != "GET").then(|| json!({}));
         let answer = call(&server, &method, &path, body.as_ref(), None).await;
-        let what = format!("{method} {path} → {} {}", answer.status, answer.body);
+        let what = format!("{method} {path} → {}", answer.status);
         assert!(answer.status < 500, "{what}");
-        assert!(answer.body.is_object(), "{what}: not a JSON object");
+        // Every answer is a JSON object, but the reference page's.
+        let page = path == "/docs" && answer.body.as_str().is_some_and(|page| page.starts_with("<!DOCTYPE html>"));
+        assert!(answer.body.is_object() || page, "{what}: not a JSON object: {}", answer.body);
         if answer.status >= 400 {
             assert!(answer.errcode().starts_with("M_") || answer.body.get("flows").is_some(), "{what}: no errcode");
         }
