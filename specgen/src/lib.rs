@@ -32,6 +32,7 @@ pub mod emit;
 pub mod json_schema;
 pub mod load;
 pub mod normalize;
+pub mod positions;
 pub mod refs;
 
 use std::path::{Path, PathBuf};
