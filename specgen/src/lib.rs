@@ -37,7 +37,7 @@ pub mod refs;
 
 use std::path::{Path, PathBuf};
 
-pub use diagnostics::{Diagnostic, Location, Segment, Severity, YamlPath};
+pub use diagnostics::{Diagnostic, Location, Position, Rule, Segment, Severity, YamlPath};
 
 /// The operations a path item may hold, by their OpenAPI key (Swagger 2.0
 /// has all but `trace`).
@@ -65,7 +65,8 @@ impl Options {
 /// A loaded and normalized tree: one document and what was found on the way.
 #[derive(Debug, Clone)]
 pub struct Spec {
-    /// The folder that was loaded; every [`Location`] is relative to it.
+    /// The folder that was loaded; every [`Location`] is relative to its
+    /// parent.
     pub root: PathBuf,
     /// How many files were read.
     pub files: usize,
@@ -144,8 +145,13 @@ pub struct Route {
 /// holds everything that could be read.
 pub fn load_dir(dir: &Path, options: &Options) -> Spec {
     let tree = load::Tree::load(dir);
-    let mut spec = normalize::normalize(tree, options);
+    let mut spec = normalize::normalize(&tree, options);
     check::check(&mut spec, options);
+    for location in
+        spec.diagnostics.iter_mut().map(|d| &mut d.location).chain(spec.routes.iter_mut().map(|r| &mut r.source))
+    {
+        tree.place(location);
+    }
     spec.diagnostics.sort();
     spec.diagnostics.dedup();
     spec

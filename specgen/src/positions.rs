@@ -71,8 +71,14 @@ impl Positions {
 enum Frame {
     /// A mapping at `pointer`; `key` is the key whose value comes next, with
     /// where the key is written.
-    Mapping { pointer: String, key: Option<(String, Position)> },
-    Sequence { pointer: String, next: usize },
+    Mapping {
+        pointer: String,
+        key: Option<(String, Position)>,
+    },
+    Sequence {
+        pointer: String,
+        next: usize,
+    },
 }
 
 #[derive(Default)]
