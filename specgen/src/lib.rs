@@ -25,6 +25,7 @@
 
 pub mod build;
 pub mod check;
+#[cfg(feature = "compat")]
 pub mod compat;
 pub mod contract;
 pub mod diagnostics;
