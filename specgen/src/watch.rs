@@ -93,6 +93,9 @@ fn cycle(args: &WatchArgs, server: &mut Option<Child>) {
     if spec.has_errors() || args.no_server {
         return;
     }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let binary = target.join("debug").join(BINARY);
+    let before = modified(&binary);
     let built = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["build", "--bin", BINARY])
         .status();
@@ -100,12 +103,15 @@ fn cycle(args: &WatchArgs, server: &mut Option<Child>) {
         eprintln!("specgen watch: the build failed; the server keeps running as it was");
         return;
     }
+    // A save that changed nothing the server is built from (an editor's
+    // swap file, a comment) leaves the binary as it was: keep it running.
+    if server.is_some() && modified(&binary) == before {
+        return;
+    }
     if let Some(mut old) = server.take() {
         let _ = old.kill();
         let _ = old.wait();
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
-    let binary = target.join("debug").join(BINARY);
     match Command::new(&binary).args(&args.server_args).spawn() {
         Ok(child) => {
             eprintln!("specgen watch: started {} (pid {})", binary.display(), child.id());
@@ -113,6 +119,10 @@ fn cycle(args: &WatchArgs, server: &mut Option<Child>) {
         }
         Err(error) => eprintln!("specgen watch: cannot start {}: {error}", binary.display()),
     }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 #[cfg(test)]
