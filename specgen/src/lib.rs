@@ -51,8 +51,9 @@ pub struct Options {
     /// become prefixes, e.g. `%CLIENT_MAJOR_VERSION%` → `v3` for the 2023
     /// Matrix spec.
     pub placeholders: Vec<(String, String)>,
-    /// When set, an example that contradicts its schema is an error, not a
-    /// warning. The server's build uses strict mode for `api/`.
+    /// When set, an example that contradicts its schema and an operation
+    /// without `operationId` are errors, not warnings. The server's build
+    /// and `specgen check` (unless `--lenient`) use strict mode.
     pub strict: bool,
 }
 
@@ -148,6 +149,8 @@ pub fn load_dir(dir: &Path, options: &Options) -> Spec {
     let tree = load::Tree::load(dir);
     let mut spec = normalize::normalize(&tree, options);
     check::check(&mut spec, options);
+    // Lines and columns last, in one place: findings carry only file and
+    // path while they are made, wherever in the pipeline that is.
     for location in
         spec.diagnostics.iter_mut().map(|d| &mut d.location).chain(spec.routes.iter_mut().map(|r| &mut r.source))
     {
