@@ -65,7 +65,8 @@ fn structural_errors_exit_one_even_when_lenient() {
 #[test]
 fn placeholders_can_be_overridden() {
     let dir = fixture("swagger2");
-    let (status, stdout) = run(&["check", dir.to_str().unwrap(), "--lenient", "--placeholder", "%CLIENT_MAJOR_VERSION%=r0"]);
+    let (status, stdout) =
+        run(&["check", dir.to_str().unwrap(), "--lenient", "--placeholder", "%CLIENT_MAJOR_VERSION%=r0"]);
     assert_eq!(status, 0, "{stdout}");
     let spec = specgen::load_dir(
         &dir,
