@@ -902,7 +902,7 @@ to, which the server uses to put it in international form.*/
 }
 use crate::api::runtime;
 use crate::error::Error;
-/// The operations written in document.yaml.
+/// The operations written in api/document.yaml.
 pub trait Document: Send + Sync + 'static {
     /// `GET /openapi.json` (`getOpenApiDocument`)
     ///
@@ -925,7 +925,7 @@ pub trait Document: Send + Sync + 'static {
         async { Err(runtime::not_implemented("getReferencePage")) }
     }
 }
-/// The operations written in client-server/v1/login.yaml, client-server/v3/login.yaml.
+/// The operations written in api/client-server/v1/login.yaml, api/client-server/v3/login.yaml.
 pub trait Login: Send + Sync + 'static {
     /// `POST /_matrix/client/api/v1/login` (`loginV1`)
     ///
@@ -964,7 +964,7 @@ pub trait Login: Send + Sync + 'static {
         async { Err(runtime::not_implemented("login")) }
     }
 }
-/// The operations written in client-server/v3/logout.yaml.
+/// The operations written in api/client-server/v3/logout.yaml.
 pub trait Logout: Send + Sync + 'static {
     /// `POST /_matrix/client/v3/logout` (`logout`)
     ///
@@ -1001,7 +1001,7 @@ pub trait Logout: Send + Sync + 'static {
         async { Err(runtime::not_implemented("logout_all")) }
     }
 }
-/// The operations written in client-server/v2_alpha/password.yaml, client-server/v3/password.yaml.
+/// The operations written in api/client-server/v2_alpha/password.yaml, api/client-server/v3/password.yaml.
 pub trait Password: Send + Sync + 'static {
     /// `POST /_matrix/client/api/v2_alpha/account/password` (`changePasswordV2Alpha`)
     ///
@@ -1038,7 +1038,7 @@ pub trait Password: Send + Sync + 'static {
         async { Err(runtime::not_implemented("changePassword")) }
     }
 }
-/// The operations written in client-server/v3/refresh.yaml.
+/// The operations written in api/client-server/v3/refresh.yaml.
 pub trait Refresh: Send + Sync + 'static {
     /// `POST /_matrix/client/v3/refresh` (`refresh`)
     ///
@@ -1054,7 +1054,7 @@ pub trait Refresh: Send + Sync + 'static {
         async { Err(runtime::not_implemented("refresh")) }
     }
 }
-/// The operations written in client-server/v2_alpha/registration.yaml, client-server/v3/registration.yaml.
+/// The operations written in api/client-server/v2_alpha/registration.yaml, api/client-server/v3/registration.yaml.
 pub trait Registration: Send + Sync + 'static {
     /// `POST /_matrix/client/api/v2_alpha/register` (`registerV2Alpha`)
     ///
@@ -1097,7 +1097,7 @@ pub trait Registration: Send + Sync + 'static {
         async { Err(runtime::not_implemented("checkUsernameAvailability")) }
     }
 }
-/// The operations written in client-server/v2_alpha/threepids.yaml, client-server/v3/threepids.yaml.
+/// The operations written in api/client-server/v2_alpha/threepids.yaml, api/client-server/v3/threepids.yaml.
 pub trait Threepids: Send + Sync + 'static {
     /// `GET /_matrix/client/api/v2_alpha/account/3pid` (`getThreePidsV2Alpha`)
     ///
@@ -1188,7 +1188,7 @@ pub trait Threepids: Send + Sync + 'static {
         async { Err(runtime::not_implemented("delete3pidFromAccount")) }
     }
 }
-/// The operations written in client-server/v2_alpha/tokenrefresh.yaml.
+/// The operations written in api/client-server/v2_alpha/tokenrefresh.yaml.
 pub trait Tokenrefresh: Send + Sync + 'static {
     /// `POST /_matrix/client/api/v2_alpha/tokenrefresh` (`tokenRefreshV2Alpha`)
     ///
@@ -1204,7 +1204,7 @@ pub trait Tokenrefresh: Send + Sync + 'static {
         async { Err(runtime::not_implemented("tokenRefreshV2Alpha")) }
     }
 }
-/// The operations written in client-server/v3/versions.yaml.
+/// The operations written in api/client-server/v3/versions.yaml.
 pub trait Versions: Send + Sync + 'static {
     /// `GET /_matrix/client/versions` (`getVersions`)
     ///
@@ -1219,7 +1219,7 @@ pub trait Versions: Send + Sync + 'static {
         async { Err(runtime::not_implemented("getVersions")) }
     }
 }
-/// The operations written in client-server/v3/whoami.yaml.
+/// The operations written in api/client-server/v3/whoami.yaml.
 pub trait Whoami: Send + Sync + 'static {
     /// `GET /_matrix/client/v3/account/whoami` (`getTokenOwner`)
     ///

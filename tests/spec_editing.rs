@@ -124,7 +124,45 @@ async fn a_broken_ref_fails_the_build_naming_file_and_yaml_path() {
     let output = build(project.path());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "the build succeeded with a broken $ref");
-    assert!(stderr.contains("client-server/v2_alpha/tokenrefresh.yaml"), "no file named:\n{stderr}");
-    assert!(stderr.contains("paths./tokenrefresh.post.responses.401.schema"), "no YAML path:\n{stderr}");
+    assert!(
+        stderr.contains("api/client-server/v2_alpha/tokenrefresh.yaml:89:13: error[unresolved-ref]: "),
+        "no file, line and column:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("(at /paths/~1tokenrefresh/post/responses/401/schema/$ref; hint: "),
+        "no pointer:\n{stderr}"
+    );
     assert!(stderr.contains("no_such_file.yaml"), "the bad target is not named:\n{stderr}");
+    assert_quiet(&stderr);
+}
+
+#[tokio::test]
+async fn a_missing_operation_id_fails_the_build_at_its_line_not_in_rustc() {
+    let _turn = TURN.lock().await;
+    let project = copy_project();
+    let file = project.path().join("api/client-server/v2_alpha/tokenrefresh.yaml");
+    let yaml = std::fs::read_to_string(&file).expect("reading the YAML");
+    let broken = yaml.replacen("      operationId: tokenRefreshV2Alpha\n", "", 1);
+    assert_ne!(yaml, broken, "the fixture must contain the operationId to remove");
+    std::fs::write(&file, broken).expect("writing the broken YAML");
+
+    let output = build(project.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the build succeeded without an operationId");
+    assert!(
+        stderr.contains("api/client-server/v2_alpha/tokenrefresh.yaml:16:5: error[missing-operation-id]: "),
+        "not reported at the operation:\n{stderr}"
+    );
+    assert!(!stderr.contains("error[E"), "rustc ran on code generated from broken YAML:\n{stderr}");
+    assert_quiet(&stderr);
+}
+
+/// The diagnostics are cargo's own `error:` lines, the summary last, and
+/// cargo does not repeat the build script's output around them.
+fn assert_quiet(stderr: &str) {
+    assert!(!stderr.contains("--- stdout"), "cargo repeated the build script's output:\n{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let summary = lines.iter().position(|l| l.contains("does not describe a servable API: files="));
+    let last_diagnostic = lines.iter().rposition(|l| l.contains("yaml:"));
+    assert!(summary.is_some() && summary > last_diagnostic, "the summary is not last:\n{stderr}");
 }

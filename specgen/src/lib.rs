@@ -25,6 +25,7 @@
 
 pub mod build;
 pub mod check;
+#[cfg(feature = "compat")]
 pub mod compat;
 pub mod contract;
 pub mod diagnostics;
@@ -32,11 +33,12 @@ pub mod emit;
 pub mod json_schema;
 pub mod load;
 pub mod normalize;
+pub mod positions;
 pub mod refs;
 
 use std::path::{Path, PathBuf};
 
-pub use diagnostics::{Diagnostic, Location, Segment, Severity, YamlPath};
+pub use diagnostics::{Diagnostic, Location, Position, Rule, Segment, Severity, YamlPath};
 
 /// The operations a path item may hold, by their OpenAPI key (Swagger 2.0
 /// has all but `trace`).
@@ -49,8 +51,9 @@ pub struct Options {
     /// become prefixes, e.g. `%CLIENT_MAJOR_VERSION%` → `v3` for the 2023
     /// Matrix spec.
     pub placeholders: Vec<(String, String)>,
-    /// When set, an example that contradicts its schema is an error, not a
-    /// warning. The server's build uses strict mode for `api/`.
+    /// When set, an example that contradicts its schema and an operation
+    /// without `operationId` are errors, not warnings. The server's build
+    /// and `specgen check` (unless `--lenient`) use strict mode.
     pub strict: bool,
 }
 
@@ -64,7 +67,8 @@ impl Options {
 /// A loaded and normalized tree: one document and what was found on the way.
 #[derive(Debug, Clone)]
 pub struct Spec {
-    /// The folder that was loaded; every [`Location`] is relative to it.
+    /// The folder that was loaded; every [`Location`] is relative to its
+    /// parent.
     pub root: PathBuf,
     /// How many files were read.
     pub files: usize,
@@ -143,8 +147,15 @@ pub struct Route {
 /// holds everything that could be read.
 pub fn load_dir(dir: &Path, options: &Options) -> Spec {
     let tree = load::Tree::load(dir);
-    let mut spec = normalize::normalize(tree, options);
+    let mut spec = normalize::normalize(&tree, options);
     check::check(&mut spec, options);
+    // Lines and columns last, in one place: findings carry only file and
+    // path while they are made, wherever in the pipeline that is.
+    for location in
+        spec.diagnostics.iter_mut().map(|d| &mut d.location).chain(spec.routes.iter_mut().map(|r| &mut r.source))
+    {
+        tree.place(location);
+    }
     spec.diagnostics.sort();
     spec.diagnostics.dedup();
     spec

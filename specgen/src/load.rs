@@ -17,7 +17,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::diagnostics::{Diagnostic, Location};
+use crate::diagnostics::{Diagnostic, Location, Position, Rule};
+use crate::positions::Positions;
 use crate::refs;
 
 /// Index of a file in [`Tree::files`].
@@ -28,12 +29,15 @@ pub type FileId = usize;
 pub struct SourceFile {
     /// Absolute, lexically cleaned path (no `.` or `..`).
     pub path: PathBuf,
-    /// The path diagnostics show: relative to the root folder, with `..`
-    /// for files outside it.
+    /// The path diagnostics show: relative to the root folder's parent
+    /// (`api/client-server/v3/login.yaml` for a root `api`), with `..` for
+    /// files outside it.
     pub display: PathBuf,
     /// The parsed content; `None` when the file could not be read or parsed
     /// (an error diagnostic says why).
     pub value: Option<Value>,
+    /// Where each node of `value` is written.
+    pub positions: Positions,
 }
 
 /// Every file of a tree, parsed, plus the list of API documents among them.
@@ -41,6 +45,8 @@ pub struct SourceFile {
 pub struct Tree {
     /// The folder that was loaded (absolute).
     pub root: PathBuf,
+    /// What display paths are relative to: the root's parent.
+    base: PathBuf,
     pub files: Vec<SourceFile>,
     /// Files with `swagger:` or `openapi:` at their root, in path order.
     pub documents: Vec<FileId>,
@@ -54,8 +60,10 @@ impl Tree {
     /// `$ref`s reach. Never fails: problems become diagnostics.
     pub fn load(dir: &Path) -> Tree {
         let root = absolute(dir);
+        let base = root.parent().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
         let mut tree = Tree {
             root: root.clone(),
+            base,
             files: Vec::new(),
             documents: Vec::new(),
             diagnostics: Vec::new(),
@@ -64,8 +72,12 @@ impl Tree {
         let mut found = Vec::new();
         let mut visited_dirs = BTreeSet::new();
         if let Err(err) = collect_files(&root, &mut found, &mut visited_dirs) {
-            tree.diagnostics
-                .push(Diagnostic::error(Location::file("."), format!("cannot read folder {}: {err}", root.display())));
+            let folder = Location::file(relative_to(&root, &tree.base));
+            tree.diagnostics.push(Diagnostic::error(
+                Rule::UnreadableFile,
+                folder,
+                format!("cannot read folder: {err}"),
+            ));
         }
         for path in found {
             tree.read(path);
@@ -93,29 +105,65 @@ impl Tree {
         self.root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "api".to_owned())
     }
 
+    /// How diagnostics show an absolute path.
+    pub(crate) fn display(&self, path: &Path) -> PathBuf {
+        relative_to(path, &self.base)
+    }
+
+    /// Fills in the line and column of a location in one of the files read
+    /// (a location that already has one, from a syntax error, keeps it).
+    pub fn place(&self, location: &mut Location) {
+        if location.position.is_some() {
+            return;
+        }
+        if let Some(id) = self.file_id(&self.base.join(&location.file))
+            && self.files[id].value.is_some()
+        {
+            location.position = Some(self.files[id].positions.find(&location.pointer()));
+        }
+    }
+
+    /// A copy of `location` with its line and column, for a message that
+    /// names a second place.
+    pub fn placed(&self, location: &Location) -> Location {
+        let mut location = location.clone();
+        self.place(&mut location);
+        location
+    }
+
     /// Reads one file (once) and returns its id.
     pub(crate) fn read(&mut self, path: PathBuf) -> FileId {
         let path = clean(&path);
         if let Some(&id) = self.by_path.get(&path) {
             return id;
         }
-        let display = relative_to(&path, &self.root);
+        let display = self.display(&path);
+        let mut positions = Positions::default();
         let value = match fs::read_to_string(&path) {
-            Ok(text) => match parse(&path, &text) {
-                Ok(value) => Some(value),
-                Err(message) => {
-                    self.diagnostics.push(Diagnostic::error(Location::file(display.clone()), message));
-                    None
+            Ok(text) => {
+                positions = Positions::index(&text);
+                match parse(&path, &text) {
+                    Ok(value) => Some(value),
+                    Err(error) => {
+                        let mut location = Location::file(display.clone());
+                        location.position = error.position;
+                        self.diagnostics.push(Diagnostic::error(Rule::YamlSyntax, location, error.message));
+                        None
+                    }
                 }
-            },
+            }
             Err(err) => {
-                self.diagnostics
-                    .push(Diagnostic::error(Location::file(display.clone()), format!("cannot read file: {err}")));
+                let location = Location::file(display.clone());
+                self.diagnostics.push(Diagnostic::error(
+                    Rule::UnreadableFile,
+                    location,
+                    format!("cannot read file: {err}"),
+                ));
                 None
             }
         };
         let id = self.files.len();
-        self.files.push(SourceFile { path: path.clone(), display, value });
+        self.files.push(SourceFile { path: path.clone(), display, value, positions });
         self.by_path.insert(path, id);
         id
     }
@@ -194,20 +242,44 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Why a file could not be parsed, and where when the parser says.
+#[derive(Debug)]
+struct ParseError {
+    message: String,
+    position: Option<Position>,
+}
+
 /// Parses a file by its extension: JSON for `.json`, YAML for `.yaml`/`.yml`,
 /// and for anything else (extensionless 2015 event schemas) JSON, then YAML.
-fn parse(path: &Path, text: &str) -> Result<Value, String> {
+fn parse(path: &Path, text: &str) -> Result<Value, ParseError> {
+    let json = |text| {
+        serde_json::from_str(text).map_err(|e: serde_json::Error| ParseError {
+            message: format!("invalid JSON: {e}"),
+            position: Some(Position { line: e.line(), column: e.column() }),
+        })
+    };
     match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}")),
-        Some("yaml" | "yml") => parse_yaml(text),
-        _ => serde_json::from_str(text).or_else(|_| parse_yaml(text)),
+        Some("json") => json(text),
+        Some("yaml" | "yml") => yaml(text),
+        _ => json(text).or_else(|_| yaml(text)),
     }
+}
+
+fn yaml(text: &str) -> Result<Value, ParseError> {
+    let yaml: serde_norway::Value = serde_norway::from_str(text).map_err(|e| ParseError {
+        position: e.location().map(|l| Position { line: l.line(), column: l.column() }),
+        message: format!("invalid YAML: {e}"),
+    })?;
+    yaml_value_to_json(yaml).map_err(|message| ParseError { message, position: None })
 }
 
 /// Parses YAML into a JSON value: merge keys (`<<`) applied, tags dropped,
 /// and non-string keys (`200:`) turned into strings.
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
-    let mut yaml: serde_norway::Value = serde_norway::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    yaml(text).map_err(|e| e.message)
+}
+
+fn yaml_value_to_json(mut yaml: serde_norway::Value) -> Result<Value, String> {
     yaml.apply_merge().map_err(|e| format!("invalid YAML merge key: {e}"))?;
     yaml_to_json(yaml)
 }

@@ -131,7 +131,7 @@ impl Tree {
             match hit {
                 Some(hit) => hit,
                 None => {
-                    let shown = crate::load::relative_to(&crate::load::clean(&dir.join(file_part)), &self.root);
+                    let shown = self.display(&crate::load::clean(&dir.join(file_part)));
                     return Err(format!("cannot resolve `{reference}`: file {} not found", shown.display()));
                 }
             }
@@ -222,7 +222,7 @@ mod tests {
         let doc = json!({"paths": {"/login": {"post": {"parameters": [{"name": "a"}]}}}});
         let (value, path) = follow_pointer(&doc, "/paths/~1login/post/parameters/0").unwrap();
         assert_eq!(value["name"], "a");
-        assert_eq!(path.to_string(), "paths./login.post.parameters[0]");
+        assert_eq!(path.to_string(), "/paths/~1login/post/parameters/0");
         assert_eq!(pointer(&["paths", "/login"]), "/paths/~1login");
     }
 

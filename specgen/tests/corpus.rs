@@ -92,8 +92,9 @@ fn the_2015_login_typo_is_found() {
     let Some(corpus) = corpus() else { return };
     let spec = specgen::load_dir(&corpus.join("2015-seed/api/client-server"), &Options::matrix());
     let found = spec.warnings().any(|w| {
-        w.location.file == Path::new("v1/login.yaml")
-            && w.location.yaml_path.to_string() == "paths./login.post.parameters[0].schema.example"
+        w.location.file == Path::new("client-server/v1/login.yaml")
+            && w.location.pointer() == "/paths/~1login/post/parameters/0/schema/example"
+            && w.location.position.is_some()
             && w.message.contains("\"m.login.pasword\"")
             && w.message.contains("\"m.login.password\"")
     });

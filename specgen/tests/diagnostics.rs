@@ -13,8 +13,8 @@ fn a_broken_ref_is_an_error_naming_file_and_yaml_path() {
     assert_eq!(
         lines(&spec),
         [
-            "error: api.yaml: paths./login.post.responses.400.schema.$ref: cannot resolve `#/definitions/Nope`: api.yaml has nothing at `#/definitions/Nope`",
-            "error: api.yaml: paths./login.post.responses.429.schema.$ref: cannot resolve `definitions/missing.yaml`: file definitions/missing.yaml not found",
+            "broken_ref/api.yaml:11:13: error[unresolved-ref]: cannot resolve `definitions/missing.yaml`: file broken_ref/definitions/missing.yaml not found",
+            "broken_ref/api.yaml:15:13: error[unresolved-ref]: cannot resolve `#/definitions/Nope`: broken_ref/api.yaml has nothing at `#/definitions/Nope`",
         ]
     );
     // The rest is still there.
@@ -26,9 +26,7 @@ fn cycles_through_schemas_are_cut_by_names_and_other_cycles_reported() {
     let spec = load("cycle");
     assert_eq!(
         lines(&spec),
-        [
-            "error: api.yaml: components.parameters.loop.$ref: `#/components/parameters/loop` is part of a reference cycle"
-        ]
+        ["cycle/api.yaml:32:7: error[ref-cycle]: `#/components/parameters/loop` is part of a reference cycle"]
     );
     let doc = document(&spec);
     let schemas = &doc["components"]["schemas"];
@@ -45,9 +43,9 @@ fn duplicate_operation_ids_and_routes_name_both_places() {
     assert_eq!(
         lines(&spec),
         [
-            "warning: a.yaml: paths./logout.post: operation has no `operationId`; using `postLogout`",
-            "error: b.yaml: paths./login.post: `POST /api/login` is already defined at a.yaml: paths./login.post",
-            "error: b.yaml: paths./signin.post: operationId `login` is already used at a.yaml: paths./login.post",
+            "duplicates/a.yaml:11:5: warning[missing-operation-id]: operation has no `operationId`; `postLogout` is used meanwhile",
+            "duplicates/b.yaml:6:5: error[duplicate-operation-id]: operationId `login` is already used at duplicates/a.yaml:6:5",
+            "duplicates/b.yaml:11:5: error[duplicate-route]: `POST /api/login` is already defined at duplicates/a.yaml:6:5",
         ]
     );
     let ids: Vec<&str> = spec.routes.iter().map(|r| r.route_id.as_str()).collect();
@@ -60,14 +58,18 @@ fn contradicting_examples_are_warnings_at_their_source() {
     assert!(!spec.has_errors());
     let lines = lines(&spec);
     assert_eq!(lines.len(), 3, "{lines:#?}");
-    assert!(lines[0].starts_with("warning: api.yaml: paths./whoami.get.parameters[0].example: example does not match its schema: at (root): \"ten\" is not of type \"integer\""));
-    assert!(
-        lines[1].starts_with("warning: api.yaml: paths./whoami.get.responses.200.content.application/json.example:")
-    );
+    assert!(lines[0].starts_with("contradiction/api.yaml:11:11: warning[example-mismatch]: example does not match its schema: at (root): \"ten\" is not of type \"integer\""), "{lines:#?}");
+    assert!(lines[1].starts_with("contradiction/api.yaml:23:15: warning[example-mismatch]: "));
     assert!(lines[1].contains("\"user_id\" is a required property"));
-    assert!(
-        lines[2]
-            .starts_with("warning: api.yaml: paths./whoami.get.responses.401.content.application/json.schema.example:")
+    assert!(lines[2].starts_with("contradiction/api.yaml:33:17: warning[example-mismatch]: "));
+    let pointers: Vec<String> = spec.diagnostics.iter().map(|d| d.location.pointer()).collect();
+    assert_eq!(
+        pointers,
+        [
+            "/paths/~1whoami/get/parameters/0/example",
+            "/paths/~1whoami/get/responses/200/content/application~1json/example",
+            "/paths/~1whoami/get/responses/401/content/application~1json/schema/example",
+        ]
     );
     assert!(lines[2].contains("at /errcode: 42 is not of type \"string\""));
     assert_eq!(spec.examples, 4);
@@ -82,11 +84,44 @@ fn strict_mode_makes_contradictions_errors() {
 }
 
 #[test]
+fn strict_mode_makes_a_missing_operation_id_an_error_at_the_operation() {
+    let options = Options { strict: true, ..Options::matrix() };
+    let spec = specgen::load_dir(&fixture("index"), &options);
+    let error = spec.errors().next().expect("an error");
+    assert_eq!(error.rule, specgen::Rule::MissingOperationId);
+    assert_eq!(error.rule.id(), "missing-operation-id");
+    assert_eq!(error.location.file, std::path::Path::new("index/account.yaml"));
+    assert_eq!(error.location.position, Some(specgen::Position { line: 6, column: 5 }));
+    assert_eq!(error.location.pointer(), "/paths/~1account~13pid/get");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "index/account.yaml:6:5: error[missing-operation-id]: operation has no `operationId`; `getAccount3pid` is used meanwhile (at /paths/~1account~13pid/get; hint: {})",
+            error.rule.hint()
+        )
+    );
+}
+
+#[test]
+fn every_diagnostic_has_a_line_and_column() {
+    for name in ["broken_ref", "cycle", "duplicates", "contradiction", "index", "openapi31", "swagger2", "unparseable"]
+    {
+        let spec = load(name);
+        for diagnostic in &spec.diagnostics {
+            assert!(diagnostic.location.position.is_some(), "{name}: {diagnostic}");
+        }
+    }
+}
+
+#[test]
 fn an_unparseable_file_is_an_error_and_the_rest_loads() {
     let spec = load("unparseable");
     let lines = lines(&spec);
     assert_eq!(lines.len(), 1);
-    assert!(lines[0].starts_with("error: broken.yaml: invalid YAML:"), "{lines:?}");
+    // The parser's own position of the syntax error.
+    assert!(lines[0].starts_with("unparseable/broken.yaml:"), "{lines:?}");
+    assert!(lines[0].contains(": error[yaml-syntax]: invalid YAML:"), "{lines:?}");
+    assert!(spec.diagnostics[0].location.position.is_some(), "{lines:?}");
     assert_eq!(spec.routes.len(), 1);
     assert_eq!(spec.files, 2);
 }
@@ -107,10 +142,12 @@ fn index_yaml_gives_info_servers_tags_and_schemes() {
         ])
     );
     assert_eq!(doc["components"]["securitySchemes"]["accessToken"]["name"], "access_token");
-    // No operationId: a warning and a derived one.
+    // No operationId: a warning (without `strict`) and a derived one.
     assert_eq!(
         lines(&spec),
-        ["warning: account.yaml: paths./account/3pid.get: operation has no `operationId`; using `getAccount3pid`"]
+        [
+            "index/account.yaml:6:5: warning[missing-operation-id]: operation has no `operationId`; `getAccount3pid` is used meanwhile"
+        ]
     );
     assert_eq!(doc["paths"]["/_matrix/client/api/v1/account/3pid"]["get"]["operationId"], "getAccount3pid");
 }

@@ -84,7 +84,10 @@ fn parameters_responses_examples_and_schemes_behind_refs() {
 fn webhooks_are_dropped_with_a_warning() {
     let spec = load("openapi31");
     let lines = lines(&spec);
-    assert_eq!(lines, ["warning: rooms.yaml: webhooks: `webhooks` is dropped (webhooks are not served)"]);
+    assert_eq!(
+        lines,
+        ["openapi31/rooms.yaml:18:1: warning[dropped-key]: `webhooks` is dropped (webhooks are not served)"]
+    );
     // The example with `name: null` validates against `type: [string, "null"]`.
     assert_eq!(spec.examples, 3);
 }

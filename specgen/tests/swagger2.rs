@@ -17,7 +17,8 @@ fn base_path_becomes_the_prefix_with_placeholders_substituted() {
     assert_eq!(login.route_id, "login");
     assert_eq!(login.method, "POST");
     assert_eq!(login.prefix, "/_matrix/client/v3");
-    assert_eq!(login.source.to_string(), "v1/login.yaml: paths./login.post");
+    assert_eq!(login.source.to_string(), "swagger2/v1/login.yaml:14:5");
+    assert_eq!(login.source.pointer(), "/paths/~1login/post");
     assert_eq!(spec.operations, 4);
     assert_eq!(spec.files, 5);
 }
@@ -115,7 +116,10 @@ fn the_typo_in_a_string_encoded_example_is_reported_at_its_source() {
     let spec = load("swagger2");
     let lines = lines(&spec);
     assert!(
-        lines.iter().any(|l| l.starts_with("warning: v1/login.yaml: paths./login.post.parameters[0].schema.example:")
+        spec.diagnostics.iter().zip(&lines).any(|(d, l)| d.location.pointer()
+            == "/paths/~1login/post/parameters/0/schema/example"
+            && l.starts_with("swagger2/v1/login.yaml:")
+            && d.rule == specgen::Rule::ExampleTypo
             && l.contains("\"m.login.pasword\"")
             && l.contains("typo of \"m.login.password\"")),
         "{lines:#?}"

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::json_schema::Schemas;
 use super::typos;
 use crate::Spec;
-use crate::diagnostics::{Diagnostic, Location, Severity};
+use crate::diagnostics::{Diagnostic, Location, Rule, Severity};
 use crate::refs::escape;
 
 /// How many validation errors one finding lists.
@@ -42,9 +42,11 @@ pub(crate) fn check_examples(spec: &Spec, strict: bool) -> Outcome {
     let document = match serde_json::to_value(&spec.document) {
         Ok(document) => document,
         Err(err) => {
-            outcome
-                .diagnostics
-                .push(Diagnostic::error(Location::file("."), format!("cannot read the merged document: {err}")));
+            outcome.diagnostics.push(Diagnostic::error(
+                Rule::InvalidOpenapi,
+                Location::file("."),
+                format!("cannot read the merged document: {err}"),
+            ));
             return outcome;
         }
     };
@@ -52,9 +54,11 @@ pub(crate) fn check_examples(spec: &Spec, strict: bool) -> Outcome {
     let schemas = match Schemas::new(&document) {
         Ok(schemas) => Some(schemas),
         Err(err) => {
-            outcome
-                .diagnostics
-                .push(Diagnostic::warning(Location::file("."), format!("examples are not checked: {err}")));
+            outcome.diagnostics.push(Diagnostic::warning(
+                Rule::ExampleUnchecked,
+                Location::file("."),
+                format!("examples are not checked: {err}"),
+            ));
             None
         }
     };
@@ -180,15 +184,16 @@ impl Checker<'_> {
                 let shown: Vec<&str> = errors.iter().take(MAX_ERRORS_SHOWN).map(String::as_str).collect();
                 let more = errors.len().saturating_sub(MAX_ERRORS_SHOWN);
                 let more = if more > 0 { format!(" (and {more} more)") } else { String::new() };
-                self.outcome.diagnostics.push(Diagnostic {
+                self.outcome.diagnostics.push(Diagnostic::new(
                     severity,
-                    location: location.clone(),
-                    message: format!("example does not match its schema: {}{more}", shown.join("; ")),
-                });
+                    Rule::ExampleMismatch,
+                    location.clone(),
+                    format!("example does not match its schema: {}{more}", shown.join("; ")),
+                ));
             }
         }
         for message in typos::lint(example, schema, &self.components) {
-            self.outcome.diagnostics.push(Diagnostic { severity, location: location.clone(), message });
+            self.outcome.diagnostics.push(Diagnostic::new(severity, Rule::ExampleTypo, location.clone(), message));
         }
     }
 
@@ -198,9 +203,11 @@ impl Checker<'_> {
             let compiled = match self.schemas.as_ref().map(|schemas| schemas.compile(schema)) {
                 Some(Ok(validator)) => Some(validator),
                 Some(Err(err)) => {
-                    self.outcome
-                        .diagnostics
-                        .push(Diagnostic::warning(location.clone(), format!("example not checked: {err}")));
+                    self.outcome.diagnostics.push(Diagnostic::warning(
+                        Rule::ExampleUnchecked,
+                        location.clone(),
+                        format!("example not checked: {err}"),
+                    ));
                     None
                 }
                 None => None,

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::registry::Registry;
 use crate::Options;
-use crate::diagnostics::{Diagnostic, Location, YamlPath};
+use crate::diagnostics::{Diagnostic, Location, Rule, YamlPath};
 use crate::load::{FileId, Tree};
 use crate::refs::Target;
 
@@ -95,12 +95,12 @@ impl<'t> Normalizer<'t> {
         Normalizer { tree, options, diagnostics: Vec::new(), registry: Registry::default() }
     }
 
-    pub fn error(&mut self, location: Location, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::error(location, message));
+    pub fn error(&mut self, rule: Rule, location: Location, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::error(rule, location, message));
     }
 
-    pub fn warning(&mut self, location: Location, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::warning(location, message));
+    pub fn warning(&mut self, rule: Rule, location: Location, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::warning(rule, location, message));
     }
 
     /// Applies the configured placeholders (`%CLIENT_MAJOR_VERSION%`).
@@ -114,14 +114,14 @@ impl<'t> Normalizer<'t> {
         match self.tree.resolve(src.file, reference) {
             Ok(resolved) => {
                 if let Some(note) = resolved.note {
-                    self.warning(src.location_of("$ref"), note);
+                    self.warning(Rule::RefThroughSymlink, src.location_of("$ref"), note);
                 }
                 let target =
                     Src { tree: self.tree, file: resolved.target.file, path: resolved.path, value: resolved.value };
                 Some((resolved.target, target))
             }
             Err(message) => {
-                self.error(src.location_of("$ref"), message);
+                self.error(Rule::UnresolvedRef, src.location_of("$ref"), message);
                 None
             }
         }
@@ -154,12 +154,16 @@ impl<'t> Normalizer<'t> {
             }
             let (target, next) = self.resolve_ref(&current, reference)?;
             if !seen.insert(target) {
-                self.error(current.location_of("$ref"), format!("`{reference}` is part of a reference cycle"));
+                self.error(
+                    Rule::RefCycle,
+                    current.location_of("$ref"),
+                    format!("`{reference}` is part of a reference cycle"),
+                );
                 return None;
             }
             current = next;
         }
-        self.error(start, "too many `$ref`s in a row");
+        self.error(Rule::RefCycle, start, "too many `$ref`s in a row");
         None
     }
 }

@@ -12,6 +12,7 @@
 //!   not report a contradiction that is only a missing file, and a warning
 //!   says so.
 
+use crate::diagnostics::Rule;
 use serde_json::Value;
 
 use super::{Normalizer, Src};
@@ -41,7 +42,7 @@ pub(crate) fn example(cx: &mut Normalizer<'_>, src: &Src<'_>, wants_string: Opti
     let mut problems = Vec::new();
     resolve_refs(cx, &mut value, src.file, "", 0, &mut complete, &mut problems);
     for problem in problems {
-        cx.warning(src.location(), problem);
+        cx.warning(Rule::UnresolvedRef, src.location(), problem);
     }
     Example { value, complete }
 }
@@ -59,7 +60,7 @@ fn decode_json_string(cx: &mut Normalizer<'_>, src: &Src<'_>, text: &str) -> Opt
             // aside, unquoted keys): take it when it yields a structure.
             Ok(value @ (Value::Object(_) | Value::Array(_))) => Some(value),
             _ => {
-                cx.warning(
+                cx.warning(Rule::ExampleNotJson,
                     src.location(),
                     format!("example is a string that looks like JSON but does not parse ({json_error}); it is kept as a string"),
                 );

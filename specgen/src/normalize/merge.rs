@@ -4,8 +4,9 @@
 //!   (`/_matrix/client/v3/login`); its `operationId` in the document is the
 //!   route id (the YAML's id for the first prefix, id + prefix suffix for
 //!   the others: `loginR0`);
-//! * an operation without `operationId` gets one derived from method and
-//!   path (a warning); the same id on two operations, or the same path and
+//! * an operation without `operationId` is an error under
+//!   [`crate::Options::strict`] (a warning otherwise, for third-party trees)
+//!   and gets one derived from method and path meanwhile; the same id on two operations, or the same path and
 //!   method twice, is an error naming both places;
 //! * `info`, `servers`, `tags` and security schemes come from the root
 //!   folder's `index.yaml` when there is one; tags are completed with every
@@ -23,7 +24,7 @@ use serde_json::{Map, Value, json};
 
 use super::registry::rename_refs;
 use super::{DocumentParts, Normalizer, OperationUnit, Prov, Provenance, names};
-use crate::diagnostics::Location;
+use crate::diagnostics::{Diagnostic, Location, Rule, Severity};
 use crate::load::FileId;
 use crate::refs;
 use crate::{Route, Spec};
@@ -86,8 +87,12 @@ pub(crate) fn merge(mut cx: Normalizer<'_>, mut parts: Vec<(FileId, DocumentPart
                 Some((first, first_location)) => {
                     if *first != scheme {
                         cx.warning(
+                            Rule::SecuritySchemeConflict,
                             location,
-                            format!("security scheme `{name}` differs from the one at {first_location}, which is used"),
+                            format!(
+                                "security scheme `{name}` differs from the one at {}, which is used",
+                                cx.tree.placed(first_location)
+                            ),
                         );
                     }
                 }
@@ -164,7 +169,11 @@ pub(crate) fn merge(mut cx: Normalizer<'_>, mut parts: Vec<(FileId, DocumentPart
         Err(err) => {
             let pointer = pointer_of(err.path());
             let location = provenance.locate(&pointer).unwrap_or_else(|| Location::file("."));
-            cx.error(location, format!("the merged document is not valid OpenAPI 3.0 at `{pointer}`: {}", err.inner()));
+            cx.error(
+                Rule::InvalidOpenapi,
+                location,
+                format!("the merged document is not valid OpenAPI 3.0 at `{pointer}`: {}", err.inner()),
+            );
             fallback_document(&tree.root_name())
         }
     };
@@ -204,19 +213,29 @@ fn place_operation(cx: &mut Normalizer<'_>, unit: OperationUnit, state: &mut Pla
                 .chain((2..).map(|n| format!("{base}{n}")))
                 .find(|id| !state.operation_ids.contains_key(id))
                 .unwrap_or(base);
-            cx.warning(source.clone(), format!("operation has no `operationId`; using `{derived}`"));
+            // The id names the handler method and the client call: a
+            // server must choose it, not get a method named after its path
+            // (and a rustc error about trait methods when the path changes).
+            let message = format!("operation has no `operationId`; `{derived}` is used meanwhile");
+            let severity = if cx.options.strict { Severity::Error } else { Severity::Warning };
+            cx.diagnostics.push(Diagnostic::new(severity, Rule::MissingOperationId, source.clone(), message));
             derived
         }
     };
     if path.trim() != path {
         cx.warning(
+            Rule::InvalidOpenapi,
             source.clone(),
             format!("path `{path}` has surrounding whitespace; it is kept as written, as a route of its own"),
         );
     }
     match state.operation_ids.get(&operation_id) {
         Some(first) if *first != source => {
-            cx.error(source.clone(), format!("operationId `{operation_id}` is already used at {first}"));
+            cx.error(
+                Rule::DuplicateOperationId,
+                source.clone(),
+                format!("operationId `{operation_id}` is already used at {}", cx.tree.placed(first)),
+            );
         }
         Some(_) => {}
         None => {
@@ -238,8 +257,13 @@ fn place_operation(cx: &mut Normalizer<'_>, unit: OperationUnit, state: &mut Pla
         let key = (full_path.clone(), method.clone());
         if let Some(first) = state.placed.get(&key) {
             cx.error(
+                Rule::DuplicateRoute,
                 source.clone(),
-                format!("`{} {full_path}` is already defined at {first}", method.to_ascii_uppercase()),
+                format!(
+                    "`{} {full_path}` is already defined at {}",
+                    method.to_ascii_uppercase(),
+                    cx.tree.placed(first)
+                ),
             );
             continue;
         }
@@ -290,14 +314,18 @@ fn typed<T: DeserializeOwned + Serialize>(
         Err(err) => {
             let segments = segments_of(err.path());
             let location = prov.locate(&segments).unwrap_or_else(|| source.clone());
-            cx.error(location, format!("not valid OpenAPI 3.0 after conversion: {}", err.inner()));
+            cx.error(
+                Rule::InvalidOpenapi,
+                location,
+                format!("not valid OpenAPI 3.0 after conversion: {}", err.inner()),
+            );
             return None;
         }
     };
     let understood = match serde_json::to_value(&parsed) {
         Ok(understood) => understood,
         Err(err) => {
-            cx.error(source.clone(), format!("cannot serialize the converted object: {err}"));
+            cx.error(Rule::InvalidOpenapi, source.clone(), format!("cannot serialize the converted object: {err}"));
             return None;
         }
     };
@@ -305,7 +333,11 @@ fn typed<T: DeserializeOwned + Serialize>(
     lost_keys(value, &understood, &mut Vec::new(), &mut lost);
     for (segments, key) in lost {
         let location = prov.locate(&segments).unwrap_or_else(|| source.clone());
-        cx.warning(location, format!("`{key}` has no meaning in OpenAPI 3.0 here; it is left out of the document"));
+        cx.warning(
+            Rule::DroppedKey,
+            location,
+            format!("`{key}` has no meaning in OpenAPI 3.0 here; it is left out of the document"),
+        );
     }
     Some(understood)
 }

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::diagnostics::{Location, YamlPath};
+use crate::diagnostics::{Location, Rule, YamlPath};
 use crate::load::Tree;
 use crate::{Options, Spec};
 
@@ -147,7 +147,11 @@ fn format_of(cx: &mut Normalizer<'_>, doc: &Src<'_>) -> Option<Format> {
         if version.starts_with('2') {
             return Some(Format::Swagger2);
         }
-        cx.error(doc.location_of("swagger"), format!("unsupported Swagger version `{version}`; expected 2.0"));
+        cx.error(
+            Rule::UnsupportedVersion,
+            doc.location_of("swagger"),
+            format!("unsupported Swagger version `{version}`; expected 2.0"),
+        );
         return None;
     }
     let version = version("openapi").unwrap_or_default();
@@ -156,21 +160,25 @@ fn format_of(cx: &mut Normalizer<'_>, doc: &Src<'_>) -> Option<Format> {
     } else if version.starts_with("3.1") {
         Some(Format::OpenApi31)
     } else {
-        cx.error(doc.location_of("openapi"), format!("unsupported OpenAPI version `{version}`; expected 3.0 or 3.1"));
+        cx.error(
+            Rule::UnsupportedVersion,
+            doc.location_of("openapi"),
+            format!("unsupported OpenAPI version `{version}`; expected 3.0 or 3.1"),
+        );
         None
     }
 }
 
 /// Converts and merges every document of the tree.
-pub fn normalize(tree: Tree, options: &Options) -> Spec {
-    let mut cx = Normalizer::new(&tree, options);
+pub fn normalize(tree: &Tree, options: &Options) -> Spec {
+    let mut cx = Normalizer::new(tree, options);
     cx.diagnostics.extend(tree.diagnostics.iter().cloned());
     let mut parts = Vec::new();
     for &id in &tree.documents {
         let Some(value) = tree.files[id].value.as_ref() else {
             continue;
         };
-        let doc = Src { file: id, path: YamlPath::root(), value, tree: &tree };
+        let doc = Src { file: id, path: YamlPath::root(), value, tree };
         let part = match format_of(&mut cx, &doc) {
             Some(Format::Swagger2) => swagger2::document(&mut cx, &doc),
             Some(format) => openapi3::document(&mut cx, &doc, format),

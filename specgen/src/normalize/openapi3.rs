@@ -8,6 +8,7 @@
 //! parts with no 3.0 meaning (`webhooks`, `jsonSchemaDialect`) are dropped
 //! with a warning.
 
+use crate::diagnostics::Rule;
 use serde_json::{Map, Value, json};
 
 use super::context::overlay;
@@ -29,7 +30,7 @@ pub(crate) fn document<'t>(cx: &mut Normalizer<'t>, doc: &Src<'t>, format: Forma
                 ("jsonSchemaDialect", _) => "schemas are read as OpenAPI 3.1's default dialect",
                 _ => "not an OpenAPI key",
             };
-            cx.warning(child.location(), format!("`{key}` is dropped ({why})"));
+            cx.warning(Rule::DroppedKey, child.location(), format!("`{key}` is dropped ({why})"));
         }
     }
     let document_prefixes = servers::prefixes(cx, doc.get("servers")).unwrap_or_else(|| vec![String::new()]);
@@ -50,7 +51,11 @@ pub(crate) fn document<'t>(cx: &mut Normalizer<'t>, doc: &Src<'t>, format: Forma
                 let mut value = scheme.value.clone();
                 overlay(&mut value, siblings, &["description"]);
                 if scheme.str("type") == Some("mutualTLS") {
-                    cx.error(scheme.location_of("type"), "`mutualTLS` security schemes do not exist in OpenAPI 3.0");
+                    cx.error(
+                        Rule::Unsupported,
+                        scheme.location_of("type"),
+                        "`mutualTLS` security schemes do not exist in OpenAPI 3.0",
+                    );
                     continue;
                 }
                 parts.security_schemes.push((name.to_owned(), value, scheme.location()));
@@ -63,7 +68,7 @@ pub(crate) fn document<'t>(cx: &mut Normalizer<'t>, doc: &Src<'t>, format: Forma
 
     let Some(paths) = doc.get("paths") else {
         if format == Format::OpenApi30 {
-            cx.error(doc.location(), "an OpenAPI 3.0 document needs `paths`");
+            cx.error(Rule::InvalidOpenapi, doc.location(), "an OpenAPI 3.0 document needs `paths`");
         }
         return parts;
     };
@@ -72,7 +77,7 @@ pub(crate) fn document<'t>(cx: &mut Normalizer<'t>, doc: &Src<'t>, format: Forma
             continue;
         }
         if !path.starts_with('/') {
-            cx.error(item.location(), format!("path `{path}` must start with `/`"));
+            cx.error(Rule::InvalidOpenapi, item.location(), format!("path `{path}` must start with `/`"));
             continue;
         }
         let Some((item, _)) = cx.deref(item) else {
@@ -85,7 +90,11 @@ pub(crate) fn document<'t>(cx: &mut Normalizer<'t>, doc: &Src<'t>, format: Forma
                 if !matches!(method, "parameters" | "servers" | "summary" | "description" | "$ref")
                     && !method.starts_with("x-")
                 {
-                    cx.warning(operation_src.location(), format!("`{method}` is not an HTTP method; ignored"));
+                    cx.warning(
+                        Rule::DroppedKey,
+                        operation_src.location(),
+                        format!("`{method}` is not an HTTP method; ignored"),
+                    );
                 }
                 continue;
             }
@@ -118,7 +127,7 @@ fn operation<'t>(cx: &mut Normalizer<'t>, op: &Src<'t>, shared: &[Src<'t>]) -> (
         &mut result,
     );
     if op.value.get("callbacks").is_some() {
-        cx.warning(op.location_of("callbacks"), "`callbacks` are not supported; dropped");
+        cx.warning(Rule::Unsupported, op.location_of("callbacks"), "`callbacks` are not supported; dropped");
     }
 
     let mut parameters = Vec::new();
@@ -152,7 +161,7 @@ fn operation<'t>(cx: &mut Normalizer<'t>, op: &Src<'t>, shared: &[Src<'t>]) -> (
                 }
             }
         }
-        None => cx.error(op.location(), "an operation needs `responses`"),
+        None => cx.error(Rule::InvalidOpenapi, op.location(), "an operation needs `responses`"),
     }
     result.insert("responses".into(), Value::Object(responses));
     (Value::Object(result), prov)
@@ -190,7 +199,7 @@ fn parameter(cx: &mut Normalizer<'_>, src: &Src<'_>, out: &[String], prov: &mut 
         result.insert("content".into(), content(cx, Some(content_src), &at(out, &["content"]), prov));
     }
     if schema_src.is_none() && src.get("content").is_none() {
-        cx.error(src.location(), "a parameter needs a `schema` or `content`");
+        cx.error(Rule::InvalidOpenapi, src.location(), "a parameter needs a `schema` or `content`");
         result.insert("schema".into(), json!({}));
     }
     Value::Object(result)
@@ -270,7 +279,7 @@ fn response(cx: &mut Normalizer<'_>, src: Src<'_>, out: &[String], prov: &mut Pr
     let mut result = Map::new();
     copy_keys(&src, &["description"], &[], &mut result);
     if !result.contains_key("description") {
-        cx.warning(src.location(), "a response needs a `description`; an empty one is used");
+        cx.warning(Rule::InvalidOpenapi, src.location(), "a response needs a `description`; an empty one is used");
         result.insert("description".into(), json!(""));
     }
     if let Some(headers_src) = src.get("headers") {
@@ -304,7 +313,7 @@ fn response(cx: &mut Normalizer<'_>, src: Src<'_>, out: &[String], prov: &mut Pr
         result.insert("content".into(), content(cx, Some(content_src), &at(out, &["content"]), prov));
     }
     if src.value.get("links").is_some() {
-        cx.warning(src.location_of("links"), "response `links` are not supported; dropped");
+        cx.warning(Rule::Unsupported, src.location_of("links"), "response `links` are not supported; dropped");
     }
     let mut result = Value::Object(result);
     overlay(&mut result, siblings, &["description"]);

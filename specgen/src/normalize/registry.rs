@@ -123,10 +123,11 @@ impl<'t> Normalizer<'t> {
         }
         let file = &self.tree.files[target.file];
         let qualifier = if target.pointer.is_empty() {
-            // The first folder of the file's shown path tells trees apart
-            // best: `../identity/definitions/x.yaml` → `Identity`.
-            let first_folder = file
-                .display
+            // The first folder of the file's path relative to the root
+            // tells trees apart best: `../identity/definitions/x.yaml` →
+            // `Identity`. (Not the shown path, which starts with the root's
+            // own name: names must not depend on where the tree is.)
+            let first_folder = crate::load::relative_to(&file.path, &self.tree.root)
                 .parent()
                 .into_iter()
                 .flat_map(|p| p.components())

@@ -19,6 +19,7 @@
 //! * `$schema`, `$id`, `$comment`, local `definitions` → dropped (the
 //!   definitions a ref uses are hoisted).
 
+use crate::diagnostics::Rule;
 use serde_json::{Map, Value, json};
 
 use super::examples::example;
@@ -79,7 +80,7 @@ pub(crate) fn convert(cx: &mut Normalizer<'_>, src: &Src<'_>, out: &[String], pr
         Value::Bool(true) => return json!({}),
         Value::Bool(false) => return json!({"not": {}}),
         _ => {
-            cx.error(src.location(), "a schema must be an object");
+            cx.error(Rule::InvalidOpenapi, src.location(), "a schema must be an object");
             return json!({});
         }
     };
@@ -143,11 +144,11 @@ fn convert_object(cx: &mut Normalizer<'_>, src: &Src<'_>, out: &[String], prov: 
                         match t.as_str() {
                             Some("null") => nullable = true,
                             Some(t) => types.push(t.to_owned()),
-                            None => cx.error(child.location(), "`type` entries must be strings"),
+                            None => cx.error(Rule::InvalidOpenapi, child.location(), "`type` entries must be strings"),
                         }
                     }
                 }
-                _ => cx.error(child.location(), "`type` must be a string or a list of strings"),
+                _ => cx.error(Rule::InvalidOpenapi, child.location(), "`type` must be a string or a list of strings"),
             },
             "nullable" | "x-nullable" => nullable |= child.value.as_bool().unwrap_or(false),
             "const" => {
@@ -156,7 +157,7 @@ fn convert_object(cx: &mut Normalizer<'_>, src: &Src<'_>, out: &[String], prov: 
             "example" => example_src = Some(child),
             "examples" => match child.value {
                 Value::Array(_) => first_example = child.items().into_iter().next(),
-                _ => cx.warning(child.location(), "schema `examples` must be a list; ignored"),
+                _ => cx.warning(Rule::InvalidOpenapi, child.location(), "schema `examples` must be a list; ignored"),
             },
             "exclusiveMinimum" | "exclusiveMaximum" if child.value.is_number() => {
                 exclusive.push((key, child.value.clone()));
@@ -180,7 +181,7 @@ fn convert_object(cx: &mut Normalizer<'_>, src: &Src<'_>, out: &[String], prov: 
             }
             "items" => match child.value {
                 Value::Array(_) => {
-                    cx.warning(
+                    cx.warning(Rule::Unsupported,
                         child.location(),
                         "tuple `items` (a list of schemas) cannot be expressed in OpenAPI 3.0; items may match any of them",
                     );
@@ -204,7 +205,7 @@ fn convert_object(cx: &mut Normalizer<'_>, src: &Src<'_>, out: &[String], prov: 
                     .map(|(i, item)| convert(cx, item, &at(&here, &[&i.to_string()]), prov))
                     .collect();
                 if !child.value.is_array() {
-                    cx.error(child.location(), format!("`{key}` must be a list of schemas"));
+                    cx.error(Rule::InvalidOpenapi, child.location(), format!("`{key}` must be a list of schemas"));
                 }
                 result.insert(key.into(), Value::Array(branches));
             }
@@ -221,7 +222,7 @@ fn convert_object(cx: &mut Normalizer<'_>, src: &Src<'_>, out: &[String], prov: 
                 }
                 // draft-03 `required: true` is lifted into the parent.
                 Value::Bool(_) => {}
-                _ => cx.error(child.location(), "`required` must be a list of property names"),
+                _ => cx.error(Rule::InvalidOpenapi, child.location(), "`required` must be a list of property names"),
             },
             k if KEPT_AS_EXTENSIONS.contains(&k) => {
                 let kept = match child.value {
@@ -238,7 +239,7 @@ fn convert_object(cx: &mut Normalizer<'_>, src: &Src<'_>, out: &[String], prov: 
                     other => other.clone(),
                 };
                 if k != "patternProperties" {
-                    cx.warning(
+                    cx.warning(Rule::Unsupported,
                         child.location(),
                         format!("`{k}` cannot be expressed in OpenAPI 3.0; kept as `x-{k}` (examples are still checked against it)"),
                     );

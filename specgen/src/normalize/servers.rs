@@ -8,6 +8,7 @@
 //! collapse, values of a path variable give extra prefixes. Several servers
 //! give several prefixes, the first one first.
 
+use crate::diagnostics::Rule;
 use serde_json::Value;
 
 use super::{Normalizer, Src};
@@ -25,13 +26,13 @@ pub(crate) fn base_path_prefix(cx: &Normalizer<'_>, base_path: Option<&str>) -> 
 pub(crate) fn prefixes(cx: &mut Normalizer<'_>, servers: Option<Src<'_>>) -> Option<Vec<String>> {
     let servers = servers?;
     if !servers.value.is_array() {
-        cx.error(servers.location(), "`servers` must be a list");
+        cx.error(Rule::InvalidOpenapi, servers.location(), "`servers` must be a list");
         return None;
     }
     let mut out: Vec<String> = Vec::new();
     for server in servers.items() {
         let Some(url) = server.str("url") else {
-            cx.error(server.location(), "a server needs a `url`");
+            cx.error(Rule::InvalidOpenapi, server.location(), "a server needs a `url`");
             continue;
         };
         for prefix in expand(cx, &server, url) {
@@ -54,6 +55,7 @@ fn expand(cx: &mut Normalizer<'_>, server: &Src<'_>, url: &str) -> Vec<String> {
         };
         if values.is_empty() {
             cx.error(
+                Rule::InvalidOpenapi,
                 server.location_of("url"),
                 format!("server URL `{url}` uses `{{{name}}}`, which has no `default` under `variables`"),
             );

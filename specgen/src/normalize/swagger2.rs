@@ -12,6 +12,7 @@
 //!   schemes; `definitions` → hoisted schemas; document-level `security`
 //!   is copied into each operation that has none, since documents merge.
 
+use crate::diagnostics::Rule;
 use serde_json::{Map, Value, json};
 
 use super::examples::{example, schema_wants_string};
@@ -83,7 +84,7 @@ pub(crate) fn document<'t>(cx: &mut Normalizer<'t>, doc: &Src<'t>) -> DocumentPa
     }
 
     let Some(paths) = doc.get("paths") else {
-        cx.error(doc.location(), "a Swagger 2.0 document needs `paths`");
+        cx.error(Rule::InvalidOpenapi, doc.location(), "a Swagger 2.0 document needs `paths`");
         return parts;
     };
     for (path, item) in paths.entries() {
@@ -91,7 +92,7 @@ pub(crate) fn document<'t>(cx: &mut Normalizer<'t>, doc: &Src<'t>) -> DocumentPa
             continue;
         }
         if !path.starts_with('/') {
-            cx.error(item.location(), format!("path `{path}` must start with `/`"));
+            cx.error(Rule::InvalidOpenapi, item.location(), format!("path `{path}` must start with `/`"));
             continue;
         }
         let Some((item, _)) = cx.deref(item) else {
@@ -102,6 +103,7 @@ pub(crate) fn document<'t>(cx: &mut Normalizer<'t>, doc: &Src<'t>) -> DocumentPa
             if !METHODS.contains(&method) {
                 if method != "parameters" && !method.starts_with("x-") {
                     cx.warning(
+                        Rule::DroppedKey,
                         operation_src.location(),
                         format!("`{method}` is not an HTTP method of Swagger 2.0; ignored"),
                     );
@@ -162,7 +164,11 @@ fn operation<'t>(cx: &mut Normalizer<'t>, op: &Src<'t>, shared: &[Src<'t>], defa
         match parameter_src.str("in") {
             Some("body") => {
                 if body.is_some() {
-                    cx.error(parameter_src.location(), "an operation can have only one `in: body` parameter");
+                    cx.error(
+                        Rule::InvalidOpenapi,
+                        parameter_src.location(),
+                        "an operation can have only one `in: body` parameter",
+                    );
                 } else {
                     body = Some(parameter_src);
                 }
@@ -173,6 +179,7 @@ fn operation<'t>(cx: &mut Normalizer<'t>, op: &Src<'t>, shared: &[Src<'t>], defa
                 parameters.push(parameter(cx, &parameter_src, &out, &mut prov));
             }
             other => cx.error(
+                Rule::InvalidOpenapi,
                 parameter_src.location_of("in"),
                 format!("unsupported parameter location `{}`", other.unwrap_or("(missing)")),
             ),
@@ -187,7 +194,11 @@ fn operation<'t>(cx: &mut Normalizer<'t>, op: &Src<'t>, shared: &[Src<'t>], defa
             result.insert("requestBody".into(), request_body);
         }
         (Some(body), false) => {
-            cx.error(body.location(), "an operation cannot have both `in: body` and `in: formData` parameters");
+            cx.error(
+                Rule::InvalidOpenapi,
+                body.location(),
+                "an operation cannot have both `in: body` and `in: formData` parameters",
+            );
         }
         (None, false) => {
             let request_body = form_parameters(cx, &form, &consumes, &mut prov);
@@ -210,7 +221,7 @@ fn operation<'t>(cx: &mut Normalizer<'t>, op: &Src<'t>, shared: &[Src<'t>], defa
                 responses.insert(status.to_owned(), response(cx, &response_src, &produces, &out, &mut prov));
             }
         }
-        None => cx.error(op.location(), "an operation needs `responses`"),
+        None => cx.error(Rule::InvalidOpenapi, op.location(), "an operation needs `responses`"),
     }
     result.insert("responses".into(), Value::Object(responses));
     if let Some(security) = op.value.get("security").or(defaults.security.as_ref()) {
@@ -245,7 +256,7 @@ fn parameter(cx: &mut Normalizer<'_>, src: &Src<'_>, out: &[String], prov: &mut 
     let required = location == "path" || src.value.get("required").and_then(Value::as_bool).unwrap_or(false);
     result.insert("required".into(), Value::Bool(required));
     if src.str("name").is_none() {
-        cx.error(src.location(), "a parameter needs a `name`");
+        cx.error(Rule::InvalidOpenapi, src.location(), "a parameter needs a `name`");
     }
     let schema = type_fields_schema(cx, src, &at(out, &["schema"]), prov);
     result.insert("schema".into(), schema);
@@ -262,6 +273,7 @@ fn parameter(cx: &mut Normalizer<'_>, src: &Src<'_>, out: &[String], prov: &mut 
             || (matches!(format, "ssv" | "pipes") && location != "query")
         {
             cx.warning(
+                Rule::Unsupported,
                 src.location_of("collectionFormat"),
                 format!("`collectionFormat: {format}` has no OpenAPI 3.0 equivalent here; comma-separated is assumed"),
             );
@@ -287,7 +299,7 @@ fn body_parameter(cx: &mut Normalizer<'_>, src: &Src<'_>, consumes: &[String], p
     let mut result = Map::new();
     copy_keys(src, &["description"], &["x-example"], &mut result);
     let Some(schema_src) = src.get("schema") else {
-        cx.error(src.location(), "an `in: body` parameter needs a `schema`");
+        cx.error(Rule::InvalidOpenapi, src.location(), "an `in: body` parameter needs a `schema`");
         return json!({"content": {}});
     };
     let wants_string = schema_wants_string(cx, Some(&schema_src));
@@ -353,7 +365,7 @@ fn response(cx: &mut Normalizer<'_>, src: &Src<'_>, produces: &[String], out: &[
             result.insert("description".into(), json!(description));
         }
         None => {
-            cx.warning(src.location(), "a response needs a `description`; an empty one is used");
+            cx.warning(Rule::InvalidOpenapi, src.location(), "a response needs a `description`; an empty one is used");
             result.insert("description".into(), json!(""));
         }
     }
@@ -434,6 +446,7 @@ fn security_scheme(cx: &mut Normalizer<'_>, src: &Src<'_>) -> Option<Value> {
                 Some("accessCode") => "authorizationCode",
                 other => {
                     cx.error(
+                        Rule::Unsupported,
                         src.location_of("flow"),
                         format!("unknown OAuth2 flow `{}`", other.unwrap_or("(missing)")),
                     );
@@ -448,6 +461,7 @@ fn security_scheme(cx: &mut Normalizer<'_>, src: &Src<'_>) -> Option<Value> {
         }
         other => {
             cx.error(
+                Rule::Unsupported,
                 src.location_of("type"),
                 format!("unknown security scheme type `{}`", other.unwrap_or("(missing)")),
             );

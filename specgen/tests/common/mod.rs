@@ -21,9 +21,16 @@ pub fn document(spec: &Spec) -> Value {
     serde_json::to_value(&spec.document).expect("the document serializes")
 }
 
-/// Every diagnostic as its printed line.
+/// Every diagnostic as its printed line, without the trailing `(at
+/// POINTER; hint: …)`: `file:line:column: severity[rule]: message`.
 pub fn lines(spec: &Spec) -> Vec<String> {
-    spec.diagnostics.iter().map(ToString::to_string).collect()
+    spec.diagnostics
+        .iter()
+        .map(|d| {
+            let severity = if d.is_error() { "error" } else { "warning" };
+            format!("{}: {severity}[{}]: {}", d.location, d.rule, d.message)
+        })
+        .collect()
 }
 
 /// Fails with every diagnostic printed unless there are no errors.
