@@ -16,8 +16,8 @@
 //!   (`openapiv3`), with `basePath`/`servers` turned into path prefixes;
 //! * [`check`] finds what would make the server or its clients wrong:
 //!   duplicate `operationId`s, examples that contradict their schemas;
-//! * [`emit`] writes the schema types, the dropshot API trait, the published
-//!   document and a progenitor client.
+//! * [`emit`] writes the schema types, the operation traits and router,
+//!   the published document, its reference page and a progenitor client.
 //!
 //! It is a library so that `build.rs` stays thin, and a binary (`specgen
 //! check DIR`) so that spec editors can check any tree, including the real
