@@ -2,7 +2,7 @@
 //!
 //! Every failure a client can see is an [`Error`]: a standard `errcode`, a
 //! human-readable `error`, the HTTP status the spec pairs with it, and the
-//! extra fields some errors carry (`retry_after_ms`, `soft_logout`, the UIA
+//! typed payload some errors carry (`retry_after_ms`, `soft_logout`, the UIA
 //! state of a 401). The domain returns these directly, so the HTTP layer never
 //! guesses a status, and a bad request can never turn into a bare 500.
 
@@ -88,11 +88,47 @@ struct Inner {
     /// `None` only for a UIA challenge that reports no failed stage.
     code: Option<ErrorCode>,
     message: Cow<'static, str>,
-    /// Fields merged into the body beside `errcode` and `error`.
-    extra: Map<String, Value>,
+    /// What the error carries beside `errcode` and `error`.
+    payload: Payload,
     /// Response headers the error implies beyond the usual ones (`Allow`
-    /// on a 405). `Retry-After` is derived from `retry_after_ms` instead.
+    /// on a 405). `Retry-After` is derived from the rate limit instead.
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
+}
+
+/// The fields an error carries beside `errcode` and `error`, one variant
+/// per kind, so that nothing reads them back out of JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    None,
+    /// 429 `M_LIMIT_EXCEEDED`: how long to wait, as `retry_after_ms` and,
+    /// rounded up to seconds, `Retry-After`.
+    RateLimited {
+        retry_after_ms: u64,
+    },
+    /// 401 `M_UNKNOWN_TOKEN`: whether the client may keep its state.
+    UnknownToken {
+        soft_logout: bool,
+    },
+    /// 401 of User-Interactive Authentication.
+    Challenge(Challenge),
+}
+
+/// A UIA challenge: the flows to complete, the session to continue, and the
+/// stages done so far.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Challenge {
+    pub session: String,
+    pub flows: Vec<Flow>,
+    pub params: Map<String, Value>,
+    /// Left out of the very first challenge, as Synapse does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed: Option<Vec<String>>,
+}
+
+/// One way to authenticate: stages in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flow {
+    pub stages: Vec<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -103,7 +139,7 @@ impl Error {
             status,
             code: Some(code),
             message: message.into(),
-            extra: Map::new(),
+            payload: Payload::None,
             headers: Vec::new(),
         }))
     }
@@ -140,12 +176,13 @@ impl Error {
     /// whether it may keep its local state and log in again (true for an
     /// expired token) or must start afresh.
     pub fn unknown_token(message: impl Into<Cow<'static, str>>, soft_logout: bool) -> Self {
-        Error::new(StatusCode::UNAUTHORIZED, ErrorCode::UnknownToken, message).with("soft_logout", soft_logout)
+        Error::new(StatusCode::UNAUTHORIZED, ErrorCode::UnknownToken, message)
+            .with_payload(Payload::UnknownToken { soft_logout })
     }
 
     pub fn limit_exceeded(retry_after_ms: u64) -> Self {
         Error::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::LimitExceeded, "Too many requests")
-            .with("retry_after_ms", retry_after_ms)
+            .with_payload(Payload::RateLimited { retry_after_ms })
     }
 
     pub fn too_large(limit: usize) -> Self {
@@ -168,16 +205,15 @@ impl Error {
         Error::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Unknown, "Internal server error")
     }
 
-    /// A User-Interactive Authentication challenge (401): `state` holds
-    /// `flows`, `params`, `session` and `completed`. Without an errcode it
-    /// means "authenticate to continue"; see [`Error::with_code`] for a
-    /// stage that failed.
-    pub fn uia(state: Map<String, Value>) -> Self {
+    /// A User-Interactive Authentication challenge (401). Without an
+    /// errcode it means "authenticate to continue"; see
+    /// [`Error::with_code`] for a stage that failed.
+    pub fn uia(challenge: Challenge) -> Self {
         Error(Box::new(Inner {
             status: StatusCode::UNAUTHORIZED,
             code: None,
             message: Cow::Borrowed(""),
-            extra: state,
+            payload: Payload::Challenge(challenge),
             headers: Vec::new(),
         }))
     }
@@ -189,9 +225,8 @@ impl Error {
         self
     }
 
-    /// Adds a field to the body.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.0.extra.insert(key.to_owned(), value.into());
+    fn with_payload(mut self, payload: Payload) -> Self {
+        self.0.payload = payload;
         self
     }
 
@@ -217,20 +252,55 @@ impl Error {
         &self.0.message
     }
 
-    pub fn extra(&self) -> &Map<String, Value> {
-        &self.0.extra
+    pub fn payload(&self) -> &Payload {
+        &self.0.payload
+    }
+
+    /// The UIA challenge this error is, if it is one.
+    pub fn challenge(&self) -> Option<&Challenge> {
+        match &self.0.payload {
+            Payload::Challenge(challenge) => Some(challenge),
+            _ => None,
+        }
+    }
+
+    /// How long a rate-limited client should wait, in milliseconds.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self.0.payload {
+            Payload::RateLimited { retry_after_ms } => Some(retry_after_ms),
+            _ => None,
+        }
     }
 
     /// The `Retry-After` header (whole seconds, rounded up) a rate-limited
     /// answer carries beside `retry_after_ms`.
     pub fn retry_after_secs(&self) -> Option<u64> {
-        let ms = self.0.extra.get("retry_after_ms")?.as_u64()?;
-        Some(ms.div_ceil(1000).max(1))
+        self.retry_after_ms().map(|ms| ms.div_ceil(1000).max(1))
     }
 
-    /// The JSON body: the extra fields, then `errcode` and `error`.
+    /// Whether an unknown token's client may keep its state.
+    pub fn soft_logout(&self) -> Option<bool> {
+        match self.0.payload {
+            Payload::UnknownToken { soft_logout } => Some(soft_logout),
+            _ => None,
+        }
+    }
+
+    /// The JSON body: the payload's fields, then `errcode` and `error`.
     pub fn body(&self) -> Value {
-        let mut body = self.0.extra.clone();
+        let mut body = match &self.0.payload {
+            Payload::None => Map::new(),
+            Payload::RateLimited { retry_after_ms } => {
+                [("retry_after_ms".to_owned(), Value::from(*retry_after_ms))].into_iter().collect()
+            }
+            Payload::UnknownToken { soft_logout } => {
+                [("soft_logout".to_owned(), Value::from(*soft_logout))].into_iter().collect()
+            }
+            Payload::Challenge(challenge) => match serde_json::to_value(challenge) {
+                Ok(Value::Object(fields)) => fields,
+                _ => Map::new(),
+            },
+        };
         if let Some(code) = self.0.code {
             body.insert("errcode".into(), code.as_str().into());
             body.insert("error".into(), self.0.message.as_ref().into());
@@ -282,11 +352,27 @@ mod tests {
 
     #[test]
     fn uia_challenge_has_no_errcode_until_a_stage_fails() {
-        let mut state = Map::new();
-        state.insert("session".into(), "abc".into());
-        let challenge = Error::uia(state);
-        assert_eq!(challenge.body(), json!({"session": "abc"}));
+        let challenge = Error::uia(Challenge {
+            session: "abc".into(),
+            flows: vec![Flow { stages: vec!["m.login.dummy".into()] }],
+            params: Map::new(),
+            completed: None,
+        });
+        let state = json!({"session": "abc", "flows": [{"stages": ["m.login.dummy"]}], "params": {}});
+        assert_eq!(challenge.body(), state);
         let failed = challenge.with_code(ErrorCode::Forbidden, "Invalid password");
-        assert_eq!(failed.body(), json!({"session": "abc", "errcode": "M_FORBIDDEN", "error": "Invalid password"}));
+        let mut expected = state;
+        expected["errcode"] = json!("M_FORBIDDEN");
+        expected["error"] = json!("Invalid password");
+        assert_eq!(failed.body(), expected);
+        assert_eq!(failed.challenge().map(|c| c.session.as_str()), Some("abc"));
+    }
+
+    #[test]
+    fn an_unknown_token_says_whether_the_logout_is_soft() {
+        let error = Error::unknown_token("expired", true);
+        assert_eq!(error.soft_logout(), Some(true));
+        assert_eq!(error.body()["soft_logout"], json!(true));
+        assert_eq!(error.retry_after_ms(), None);
     }
 }

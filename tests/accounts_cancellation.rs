@@ -298,7 +298,7 @@ async fn a_cancelled_replay_of_a_registration_on_a_known_device_still_evicts_its
     let server = start(config());
     let on_device = RegisterRequest { device_id: Some("DESK".into()), ..user_request("dee") };
     let challenge = server.accounts.register(on_device.clone(), None, &client()).await.unwrap_err();
-    let auth = json!({"type": "m.login.dummy", "session": challenge.extra()["session"]});
+    let auth = json!({"type": "m.login.dummy", "session": challenge.challenge().unwrap().session});
     let old = server.accounts.register(on_device.clone(), Some(auth.clone()), &client()).await.unwrap();
     let old = old.access_token.unwrap();
     server.accounts.authenticate(&old).await.unwrap();

@@ -69,7 +69,7 @@ async fn concurrent_completions_of_one_session_make_one_account() {
             ..Default::default()
         };
         let challenge = server.accounts.register(request.clone(), None, &client()).await.unwrap_err();
-        let session = challenge.extra()["session"].as_str().unwrap().to_owned();
+        let session = challenge.challenge().unwrap().session.clone();
         let start = std::sync::Arc::new(tokio::sync::Barrier::new(20));
         let tasks: Vec<_> = (0..20)
             .map(|_| {

@@ -20,9 +20,9 @@ async fn register_with_a_uia_session_then_use_the_account() {
     // The first request gets a challenge, even for the dummy stage.
     let challenge = accounts.register(user_request("Alice"), None, &client()).await.unwrap_err();
     assert_eq!(challenge.code(), None);
-    assert_eq!(challenge.extra()["flows"], json!([{"stages": ["m.login.dummy"]}]));
-    assert_eq!(challenge.extra()["params"], json!({}));
-    assert!(challenge.extra().get("completed").is_none());
+    assert_eq!(challenge.body()["flows"], json!([{"stages": ["m.login.dummy"]}]));
+    assert_eq!(challenge.body()["params"], json!({}));
+    assert!(challenge.body().get("completed").is_none());
     let session = session_of(&challenge);
 
     // A follow-up carrying only `auth` completes the original request.
@@ -127,7 +127,7 @@ async fn uia_mistakes() {
     let challenge =
         accounts.register(user_request("frank"), Some(json!({"session": session})), &client()).await.unwrap_err();
     assert_eq!(session_of(&challenge), session);
-    assert_eq!(challenge.extra()["completed"], json!([]));
+    assert_eq!(challenge.body()["completed"], json!([]));
 
     // A missing or empty password is refused once UIA is done.
     let no_password = RegisterRequest { password: Some(String::new()), ..user_request("frank") };
@@ -157,12 +157,12 @@ async fn registration_tokens_and_switches() {
     let accounts = &server.accounts;
 
     let challenge = accounts.register(user_request("hank"), None, &client()).await.unwrap_err();
-    assert_eq!(challenge.extra()["flows"], json!([{"stages": ["m.login.registration_token"]}]));
+    assert_eq!(challenge.body()["flows"], json!([{"stages": ["m.login.registration_token"]}]));
     let session = session_of(&challenge);
     let wrong = json!({"type": "m.login.registration_token", "token": "guess", "session": session});
     let failed = accounts.register(user_request("hank"), Some(wrong), &client()).await.unwrap_err();
     assert_eq!((failed.status().as_u16(), failed.code()), (401, Some(ErrorCode::Unauthorized)));
-    assert_eq!(failed.extra()["completed"], json!([]));
+    assert_eq!(failed.body()["completed"], json!([]));
     let dummy = json!({"type": "m.login.dummy", "session": session});
     assert_error(accounts.register(user_request("hank"), Some(dummy), &client()).await, 400, ErrorCode::InvalidParam);
     let right = json!({"type": "m.login.registration_token", "token": "letmein", "session": session});
@@ -269,7 +269,7 @@ async fn refresh_tokens_rotate() {
     accounts.authenticate(&third.access_token).await.unwrap();
     accounts.authenticate(&a1).await.unwrap();
     let error = assert_error(accounts.refresh(&r1, &client()).await, 401, ErrorCode::UnknownToken);
-    assert_eq!(error.extra()["soft_logout"], json!(false));
+    assert_eq!(error.body()["soft_logout"], json!(false));
     // Refreshing the newest refresh token (without using its access token)
     // also counts as using the pair.
     let fourth = accounts.refresh(&third.refresh_token, &client()).await.unwrap();
@@ -293,12 +293,12 @@ async fn expired_access_tokens_ask_for_a_soft_logout() {
     server.accounts.authenticate(&logged_in.access_token).await.unwrap();
     tokio::time::sleep(Duration::from_millis(80)).await;
     let error = assert_error(server.accounts.authenticate(&logged_in.access_token).await, 401, ErrorCode::UnknownToken);
-    assert_eq!(error.extra()["soft_logout"], json!(true));
+    assert_eq!(error.body()["soft_logout"], json!(true));
     let refreshed = server.accounts.refresh(logged_in.refresh_token.as_deref().unwrap(), &client()).await.unwrap();
     server.accounts.authenticate(&refreshed.access_token).await.unwrap();
 
     let error = assert_error(server.accounts.authenticate("mat_unknown").await, 401, ErrorCode::UnknownToken);
-    assert_eq!(error.extra()["soft_logout"], json!(false));
+    assert_eq!(error.body()["soft_logout"], json!(false));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -322,7 +322,7 @@ async fn change_password_with_uia() {
     );
 
     let challenge = accounts.change_password(Some(&caller), change(Some("pw-2")), None, &client()).await.unwrap_err();
-    assert_eq!(challenge.extra()["flows"], json!([{"stages": ["m.login.password"]}]));
+    assert_eq!(challenge.body()["flows"], json!([{"stages": ["m.login.password"]}]));
     let session = session_of(&challenge);
 
     // A wrong password: 401 with the state and M_FORBIDDEN.
@@ -331,7 +331,7 @@ async fn change_password_with_uia() {
         accounts.change_password(Some(&caller), change(Some("pw-2")), Some(wrong), &client()).await.unwrap_err();
     assert_eq!((failed.status().as_u16(), failed.code()), (401, Some(ErrorCode::Forbidden)));
     assert_eq!(
-        (failed.extra()["session"].as_str(), &failed.extra()["completed"]),
+        (failed.challenge().map(|c| c.session.as_str()), &failed.body()["completed"]),
         (Some(session.as_str()), &json!([]))
     );
     // Another user's valid credentials: 403.
@@ -408,7 +408,7 @@ async fn rate_limits() {
         429,
         ErrorCode::LimitExceeded,
     );
-    assert!(error.extra()["retry_after_ms"].as_u64().unwrap() > 1000);
+    assert!(error.retry_after_ms().unwrap() > 1000);
 
     // Failed logins per account and address: 3, then 429 from that
     // address even with the right password.

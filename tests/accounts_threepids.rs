@@ -129,7 +129,7 @@ async fn add_with_uia_through_the_delegate() {
         ErrorCode::MissingParam,
     );
     let challenge = accounts.add_threepid(&abe, request.clone(), None, &client()).await.unwrap_err();
-    assert_eq!(challenge.extra()["flows"], json!([{"stages": ["m.login.password"]}]));
+    assert_eq!(challenge.body()["flows"], json!([{"stages": ["m.login.password"]}]));
     let session = session_of(&challenge);
     // The follow-up carries only `auth`: the session remembers sid and secret.
     let auth = password_auth("abe", PASSWORD, Some(&session));
@@ -184,7 +184,7 @@ async fn password_reset_without_a_token_through_a_validated_email() {
 
     let reset = || ChangePasswordRequest { new_password: Some("reset-pw".into()), logout_devices: None };
     let challenge = accounts.change_password(None, reset(), None, &client()).await.unwrap_err();
-    assert_eq!(challenge.extra()["flows"], json!([{"stages": ["m.login.email.identity"]}]));
+    assert_eq!(challenge.body()["flows"], json!([{"stages": ["m.login.email.identity"]}]));
 
     // The seed: a validated address no account has is 404 M_NOT_FOUND.
     identity.validate("s4", "secret4", "email", "stranger@example.org");
@@ -269,7 +269,7 @@ async fn a_failed_3pid_add_does_not_complete_its_session() {
     let bare = json!({"session": session});
     let retry = accounts.add_threepid(&gil, AddThreepidRequest::default(), Some(bare), &client()).await.unwrap_err();
     assert_eq!(retry.status().as_u16(), 401, "{retry}");
-    assert_eq!(retry.extra()["completed"], json!([]), "{retry}");
+    assert_eq!(retry.body()["completed"], json!([]), "{retry}");
     assert_eq!(identity.requests().len(), asked, "the identity server was asked without re-authentication");
     assert!(accounts.threepids(&gil).await.unwrap().is_empty());
 

@@ -178,7 +178,7 @@ async fn starting_a_registration_flow_uses_an_attempt() {
     session_of(&accounts.register(user_request("mo"), None, &client()).await.unwrap_err());
     let error =
         assert_error(accounts.register(user_request("ned"), None, &client()).await, 429, ErrorCode::LimitExceeded);
-    assert!(error.extra()["retry_after_ms"].as_u64().unwrap() > 1000);
+    assert!(error.retry_after_ms().unwrap() > 1000);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -164,7 +164,7 @@ mod tests {
 
         let challenge = accounts.change_password(None, reset("pw-0"), None, &client).await.unwrap_err();
         assert_eq!(challenge.status().as_u16(), 401, "{challenge}");
-        let session = challenge.extra()["session"].as_str().unwrap().to_owned();
+        let session = challenge.challenge().unwrap().session.clone();
         for attempt in 1..4 {
             let follow_up = json!({"session": session});
             let password = format!("pw-{attempt}");

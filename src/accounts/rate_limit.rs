@@ -229,7 +229,7 @@ mod tests {
         }
         let error = limits.consume(Action::Register, &alice()).unwrap_err();
         assert_eq!(error.code(), Some(ErrorCode::LimitExceeded));
-        let wait = error.extra()["retry_after_ms"].as_u64().unwrap();
+        let wait = error.retry_after_ms().unwrap();
         assert!((1900..=2000).contains(&wait), "{wait}");
         // Other subjects and actions have their own buckets.
         limits.consume(Action::Register, &Subject::Account("bob".into())).unwrap();
@@ -245,7 +245,7 @@ mod tests {
         limits.charge(Action::LoginFailed, &alice());
         limits.charge(Action::LoginFailed, &alice());
         let error = limits.check(Action::LoginFailed, &alice()).unwrap_err();
-        assert_eq!(error.extra()["retry_after_ms"].as_u64(), Some(NEVER_MS));
+        assert_eq!(error.retry_after_ms(), Some(NEVER_MS));
     }
 
     #[test]
@@ -277,7 +277,7 @@ mod tests {
         for i in 0..1000u32 {
             if let Err(error) = limits.consume(Action::Register, &Subject::Account(format!("flood-{i}"))) {
                 assert_eq!(error.code(), Some(ErrorCode::LimitExceeded));
-                let wait = error.extra()["retry_after_ms"].as_u64().unwrap();
+                let wait = error.retry_after_ms().unwrap();
                 assert!((1..=NEVER_MS).contains(&wait), "{wait}");
                 refused += 1;
             }

@@ -391,7 +391,7 @@ mod tests {
     }
 
     fn session_of(challenge: &Error) -> String {
-        challenge.extra()["session"].as_str().expect("a UIA challenge").to_owned()
+        challenge.challenge().expect("a UIA challenge").session.clone()
     }
 
     /// Fifty clients complete one session at once, each with its own

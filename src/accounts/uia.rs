@@ -56,7 +56,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::identifier::UserIdentifier;
 use super::rate_limit::{Action, Subject};
@@ -64,7 +64,7 @@ use super::secret::Secret;
 use super::threepids::ThreepidCredentials;
 pub(crate) use super::uia_auth::{Auth, DUMMY, EMAIL_IDENTITY, PASSWORD, REGISTRATION_TOKEN, Stage, Submitted};
 use super::{Accounts, ClientInfo, ids, now_ms};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Challenge, Error, ErrorCode, Flow, Result};
 use crate::store::{UiaOperation, UiaSessionRecord};
 
 /// A request whose parameters a UIA session remembers.
@@ -464,12 +464,10 @@ const MAX_REGISTRATION_TOKEN_BYTES: usize = 64;
 /// The 401 body: `{session, flows: [{stages}], params: {}, completed}`;
 /// `completed` is left out of the very first challenge, as Synapse does.
 fn challenge(session: &UiaSessionRecord, flows: &[Vec<&'static str>], with_completed: bool) -> Error {
-    let mut state = Map::new();
-    state.insert("session".into(), session.id.clone().into());
-    state.insert("flows".into(), flows.iter().map(|stages| json!({"stages": stages})).collect());
-    state.insert("params".into(), json!({}));
-    if with_completed {
-        state.insert("completed".into(), json!(session.completed));
-    }
-    Error::uia(state)
+    Error::uia(Challenge {
+        session: session.id.clone(),
+        flows: flows.iter().map(|stages| Flow { stages: stages.iter().map(|s| (*s).to_owned()).collect() }).collect(),
+        params: Map::new(),
+        completed: with_completed.then(|| session.completed.clone()),
+    })
 }

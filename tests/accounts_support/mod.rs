@@ -94,7 +94,7 @@ pub fn password_auth(user: &str, password: &str, session: Option<&str>) -> Value
 /// The session ID of a UIA challenge.
 pub fn session_of(challenge: &Error) -> String {
     assert_eq!(challenge.status().as_u16(), 401, "not a UIA challenge: {challenge}");
-    challenge.extra()["session"].as_str().expect("session").to_owned()
+    challenge.challenge().expect("a UIA challenge").session.clone()
 }
 
 pub fn assert_error(result: Result<impl std::fmt::Debug, Error>, status: u16, code: ErrorCode) -> Error {
