@@ -12,7 +12,7 @@
 pub mod client;
 pub mod document;
 pub mod handlers;
-mod names;
+pub(crate) mod names;
 pub mod server;
 mod types;
 
