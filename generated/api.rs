@@ -634,21 +634,7 @@ one just sent stays valid.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub refresh_token: ::std::option::Option<::std::string::String>,
     }
-    ///`RegisterQuery`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct RegisterQuery {
-        ///Which kind of account to create. Defaults to `user`.
-        #[serde(default = "defaults::register_query_kind")]
-        pub kind: RegisterQueryKind,
-    }
-    impl ::std::default::Default for RegisterQuery {
-        fn default() -> Self {
-            Self {
-                kind: defaults::register_query_kind(),
-            }
-        }
-    }
-    ///Which kind of account to create. Defaults to `user`.
+    ///`RegisterKind`
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -661,13 +647,13 @@ one just sent stays valid.*/
         PartialEq,
         PartialOrd
     )]
-    pub enum RegisterQueryKind {
+    pub enum RegisterKind {
         #[serde(rename = "user")]
         User,
         #[serde(rename = "guest")]
         Guest,
     }
-    impl ::std::fmt::Display for RegisterQueryKind {
+    impl ::std::fmt::Display for RegisterKind {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             match *self {
                 Self::User => f.write_str("user"),
@@ -675,7 +661,7 @@ one just sent stays valid.*/
             }
         }
     }
-    impl ::std::str::FromStr for RegisterQueryKind {
+    impl ::std::str::FromStr for RegisterKind {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -687,7 +673,7 @@ one just sent stays valid.*/
             }
         }
     }
-    impl ::std::convert::TryFrom<&str> for RegisterQueryKind {
+    impl ::std::convert::TryFrom<&str> for RegisterKind {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -695,7 +681,7 @@ one just sent stays valid.*/
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for RegisterQueryKind {
+    impl ::std::convert::TryFrom<::std::string::String> for RegisterKind {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -703,10 +689,16 @@ one just sent stays valid.*/
             value.parse()
         }
     }
-    impl ::std::default::Default for RegisterQueryKind {
+    impl ::std::default::Default for RegisterKind {
         fn default() -> Self {
-            RegisterQueryKind::User
+            RegisterKind::User
         }
+    }
+    ///`RegisterQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct RegisterQuery {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub kind: ::std::option::Option<RegisterKind>,
     }
     ///`RegisterRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -1209,9 +1201,6 @@ to, which the server uses to put it in international form.*/
     pub mod defaults {
         pub(super) fn default_bool<const V: bool>() -> bool {
             V
-        }
-        pub(super) fn register_query_kind() -> super::RegisterQueryKind {
-            super::RegisterQueryKind::User
         }
     }
     /// Error types.

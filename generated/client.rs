@@ -715,66 +715,6 @@ one just sent stays valid.*/
             RegisterKind::User
         }
     }
-    ///`RegisterR0Kind`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    pub enum RegisterR0Kind {
-        #[serde(rename = "user")]
-        User,
-        #[serde(rename = "guest")]
-        Guest,
-    }
-    impl ::std::fmt::Display for RegisterR0Kind {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::User => f.write_str("user"),
-                Self::Guest => f.write_str("guest"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for RegisterR0Kind {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "user" => Ok(Self::User),
-                "guest" => Ok(Self::Guest),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for RegisterR0Kind {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for RegisterR0Kind {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::default::Default for RegisterR0Kind {
-        fn default() -> Self {
-            RegisterR0Kind::User
-        }
-    }
     ///`RegisterRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct RegisterRequest {
@@ -2477,7 +2417,7 @@ Arguments:
 */
     pub async fn register_r0<'a>(
         &'a self,
-        kind: Option<types::RegisterR0Kind>,
+        kind: Option<types::RegisterKind>,
         body: &'a types::RegisterRequest,
     ) -> Result<ResponseValue<types::RegisterResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/r0/register", self.baseurl,);

@@ -282,7 +282,8 @@ fn place_operation(cx: &mut Normalizer<'_>, unit: OperationUnit, state: &mut Pla
 /// Moves the inline object schemas of an operation's request and response
 /// bodies into `components.schemas`, named after the operation
 /// (`LoginRequest`, `LoginResponse`, `ChangePasswordResponse401`,
-/// `LoginError` for `default`), the names the Rust types already have.
+/// `LoginError` for `default`), the names the Rust types already have, and
+/// so do enum parameters (`RegisterKind`).
 /// Generated clients then get one readable class per body, shared by every
 /// prefix the operation is served under, instead of one per route and
 /// status (`RegisterR0Response200`). Schemas that are already a `$ref`, or
@@ -320,12 +321,27 @@ fn hoist_bodies(cx: &mut Normalizer<'_>, operation_id: &str, value: &mut Value, 
             }
         }
     }
+    // An enum parameter is a type of its own too (`RegisterKind`), or every
+    // route gets its copy (`RegisterKind`, `RegisterR0Kind`).
+    if let Some(Value::Array(parameters)) = value.get("parameters") {
+        for (i, parameter) in parameters.iter().enumerate() {
+            let name = parameter.get("name").and_then(Value::as_str).unwrap_or_default();
+            if parameter.pointer("/schema/enum").is_some() {
+                places.push((
+                    vec!["parameters".into(), i.to_string(), "schema".into()],
+                    format!("{prefix}{}", names::upper_camel(name)),
+                ));
+            }
+        }
+    }
     let mut prov = prov;
     for (segments, name) in places {
         let Some(schema) = value.pointer_mut(&crate::refs::pointer(&segments)) else { continue };
-        let is_object = schema.get("$ref").is_none()
-            && (schema.get("type").and_then(Value::as_str) == Some("object") || schema.get("properties").is_some());
-        if !is_object {
+        let named_type = schema.get("$ref").is_none()
+            && (schema.get("type").and_then(Value::as_str) == Some("object")
+                || schema.get("properties").is_some()
+                || schema.get("enum").is_some());
+        if !named_type {
             continue;
         }
         // A Swagger 2.0 body keeps its example in its schema; the media type
