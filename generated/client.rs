@@ -959,44 +959,30 @@ type (e.g. the public key of a captcha). Often empty.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub session: ::std::option::Option<::std::string::String>,
     }
+    /**Either User-Interactive Authentication is not finished (a UIA
+challenge: `flows`, `params`, `session`, and `errcode` when the stage
+just attempted failed), or the access token sent is missing or not
+valid (`M_MISSING_TOKEN`, `M_UNKNOWN_TOKEN` with `soft_logout`).*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum UiaChallengeOrInvalidToken {
+        UiaChallenge(UiaChallenge),
+        InvalidToken(InvalidToken),
+    }
+    impl ::std::convert::From<UiaChallenge> for UiaChallengeOrInvalidToken {
+        fn from(value: UiaChallenge) -> Self {
+            Self::UiaChallenge(value)
+        }
+    }
+    impl ::std::convert::From<InvalidToken> for UiaChallengeOrInvalidToken {
+        fn from(value: InvalidToken) -> Self {
+            Self::InvalidToken(value)
+        }
+    }
     ///`UiaFlow`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UiaFlow {
         ///The stage types of this flow, in the order they must be completed.
-        pub stages: ::std::vec::Vec<::std::string::String>,
-    }
-    /**Either a User-Interactive Authentication response (``flows``,
-``params``, ``session``, ``completed``), or a token error
-(``M_MISSING_TOKEN``, ``M_UNKNOWN_TOKEN`` with ``soft_logout``) when the
-access token is missing or not valid. Swagger 2.0 cannot say "one of",
-so this schema lists the keys of both.*/
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct Unauthorized {
-        ///The stages the client has completed successfully.
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub completed: ::std::vec::Vec<::std::string::String>,
-        ///Why authentication failed, if it did.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub errcode: ::std::option::Option<::std::string::String>,
-        ///A human-readable error message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-        ///The lists of stages the client can complete, one list per flow.
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub flows: ::std::vec::Vec<UnauthorizedFlowsItem>,
-        ///Information the client needs to complete the given stages, by login type.
-        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
-        pub params: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///The session to pass back in ``auth.session`` on the next attempt.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub session: ::std::option::Option<::std::string::String>,
-        ///With ``M_UNKNOWN_TOKEN``, whether the client may keep its state and log in again.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub soft_logout: ::std::option::Option<bool>,
-    }
-    ///`UnauthorizedFlowsItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct UnauthorizedFlowsItem {
         pub stages: ::std::vec::Vec<::std::string::String>,
     }
     /**Names the account a client wants to log in to. `type` says how: by
