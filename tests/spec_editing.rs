@@ -79,6 +79,7 @@ paths:
     get:
       summary: Says hello.
       operationId: getGreeting
+      security: []
       responses:
         200:
           description: A greeting.
