@@ -25,6 +25,35 @@ may leave it out.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub sid: ::std::option::Option<::std::string::String>,
     }
+    ///`Add3pidResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct Add3pidResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for Add3pidResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Add3pidResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: Add3pidResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for Add3pidResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///`AddThreePidV2AlphaRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AddThreePidV2AlphaRequest {
@@ -36,16 +65,13 @@ Defaults to false.*/
         #[serde(rename = "threePidCreds")]
         pub three_pid_creds: ThreePidCredentials,
     }
-    /**Used by clients to submit authentication information to the
-User-Interactive Authentication API. Besides ``type`` and ``session``,
-each stage defines its own keys (for example ``password`` and
-``identifier`` for ``m.login.password``); they are kept as sent.*/
+    ///`AddThreePidV2AlphaResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
-    pub struct AuthData(
+    pub struct AddThreePidV2AlphaResponse(
         pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     );
-    impl ::std::ops::Deref for AuthData {
+    impl ::std::ops::Deref for AddThreePidV2AlphaResponse {
         type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
         fn deref(
             &self,
@@ -53,49 +79,20 @@ each stage defines its own keys (for example ``password`` and
             &self.0
         }
     }
-    impl ::std::convert::From<AuthData>
+    impl ::std::convert::From<AddThreePidV2AlphaResponse>
     for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        fn from(value: AuthData) -> Self {
+        fn from(value: AddThreePidV2AlphaResponse) -> Self {
             value.0
         }
     }
     impl ::std::convert::From<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    > for AuthData {
+    > for AddThreePidV2AlphaResponse {
         fn from(
             value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ) -> Self {
             Self(value)
         }
-    }
-    /**The homeserver needs more authentication before it performs the
-request. The client completes one of the ``flows`` and sends the
-request again with an ``auth`` object. When a stage was attempted and
-failed, ``errcode`` and ``error`` say why.*/
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct AuthResponse {
-        ///The stages the client has completed successfully.
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub completed: ::std::vec::Vec<::std::string::String>,
-        ///Why the last attempted stage failed, if it did.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub errcode: ::std::option::Option<::std::string::String>,
-        ///A human-readable error message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-        ///The lists of stages the client can complete, one list per flow.
-        pub flows: ::std::vec::Vec<AuthenticationFlow>,
-        ///Information the client needs to complete the given stages, by login type.
-        pub params: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///The session to pass back in ``auth.session`` on the next attempt.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub session: ::std::option::Option<::std::string::String>,
-    }
-    ///`AuthenticationFlow`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct AuthenticationFlow {
-        ///The login types of each stage of this flow, in order.
-        pub stages: ::std::vec::Vec<::std::string::String>,
     }
     ///`ChangePasswordRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -125,18 +122,76 @@ remembers it).*/
             }
         }
     }
+    ///`ChangePasswordResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct ChangePasswordResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for ChangePasswordResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ChangePasswordResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: ChangePasswordResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for ChangePasswordResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///`ChangePasswordV2AlphaRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct ChangePasswordV2AlphaRequest {
         /**Additional authentication information for the
 user-interactive authentication API.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub auth: ::std::option::Option<AuthData>,
+        pub auth: ::std::option::Option<UiaAuthData>,
         /**The new password for the account. Required on the first
 request of a session; the request that completes
 authentication may leave it out (the session remembers it).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub new_password: ::std::option::Option<::std::string::String>,
+    }
+    ///`ChangePasswordV2AlphaResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct ChangePasswordV2AlphaResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for ChangePasswordV2AlphaResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ChangePasswordV2AlphaResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: ChangePasswordV2AlphaResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for ChangePasswordV2AlphaResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
     }
     ///`CheckUsernameAvailabilityQuery`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -229,15 +284,6 @@ refused.*/
             value.parse()
         }
     }
-    ///A Matrix-level Error
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct Error {
-        ///An error code.
-        pub errcode: ::std::string::String,
-        ///A human-readable error message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-    }
     ///`GetAccount3pidsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetAccount3pidsResponse {
@@ -249,6 +295,35 @@ refused.*/
     pub struct GetLoginFlowsResponse {
         ///One entry per accepted login type; empty when none is.
         pub flows: ::std::vec::Vec<LoginFlow>,
+    }
+    ///An OpenAPI 3.0 document.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct GetOpenApiDocumentResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for GetOpenApiDocumentResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetOpenApiDocumentResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: GetOpenApiDocumentResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for GetOpenApiDocumentResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
     }
     ///`GetThreePidsV2AlphaResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -389,6 +464,122 @@ The access token may expire at some point, and if so, it SHOULD come with a ``re
         ///The fully-qualified Matrix ID of the user.
         pub user_id: ::std::string::String,
     }
+    ///`LogoutAllRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct LogoutAllRequest(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for LogoutAllRequest {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LogoutAllRequest>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: LogoutAllRequest) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for LogoutAllRequest {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`LogoutAllResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct LogoutAllResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for LogoutAllResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LogoutAllResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: LogoutAllResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for LogoutAllResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`LogoutRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct LogoutRequest(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for LogoutRequest {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LogoutRequest>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: LogoutRequest) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for LogoutRequest {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`LogoutResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct LogoutResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for LogoutResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LogoutResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: LogoutResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for LogoutResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///`Post3pidsRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Post3pidsRequest {
@@ -423,18 +614,6 @@ is sent, rounded up to whole seconds, in the `Retry-After` header.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub retry_after_ms: ::std::option::Option<i64>,
     }
-    ///The request was rate-limited; the client may retry after ``retry_after_ms``.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct RateLimited {
-        ///The ``M_LIMIT_EXCEEDED`` error code.
-        pub errcode: ::std::string::String,
-        ///A human-readable error message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-        ///The number of milliseconds the client should wait before trying the request again.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub retry_after_ms: ::std::option::Option<i64>,
-    }
     ///`RefreshRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RefreshRequest {
@@ -455,21 +634,7 @@ one just sent stays valid.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub refresh_token: ::std::option::Option<::std::string::String>,
     }
-    ///`RegisterQuery`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct RegisterQuery {
-        ///Which kind of account to create. Defaults to `user`.
-        #[serde(default = "defaults::register_query_kind")]
-        pub kind: RegisterQueryKind,
-    }
-    impl ::std::default::Default for RegisterQuery {
-        fn default() -> Self {
-            Self {
-                kind: defaults::register_query_kind(),
-            }
-        }
-    }
-    ///Which kind of account to create. Defaults to `user`.
+    ///`RegisterKind`
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -482,13 +647,13 @@ one just sent stays valid.*/
         PartialEq,
         PartialOrd
     )]
-    pub enum RegisterQueryKind {
+    pub enum RegisterKind {
         #[serde(rename = "user")]
         User,
         #[serde(rename = "guest")]
         Guest,
     }
-    impl ::std::fmt::Display for RegisterQueryKind {
+    impl ::std::fmt::Display for RegisterKind {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             match *self {
                 Self::User => f.write_str("user"),
@@ -496,7 +661,7 @@ one just sent stays valid.*/
             }
         }
     }
-    impl ::std::str::FromStr for RegisterQueryKind {
+    impl ::std::str::FromStr for RegisterKind {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -508,7 +673,7 @@ one just sent stays valid.*/
             }
         }
     }
-    impl ::std::convert::TryFrom<&str> for RegisterQueryKind {
+    impl ::std::convert::TryFrom<&str> for RegisterKind {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -516,7 +681,7 @@ one just sent stays valid.*/
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for RegisterQueryKind {
+    impl ::std::convert::TryFrom<::std::string::String> for RegisterKind {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -524,10 +689,16 @@ one just sent stays valid.*/
             value.parse()
         }
     }
-    impl ::std::default::Default for RegisterQueryKind {
+    impl ::std::default::Default for RegisterKind {
         fn default() -> Self {
-            RegisterQueryKind::User
+            RegisterKind::User
         }
+    }
+    ///`RegisterQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct RegisterQuery {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub kind: ::std::option::Option<RegisterKind>,
     }
     ///`RegisterRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -596,7 +767,7 @@ this one expires. Only when the request set
         /**Additional authentication information for the
 user-interactive authentication API.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub auth: ::std::option::Option<AuthData>,
+        pub auth: ::std::option::Option<UiaAuthData>,
         /**If true, the server binds the email used for authentication to
 the Matrix ID with the ID Server.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -698,19 +869,6 @@ optional port (`id.example.org`, `id.example.org:8090`).*/
         ///The session ID the identity server handed out.
         pub sid: ::std::string::String,
     }
-    ///The access or refresh token is missing, unknown, revoked or expired.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct TokenError {
-        ///``M_MISSING_TOKEN`` or ``M_UNKNOWN_TOKEN``.
-        pub errcode: ::std::string::String,
-        ///A human-readable error message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-        /**With ``M_UNKNOWN_TOKEN``: true when the token merely expired, so the
-client may keep its local state and log in again.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub soft_logout: ::std::option::Option<bool>,
-    }
     ///`TokenRefreshV2AlphaRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TokenRefreshV2AlphaRequest {
@@ -786,44 +944,30 @@ type (e.g. the public key of a captcha). Often empty.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub session: ::std::option::Option<::std::string::String>,
     }
+    /**Either User-Interactive Authentication is not finished (a UIA
+challenge: `flows`, `params`, `session`, and `errcode` when the stage
+just attempted failed), or the access token sent is missing or not
+valid (`M_MISSING_TOKEN`, `M_UNKNOWN_TOKEN` with `soft_logout`).*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum UiaChallengeOrInvalidToken {
+        UiaChallenge(UiaChallenge),
+        InvalidToken(InvalidToken),
+    }
+    impl ::std::convert::From<UiaChallenge> for UiaChallengeOrInvalidToken {
+        fn from(value: UiaChallenge) -> Self {
+            Self::UiaChallenge(value)
+        }
+    }
+    impl ::std::convert::From<InvalidToken> for UiaChallengeOrInvalidToken {
+        fn from(value: InvalidToken) -> Self {
+            Self::InvalidToken(value)
+        }
+    }
     ///`UiaFlow`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UiaFlow {
         ///The stage types of this flow, in the order they must be completed.
-        pub stages: ::std::vec::Vec<::std::string::String>,
-    }
-    /**Either a User-Interactive Authentication response (``flows``,
-``params``, ``session``, ``completed``), or a token error
-(``M_MISSING_TOKEN``, ``M_UNKNOWN_TOKEN`` with ``soft_logout``) when the
-access token is missing or not valid. Swagger 2.0 cannot say "one of",
-so this schema lists the keys of both.*/
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct Unauthorized {
-        ///The stages the client has completed successfully.
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub completed: ::std::vec::Vec<::std::string::String>,
-        ///Why authentication failed, if it did.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub errcode: ::std::option::Option<::std::string::String>,
-        ///A human-readable error message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-        ///The lists of stages the client can complete, one list per flow.
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub flows: ::std::vec::Vec<UnauthorizedFlowsItem>,
-        ///Information the client needs to complete the given stages, by login type.
-        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
-        pub params: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///The session to pass back in ``auth.session`` on the next attempt.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub session: ::std::option::Option<::std::string::String>,
-        ///With ``M_UNKNOWN_TOKEN``, whether the client may keep its state and log in again.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub soft_logout: ::std::option::Option<bool>,
-    }
-    ///`UnauthorizedFlowsItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct UnauthorizedFlowsItem {
         pub stages: ::std::vec::Vec<::std::string::String>,
     }
     /**Names the account a client wants to log in to. `type` says how: by
@@ -831,40 +975,218 @@ Matrix user ID (`m.id.user`), by an email address or other third-party
 identifier bound to the account (`m.id.thirdparty`), or by phone number
 (`m.id.phone`).*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(tag = "type")]
+    #[serde(untagged)]
     pub enum UserIdentifier {
-        ///The account's Matrix user ID.
-        #[serde(rename = "m.id.user")]
-        MIdUser {
-            /**The full user ID (`@wren:example.org`) or only its localpart
-(`wren`). Letter case does not matter.*/
-            user: ::std::string::String,
-        },
-        ///A third-party identifier bound to the account.
-        #[serde(rename = "m.id.thirdparty")]
-        MIdThirdparty {
-            ///The identifier itself, e.g. the email address.
-            address: ::std::string::String,
-            ///The kind of identifier, such as `email`.
-            medium: ::std::string::String,
-        },
-        ///A phone number bound to the account, in national form.
-        #[serde(rename = "m.id.phone")]
-        MIdPhone {
-            /**The two-letter ISO 3166-1 code of the country the number belongs
+        User(UserIdentifierUser),
+        ThirdParty(UserIdentifierThirdParty),
+        Phone(UserIdentifierPhone),
+    }
+    impl ::std::convert::From<UserIdentifierUser> for UserIdentifier {
+        fn from(value: UserIdentifierUser) -> Self {
+            Self::User(value)
+        }
+    }
+    impl ::std::convert::From<UserIdentifierThirdParty> for UserIdentifier {
+        fn from(value: UserIdentifierThirdParty) -> Self {
+            Self::ThirdParty(value)
+        }
+    }
+    impl ::std::convert::From<UserIdentifierPhone> for UserIdentifier {
+        fn from(value: UserIdentifierPhone) -> Self {
+            Self::Phone(value)
+        }
+    }
+    ///A phone number bound to the account, in national form.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserIdentifierPhone {
+        /**The two-letter ISO 3166-1 code of the country the number belongs
 to, which the server uses to put it in international form.*/
-            country: ::std::string::String,
-            ///The number as the user would dial it in that country.
-            phone: ::std::string::String,
-        },
+        pub country: ::std::string::String,
+        ///The number as the user would dial it in that country.
+        pub phone: ::std::string::String,
+        ///Identifies the account by phone number.
+        #[serde(rename = "type")]
+        pub type_: UserIdentifierPhoneType,
+    }
+    ///Identifies the account by phone number.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum UserIdentifierPhoneType {
+        #[serde(rename = "m.id.phone")]
+        MIdPhone,
+    }
+    impl ::std::fmt::Display for UserIdentifierPhoneType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::MIdPhone => f.write_str("m.id.phone"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for UserIdentifierPhoneType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "m.id.phone" => Ok(Self::MIdPhone),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserIdentifierPhoneType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserIdentifierPhoneType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A third-party identifier bound to the account.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserIdentifierThirdParty {
+        ///The identifier itself, e.g. the email address.
+        pub address: ::std::string::String,
+        ///The kind of identifier, such as `email`.
+        pub medium: ::std::string::String,
+        ///Identifies the account by a third-party identifier.
+        #[serde(rename = "type")]
+        pub type_: UserIdentifierThirdPartyType,
+    }
+    ///Identifies the account by a third-party identifier.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum UserIdentifierThirdPartyType {
+        #[serde(rename = "m.id.thirdparty")]
+        MIdThirdparty,
+    }
+    impl ::std::fmt::Display for UserIdentifierThirdPartyType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::MIdThirdparty => f.write_str("m.id.thirdparty"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for UserIdentifierThirdPartyType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "m.id.thirdparty" => Ok(Self::MIdThirdparty),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserIdentifierThirdPartyType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for UserIdentifierThirdPartyType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The account's Matrix user ID.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserIdentifierUser {
+        ///Identifies the account by its Matrix user ID.
+        #[serde(rename = "type")]
+        pub type_: UserIdentifierUserType,
+        /**The full user ID (`@wren:example.org`) or only its localpart
+(`wren`). Letter case does not matter.*/
+        pub user: ::std::string::String,
+    }
+    ///Identifies the account by its Matrix user ID.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum UserIdentifierUserType {
+        #[serde(rename = "m.id.user")]
+        MIdUser,
+    }
+    impl ::std::fmt::Display for UserIdentifierUserType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::MIdUser => f.write_str("m.id.user"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for UserIdentifierUserType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "m.id.user" => Ok(Self::MIdUser),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserIdentifierUserType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserIdentifierUserType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
     }
     /// Generation of default values for serde.
     pub mod defaults {
         pub(super) fn default_bool<const V: bool>() -> bool {
             V
-        }
-        pub(super) fn register_query_kind() -> super::RegisterQueryKind {
-            super::RegisterQueryKind::User
         }
     }
     /// Error types.

@@ -7,9 +7,9 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///`Add3PidBody`
+    ///`Add3pidRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct Add3PidBody {
+    pub struct Add3pidRequest {
         ///The User-Interactive Authentication stage this request completes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub auth: ::std::option::Option<UiaAuthData>,
@@ -23,25 +23,38 @@ may leave it out.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub sid: ::std::option::Option<::std::string::String>,
     }
-    ///`Add3Pidr0Body`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct Add3Pidr0Body {
-        ///The User-Interactive Authentication stage this request completes.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub auth: ::std::option::Option<UiaAuthData>,
-        /**The secret the client chose for the validation session.
-Needed like `sid`.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub client_secret: ::std::option::Option<::std::string::String>,
-        /**The ID of the validation session. Needed by the first
-request of a UIA session; a request that only completes it
-may leave it out.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub sid: ::std::option::Option<::std::string::String>,
-    }
-    ///`AddThreePidV2AlphaBody`
+    ///`Add3pidResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct AddThreePidV2AlphaBody {
+    #[serde(transparent)]
+    pub struct Add3pidResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for Add3pidResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Add3pidResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: Add3pidResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for Add3pidResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AddThreePidV2AlphaRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AddThreePidV2AlphaRequest {
         /**Whether the homeserver should also bind this third party
 identifier to the account's Matrix ID with the Identity Server.
 Defaults to false.*/
@@ -50,16 +63,13 @@ Defaults to false.*/
         #[serde(rename = "threePidCreds")]
         pub three_pid_creds: ThreePidCredentials,
     }
-    /**Used by clients to submit authentication information to the
-User-Interactive Authentication API. Besides ``type`` and ``session``,
-each stage defines its own keys (for example ``password`` and
-``identifier`` for ``m.login.password``); they are kept as sent.*/
+    ///`AddThreePidV2AlphaResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
-    pub struct AuthData(
+    pub struct AddThreePidV2AlphaResponse(
         pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     );
-    impl ::std::ops::Deref for AuthData {
+    impl ::std::ops::Deref for AddThreePidV2AlphaResponse {
         type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
         fn deref(
             &self,
@@ -67,53 +77,24 @@ each stage defines its own keys (for example ``password`` and
             &self.0
         }
     }
-    impl ::std::convert::From<AuthData>
+    impl ::std::convert::From<AddThreePidV2AlphaResponse>
     for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        fn from(value: AuthData) -> Self {
+        fn from(value: AddThreePidV2AlphaResponse) -> Self {
             value.0
         }
     }
     impl ::std::convert::From<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    > for AuthData {
+    > for AddThreePidV2AlphaResponse {
         fn from(
             value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ) -> Self {
             Self(value)
         }
     }
-    /**The homeserver needs more authentication before it performs the
-request. The client completes one of the ``flows`` and sends the
-request again with an ``auth`` object. When a stage was attempted and
-failed, ``errcode`` and ``error`` say why.*/
+    ///`ChangePasswordRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct AuthResponse {
-        ///The stages the client has completed successfully.
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub completed: ::std::vec::Vec<::std::string::String>,
-        ///Why the last attempted stage failed, if it did.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub errcode: ::std::option::Option<::std::string::String>,
-        ///A human-readable error message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-        ///The lists of stages the client can complete, one list per flow.
-        pub flows: ::std::vec::Vec<AuthenticationFlow>,
-        ///Information the client needs to complete the given stages, by login type.
-        pub params: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///The session to pass back in ``auth.session`` on the next attempt.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub session: ::std::option::Option<::std::string::String>,
-    }
-    ///`AuthenticationFlow`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct AuthenticationFlow {
-        ///The login types of each stage of this flow, in order.
-        pub stages: ::std::vec::Vec<::std::string::String>,
-    }
-    ///`ChangePasswordBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct ChangePasswordBody {
+    pub struct ChangePasswordRequest {
         ///The User-Interactive Authentication stage this request completes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub auth: ::std::option::Option<UiaAuthData>,
@@ -130,7 +111,7 @@ remembers it).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub new_password: ::std::option::Option<::std::string::String>,
     }
-    impl ::std::default::Default for ChangePasswordBody {
+    impl ::std::default::Default for ChangePasswordRequest {
         fn default() -> Self {
             Self {
                 auth: Default::default(),
@@ -139,52 +120,76 @@ remembers it).*/
             }
         }
     }
-    ///`ChangePasswordR0Body`
+    ///`ChangePasswordResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct ChangePasswordR0Body {
-        ///The User-Interactive Authentication stage this request completes.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub auth: ::std::option::Option<UiaAuthData>,
-        /**Whether the account's other devices are logged out (their
-access and refresh tokens revoked) once the password is
-changed. Defaults to `true`. The requesting device is never
-logged out.*/
-        #[serde(default = "defaults::default_bool::<true>")]
-        pub logout_devices: bool,
-        /**The password the account should have from now on. Needed
-by the first request of a session; a request that only
-completes the session may leave it out (the session
-remembers it).*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub new_password: ::std::option::Option<::std::string::String>,
-    }
-    impl ::std::default::Default for ChangePasswordR0Body {
-        fn default() -> Self {
-            Self {
-                auth: Default::default(),
-                logout_devices: defaults::default_bool::<true>(),
-                new_password: Default::default(),
-            }
+    #[serde(transparent)]
+    pub struct ChangePasswordResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for ChangePasswordResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
         }
     }
-    ///`ChangePasswordV2AlphaBody`
+    impl ::std::convert::From<ChangePasswordResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: ChangePasswordResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for ChangePasswordResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`ChangePasswordV2AlphaRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct ChangePasswordV2AlphaBody {
+    pub struct ChangePasswordV2AlphaRequest {
         /**Additional authentication information for the
 user-interactive authentication API.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub auth: ::std::option::Option<AuthData>,
+        pub auth: ::std::option::Option<UiaAuthData>,
         /**The new password for the account. Required on the first
 request of a session; the request that completes
 authentication may leave it out (the session remembers it).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub new_password: ::std::option::Option<::std::string::String>,
     }
-    ///`CheckUsernameAvailabilityR0Response`
+    ///`ChangePasswordV2AlphaResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct CheckUsernameAvailabilityR0Response {
-        ///Always `true`; a name that is not free gets a 400.
-        pub available: bool,
+    #[serde(transparent)]
+    pub struct ChangePasswordV2AlphaResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for ChangePasswordV2AlphaResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ChangePasswordV2AlphaResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: ChangePasswordV2AlphaResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for ChangePasswordV2AlphaResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
     }
     ///`CheckUsernameAvailabilityResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -192,9 +197,9 @@ authentication may leave it out (the session remembers it).*/
         ///Always `true`; a name that is not free gets a 400.
         pub available: bool,
     }
-    ///`Delete3pidFromAccountBody`
+    ///`Delete3pidFromAccountRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct Delete3pidFromAccountBody {
+    pub struct Delete3pidFromAccountRequest {
         ///The identifier to remove.
         pub address: ::std::string::String,
         /**The identity server to unpublish the identifier from.
@@ -203,85 +208,6 @@ Left out, the one it was added through is meant.*/
         pub id_server: ::std::option::Option<::std::string::String>,
         ///The kind of identifier, `email` or `msisdn`.
         pub medium: ::std::string::String,
-    }
-    ///`Delete3pidFromAccountR0Body`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct Delete3pidFromAccountR0Body {
-        ///The identifier to remove.
-        pub address: ::std::string::String,
-        /**The identity server to unpublish the identifier from.
-Left out, the one it was added through is meant.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub id_server: ::std::option::Option<::std::string::String>,
-        ///The kind of identifier, `email` or `msisdn`.
-        pub medium: ::std::string::String,
-    }
-    ///`Delete3pidFromAccountR0Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct Delete3pidFromAccountR0Response {
-        /**`success` when an identity server also unpublished the
-identifier; `no-support` when none was asked or it
-refused.*/
-        pub id_server_unbind_result: Delete3pidFromAccountR0ResponseIdServerUnbindResult,
-    }
-    /**`success` when an identity server also unpublished the
-identifier; `no-support` when none was asked or it
-refused.*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    pub enum Delete3pidFromAccountR0ResponseIdServerUnbindResult {
-        #[serde(rename = "success")]
-        Success,
-        #[serde(rename = "no-support")]
-        NoSupport,
-    }
-    impl ::std::fmt::Display for Delete3pidFromAccountR0ResponseIdServerUnbindResult {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Success => f.write_str("success"),
-                Self::NoSupport => f.write_str("no-support"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for Delete3pidFromAccountR0ResponseIdServerUnbindResult {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "success" => Ok(Self::Success),
-                "no-support" => Ok(Self::NoSupport),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str>
-    for Delete3pidFromAccountR0ResponseIdServerUnbindResult {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String>
-    for Delete3pidFromAccountR0ResponseIdServerUnbindResult {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
     }
     ///`Delete3pidFromAccountResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -350,32 +276,11 @@ refused.*/
             value.parse()
         }
     }
-    ///A Matrix-level Error
+    ///`GetAccount3pidsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct Error {
-        ///An error code.
-        pub errcode: ::std::string::String,
-        ///A human-readable error message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-    }
-    ///`GetAccount3PiDsR0Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct GetAccount3PiDsR0Response {
+    pub struct GetAccount3pidsResponse {
         ///The identifiers, each with when it was validated and added.
         pub threepids: ::std::vec::Vec<Threepid>,
-    }
-    ///`GetAccount3PiDsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct GetAccount3PiDsResponse {
-        ///The identifiers, each with when it was validated and added.
-        pub threepids: ::std::vec::Vec<Threepid>,
-    }
-    ///`GetLoginFlowsR0Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct GetLoginFlowsR0Response {
-        ///One entry per accepted login type; empty when none is.
-        pub flows: ::std::vec::Vec<LoginFlow>,
     }
     ///`GetLoginFlowsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -383,25 +288,40 @@ refused.*/
         ///One entry per accepted login type; empty when none is.
         pub flows: ::std::vec::Vec<LoginFlow>,
     }
+    ///An OpenAPI 3.0 document.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct GetOpenApiDocumentResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for GetOpenApiDocumentResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetOpenApiDocumentResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: GetOpenApiDocumentResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for GetOpenApiDocumentResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///`GetThreePidsV2AlphaResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetThreePidsV2AlphaResponse {
         ///The third party identifiers of the account.
         pub threepids: ::std::vec::Vec<ThirdPartyIdentifier>,
-    }
-    ///`GetTokenOwnerR0Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct GetTokenOwnerR0Response {
-        /**The device the token was issued for. Only tokens that
-belong to no device (an application service's) go
-without.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub device_id: ::std::option::Option<::std::string::String>,
-        ///`true` for a guest account; absent or `false` otherwise.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub is_guest: ::std::option::Option<bool>,
-        ///The full user ID of the account.
-        pub user_id: ::std::string::String,
     }
     ///`GetTokenOwnerResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -443,44 +363,6 @@ session is over and the client should start from scratch.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub soft_logout: ::std::option::Option<bool>,
     }
-    ///`LoginBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct LoginBody {
-        ///The third-party identifier that goes with `medium`.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub address: ::std::option::Option<::std::string::String>,
-        /**The device to log in as. A device the account does not
-have yet is created; left out, the server generates an ID.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub device_id: ::std::option::Option<::std::string::String>,
-        ///The account to log in to.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub identifier: ::std::option::Option<UserIdentifier>,
-        /**A human-readable name for a newly created device. Ignored
-when `device_id` names an existing device.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub initial_device_display_name: ::std::option::Option<::std::string::String>,
-        /**With `address`, a third-party identifier of the account
-(only `email`). Superseded by an `m.id.thirdparty`
-identifier.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub medium: ::std::option::Option<::std::string::String>,
-        ///The account's password; needed for `m.login.password`.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub password: ::std::option::Option<::std::string::String>,
-        /**When `true`, the client can handle refresh tokens: the access
-token it gets expires, and comes with a `refresh_token`.*/
-        #[serde(default)]
-        pub refresh_token: bool,
-        /**The login type, one of those listed by `GET /login`, such
-as `m.login.password`.*/
-        #[serde(rename = "type")]
-        pub type_: ::std::string::String,
-        /**The user ID or its localpart. The form clients used before
-`identifier`; equivalent to an `m.id.user` identifier.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub user: ::std::option::Option<::std::string::String>,
-    }
     ///`LoginFlow`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct LoginFlow {
@@ -488,9 +370,9 @@ as `m.login.password`.*/
         #[serde(rename = "type")]
         pub type_: ::std::string::String,
     }
-    ///`LoginR0Body`
+    ///`LoginRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct LoginR0Body {
+    pub struct LoginRequest {
         ///The third-party identifier that goes with `medium`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub address: ::std::option::Option<::std::string::String>,
@@ -525,28 +407,6 @@ as `m.login.password`.*/
 `identifier`; equivalent to an `m.id.user` identifier.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user: ::std::option::Option<::std::string::String>,
-    }
-    ///`LoginR0Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct LoginR0Response {
-        ///The token that authenticates this device's requests.
-        pub access_token: ::std::string::String,
-        ///The device the token belongs to, requested or created.
-        pub device_id: ::std::string::String,
-        /**How long the access token stays valid, in milliseconds.
-Absent: it does not expire.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires_in_ms: ::std::option::Option<i64>,
-        /**The server name of the homeserver. Deprecated: take the
-part of `user_id` after the first colon instead.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub home_server: ::std::option::Option<::std::string::String>,
-        /**Exchanged at `POST /refresh` for a new access token once
-this one expires. Only when the request set `refresh_token`.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub refresh_token: ::std::option::Option<::std::string::String>,
-        ///The canonical full user ID of the account.
-        pub user_id: ::std::string::String,
     }
     ///`LoginResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -570,9 +430,9 @@ this one expires. Only when the request set `refresh_token`.*/
         ///The canonical full user ID of the account.
         pub user_id: ::std::string::String,
     }
-    ///`LoginV1Body`
+    ///`LoginV1Request`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct LoginV1Body {
+    pub struct LoginV1Request {
         ///The user's password.
         pub password: ::std::string::String,
         ///The login type being used. Currently only "m.login.password" is supported.
@@ -595,6 +455,122 @@ The access token may expire at some point, and if so, it SHOULD come with a ``re
         pub refresh_token: ::std::option::Option<::std::string::String>,
         ///The fully-qualified Matrix ID of the user.
         pub user_id: ::std::string::String,
+    }
+    ///`LogoutAllRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct LogoutAllRequest(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for LogoutAllRequest {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LogoutAllRequest>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: LogoutAllRequest) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for LogoutAllRequest {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`LogoutAllResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct LogoutAllResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for LogoutAllResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LogoutAllResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: LogoutAllResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for LogoutAllResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`LogoutRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct LogoutRequest(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for LogoutRequest {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LogoutRequest>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: LogoutRequest) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for LogoutRequest {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`LogoutResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct LogoutResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for LogoutResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LogoutResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: LogoutResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for LogoutResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
     }
     ///A Matrix error or User-Interactive Authentication response, kept whole.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -625,9 +601,9 @@ The access token may expire at some point, and if so, it SHOULD come with a ``re
             Self(value)
         }
     }
-    ///`Post3PiDsBody`
+    ///`Post3pidsRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct Post3PiDsBody {
+    pub struct Post3pidsRequest {
         /**Whether the identity server should also publish the
 identifier as the user's. Defaults to `false`.*/
         #[serde(default)]
@@ -635,28 +611,9 @@ identifier as the user's. Defaults to `false`.*/
         ///The validation session that proves the user controls the identifier.
         pub three_pid_creds: ThreepidCreds,
     }
-    ///`Post3PiDsR0Body`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct Post3PiDsR0Body {
-        /**Whether the identity server should also publish the
-identifier as the user's. Defaults to `false`.*/
-        #[serde(default)]
-        pub bind: bool,
-        ///The validation session that proves the user controls the identifier.
-        pub three_pid_creds: ThreepidCreds,
-    }
-    ///`Post3PiDsR0Response`
+    ///`Post3pidsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct Post3PiDsR0Response {
-        /**Where the client should submit a validation token the
-homeserver sent to the user, when the homeserver runs the
-validation itself. This server never sends it.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub submit_url: ::std::option::Option<::std::string::String>,
-    }
-    ///`Post3PiDsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct Post3PiDsResponse {
+    pub struct Post3pidsResponse {
         /**Where the client should submit a validation token the
 homeserver sent to the user, when the homeserver runs the
 validation itself. This server never sends it.*/
@@ -678,21 +635,9 @@ is sent, rounded up to whole seconds, in the `Retry-After` header.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub retry_after_ms: ::std::option::Option<i64>,
     }
-    ///The request was rate-limited; the client may retry after ``retry_after_ms``.
+    ///`RefreshRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct RateLimited {
-        ///The ``M_LIMIT_EXCEEDED`` error code.
-        pub errcode: ::std::string::String,
-        ///A human-readable error message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-        ///The number of milliseconds the client should wait before trying the request again.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub retry_after_ms: ::std::option::Option<i64>,
-    }
-    ///`RefreshBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct RefreshBody {
+    pub struct RefreshRequest {
         ///The refresh token from registration, login or the previous refresh.
         pub refresh_token: ::std::string::String,
     }
@@ -709,40 +654,6 @@ milliseconds. Absent: it does not expire.*/
 one just sent stays valid.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub refresh_token: ::std::option::Option<::std::string::String>,
-    }
-    ///`RegisterBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct RegisterBody {
-        /**The User-Interactive Authentication stage this request
-completes. It authenticates this call, not the future
-logins of the account.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub auth: ::std::option::Option<UiaAuthData>,
-        /**The device to log in as. A device the account does not
-have yet is created; left out, the server generates an ID.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub device_id: ::std::option::Option<::std::string::String>,
-        /**When `true`, the account is created but not logged in: the
-answer carries no `access_token` and no `device_id`.*/
-        #[serde(default)]
-        pub inhibit_login: bool,
-        /**A human-readable name for the new device, shown in device
-lists. Ignored when `device_id` names an existing device.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub initial_device_display_name: ::std::option::Option<::std::string::String>,
-        /**The password of the new account. Needed by the first
-request of a session; the request completing it may leave
-it out.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub password: ::std::option::Option<::std::string::String>,
-        /**When `true`, the client can handle refresh tokens: the access
-token it gets expires, and comes with a `refresh_token`.*/
-        #[serde(default)]
-        pub refresh_token: bool,
-        /**The localpart wanted for the new user ID. Left out, the
-server picks one.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub username: ::std::option::Option<::std::string::String>,
     }
     ///`RegisterKind`
     #[derive(
@@ -804,9 +715,9 @@ server picks one.*/
             RegisterKind::User
         }
     }
-    ///`RegisterR0Body`
+    ///`RegisterRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct RegisterR0Body {
+    pub struct RegisterRequest {
         /**The User-Interactive Authentication stage this request
 completes. It authenticates this call, not the future
 logins of the account.*/
@@ -838,93 +749,6 @@ server picks one.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub username: ::std::option::Option<::std::string::String>,
     }
-    ///`RegisterR0Kind`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    pub enum RegisterR0Kind {
-        #[serde(rename = "user")]
-        User,
-        #[serde(rename = "guest")]
-        Guest,
-    }
-    impl ::std::fmt::Display for RegisterR0Kind {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::User => f.write_str("user"),
-                Self::Guest => f.write_str("guest"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for RegisterR0Kind {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "user" => Ok(Self::User),
-                "guest" => Ok(Self::Guest),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for RegisterR0Kind {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for RegisterR0Kind {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::default::Default for RegisterR0Kind {
-        fn default() -> Self {
-            RegisterR0Kind::User
-        }
-    }
-    ///`RegisterR0Response`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct RegisterR0Response {
-        /**The token that authenticates the new device's requests.
-Absent when `inhibit_login` was set.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub access_token: ::std::option::Option<::std::string::String>,
-        /**The device the token belongs to: the one requested, or
-one the server created. Absent when `inhibit_login` was set.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub device_id: ::std::option::Option<::std::string::String>,
-        /**How long the access token stays valid, in milliseconds.
-Absent: it does not expire.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires_in_ms: ::std::option::Option<i64>,
-        /**The server name of the homeserver. Deprecated: take the
-part of `user_id` after the first colon instead.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub home_server: ::std::option::Option<::std::string::String>,
-        /**Exchanged at `POST /refresh` for a new access token once
-this one expires. Only when the request set
-`refresh_token`, and never with `inhibit_login`.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub refresh_token: ::std::option::Option<::std::string::String>,
-        ///The full Matrix user ID of the new account.
-        pub user_id: ::std::string::String,
-    }
     ///`RegisterResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RegisterResponse {
@@ -952,13 +776,13 @@ this one expires. Only when the request set
         ///The full Matrix user ID of the new account.
         pub user_id: ::std::string::String,
     }
-    ///`RegisterV2AlphaBody`
+    ///`RegisterV2AlphaRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct RegisterV2AlphaBody {
+    pub struct RegisterV2AlphaRequest {
         /**Additional authentication information for the
 user-interactive authentication API.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub auth: ::std::option::Option<AuthData>,
+        pub auth: ::std::option::Option<UiaAuthData>,
         /**If true, the server binds the email used for authentication to
 the Matrix ID with the ID Server.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1060,22 +884,9 @@ optional port (`id.example.org`, `id.example.org:8090`).*/
         ///The session ID the identity server handed out.
         pub sid: ::std::string::String,
     }
-    ///The access or refresh token is missing, unknown, revoked or expired.
+    ///`TokenRefreshV2AlphaRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct TokenError {
-        ///``M_MISSING_TOKEN`` or ``M_UNKNOWN_TOKEN``.
-        pub errcode: ::std::string::String,
-        ///A human-readable error message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-        /**With ``M_UNKNOWN_TOKEN``: true when the token merely expired, so the
-client may keep its local state and log in again.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub soft_logout: ::std::option::Option<bool>,
-    }
-    ///`TokenRefreshV2AlphaBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct TokenRefreshV2AlphaBody {
+    pub struct TokenRefreshV2AlphaRequest {
         ///The refresh token which was issued by the server.
         pub refresh_token: ::std::string::String,
     }
@@ -1148,44 +959,30 @@ type (e.g. the public key of a captcha). Often empty.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub session: ::std::option::Option<::std::string::String>,
     }
+    /**Either User-Interactive Authentication is not finished (a UIA
+challenge: `flows`, `params`, `session`, and `errcode` when the stage
+just attempted failed), or the access token sent is missing or not
+valid (`M_MISSING_TOKEN`, `M_UNKNOWN_TOKEN` with `soft_logout`).*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum UiaChallengeOrInvalidToken {
+        UiaChallenge(UiaChallenge),
+        InvalidToken(InvalidToken),
+    }
+    impl ::std::convert::From<UiaChallenge> for UiaChallengeOrInvalidToken {
+        fn from(value: UiaChallenge) -> Self {
+            Self::UiaChallenge(value)
+        }
+    }
+    impl ::std::convert::From<InvalidToken> for UiaChallengeOrInvalidToken {
+        fn from(value: InvalidToken) -> Self {
+            Self::InvalidToken(value)
+        }
+    }
     ///`UiaFlow`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UiaFlow {
         ///The stage types of this flow, in the order they must be completed.
-        pub stages: ::std::vec::Vec<::std::string::String>,
-    }
-    /**Either a User-Interactive Authentication response (``flows``,
-``params``, ``session``, ``completed``), or a token error
-(``M_MISSING_TOKEN``, ``M_UNKNOWN_TOKEN`` with ``soft_logout``) when the
-access token is missing or not valid. Swagger 2.0 cannot say "one of",
-so this schema lists the keys of both.*/
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct Unauthorized {
-        ///The stages the client has completed successfully.
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub completed: ::std::vec::Vec<::std::string::String>,
-        ///Why authentication failed, if it did.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub errcode: ::std::option::Option<::std::string::String>,
-        ///A human-readable error message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-        ///The lists of stages the client can complete, one list per flow.
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub flows: ::std::vec::Vec<UnauthorizedFlowsItem>,
-        ///Information the client needs to complete the given stages, by login type.
-        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
-        pub params: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///The session to pass back in ``auth.session`` on the next attempt.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub session: ::std::option::Option<::std::string::String>,
-        ///With ``M_UNKNOWN_TOKEN``, whether the client may keep its state and log in again.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub soft_logout: ::std::option::Option<bool>,
-    }
-    ///`UnauthorizedFlowsItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct UnauthorizedFlowsItem {
         pub stages: ::std::vec::Vec<::std::string::String>,
     }
     /**Names the account a client wants to log in to. `type` says how: by
@@ -1193,32 +990,213 @@ Matrix user ID (`m.id.user`), by an email address or other third-party
 identifier bound to the account (`m.id.thirdparty`), or by phone number
 (`m.id.phone`).*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(tag = "type")]
+    #[serde(untagged)]
     pub enum UserIdentifier {
-        ///The account's Matrix user ID.
-        #[serde(rename = "m.id.user")]
-        MIdUser {
-            /**The full user ID (`@wren:example.org`) or only its localpart
-(`wren`). Letter case does not matter.*/
-            user: ::std::string::String,
-        },
-        ///A third-party identifier bound to the account.
-        #[serde(rename = "m.id.thirdparty")]
-        MIdThirdparty {
-            ///The identifier itself, e.g. the email address.
-            address: ::std::string::String,
-            ///The kind of identifier, such as `email`.
-            medium: ::std::string::String,
-        },
-        ///A phone number bound to the account, in national form.
-        #[serde(rename = "m.id.phone")]
-        MIdPhone {
-            /**The two-letter ISO 3166-1 code of the country the number belongs
+        User(UserIdentifierUser),
+        ThirdParty(UserIdentifierThirdParty),
+        Phone(UserIdentifierPhone),
+    }
+    impl ::std::convert::From<UserIdentifierUser> for UserIdentifier {
+        fn from(value: UserIdentifierUser) -> Self {
+            Self::User(value)
+        }
+    }
+    impl ::std::convert::From<UserIdentifierThirdParty> for UserIdentifier {
+        fn from(value: UserIdentifierThirdParty) -> Self {
+            Self::ThirdParty(value)
+        }
+    }
+    impl ::std::convert::From<UserIdentifierPhone> for UserIdentifier {
+        fn from(value: UserIdentifierPhone) -> Self {
+            Self::Phone(value)
+        }
+    }
+    ///A phone number bound to the account, in national form.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserIdentifierPhone {
+        /**The two-letter ISO 3166-1 code of the country the number belongs
 to, which the server uses to put it in international form.*/
-            country: ::std::string::String,
-            ///The number as the user would dial it in that country.
-            phone: ::std::string::String,
-        },
+        pub country: ::std::string::String,
+        ///The number as the user would dial it in that country.
+        pub phone: ::std::string::String,
+        ///Identifies the account by phone number.
+        #[serde(rename = "type")]
+        pub type_: UserIdentifierPhoneType,
+    }
+    ///Identifies the account by phone number.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum UserIdentifierPhoneType {
+        #[serde(rename = "m.id.phone")]
+        MIdPhone,
+    }
+    impl ::std::fmt::Display for UserIdentifierPhoneType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::MIdPhone => f.write_str("m.id.phone"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for UserIdentifierPhoneType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "m.id.phone" => Ok(Self::MIdPhone),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserIdentifierPhoneType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserIdentifierPhoneType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A third-party identifier bound to the account.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserIdentifierThirdParty {
+        ///The identifier itself, e.g. the email address.
+        pub address: ::std::string::String,
+        ///The kind of identifier, such as `email`.
+        pub medium: ::std::string::String,
+        ///Identifies the account by a third-party identifier.
+        #[serde(rename = "type")]
+        pub type_: UserIdentifierThirdPartyType,
+    }
+    ///Identifies the account by a third-party identifier.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum UserIdentifierThirdPartyType {
+        #[serde(rename = "m.id.thirdparty")]
+        MIdThirdparty,
+    }
+    impl ::std::fmt::Display for UserIdentifierThirdPartyType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::MIdThirdparty => f.write_str("m.id.thirdparty"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for UserIdentifierThirdPartyType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "m.id.thirdparty" => Ok(Self::MIdThirdparty),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserIdentifierThirdPartyType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for UserIdentifierThirdPartyType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The account's Matrix user ID.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserIdentifierUser {
+        ///Identifies the account by its Matrix user ID.
+        #[serde(rename = "type")]
+        pub type_: UserIdentifierUserType,
+        /**The full user ID (`@wren:example.org`) or only its localpart
+(`wren`). Letter case does not matter.*/
+        pub user: ::std::string::String,
+    }
+    ///Identifies the account by its Matrix user ID.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum UserIdentifierUserType {
+        #[serde(rename = "m.id.user")]
+        MIdUser,
+    }
+    impl ::std::fmt::Display for UserIdentifierUserType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::MIdUser => f.write_str("m.id.user"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for UserIdentifierUserType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "m.id.user" => Ok(Self::MIdUser),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserIdentifierUserType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserIdentifierUserType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
     }
     /// Generation of default values for serde.
     pub mod defaults {
@@ -1266,7 +1244,7 @@ The account operations of the Matrix Client-Server API, as served by
 matrix-accounts: registration with User-Interactive Authentication,
 login, token refresh, password change and third party identifiers.
 
-Version: 1.0.0*/
+Version: 2.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -1302,7 +1280,7 @@ impl Client {
 }
 impl ClientInfo<()> for Client {
     fn api_version() -> &'static str {
-        "1.0.0"
+        "2.0.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -1332,7 +1310,7 @@ Sends a `POST` request to `/_matrix/client/api/v1/login`
 */
     pub async fn login_v1<'a>(
         &'a self,
-        body: &'a types::LoginV1Body,
+        body: &'a types::LoginV1Request,
     ) -> Result<ResponseValue<types::LoginV1Response>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/api/v1/login", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -1361,13 +1339,10 @@ Sends a `POST` request to `/_matrix/client/api/v1/login`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -1399,9 +1374,9 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/password`
 */
     pub async fn change_password_v2_alpha<'a>(
         &'a self,
-        body: &'a types::ChangePasswordV2AlphaBody,
+        body: &'a types::ChangePasswordV2AlphaRequest,
     ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        ResponseValue<types::ChangePasswordV2AlphaResponse>,
         Error<types::MatrixError>,
     > {
         let url = format!(
@@ -1433,16 +1408,10 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/password`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            404u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -1468,7 +1437,7 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/register`
 */
     pub async fn register_v2_alpha<'a>(
         &'a self,
-        body: &'a types::RegisterV2AlphaBody,
+        body: &'a types::RegisterV2AlphaRequest,
     ) -> Result<
         ResponseValue<types::RegisterV2AlphaResponse>,
         Error<types::MatrixError>,
@@ -1500,16 +1469,10 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/register`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -1560,7 +1523,10 @@ Sends a `GET` request to `/_matrix/client/api/v2_alpha/account/3pid`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            401u16 => {
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -1581,9 +1547,9 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/3pid`
 */
     pub async fn add_three_pid_v2_alpha<'a>(
         &'a self,
-        body: &'a types::AddThreePidV2AlphaBody,
+        body: &'a types::AddThreePidV2AlphaRequest,
     ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        ResponseValue<types::AddThreePidV2AlphaResponse>,
         Error<types::MatrixError>,
     > {
         let url = format!("{}/_matrix/client/api/v2_alpha/account/3pid", self.baseurl,);
@@ -1613,13 +1579,10 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/3pid`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -1640,7 +1603,7 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/tokenrefresh`
 */
     pub async fn token_refresh_v2_alpha<'a>(
         &'a self,
-        body: &'a types::TokenRefreshV2AlphaBody,
+        body: &'a types::TokenRefreshV2AlphaRequest,
     ) -> Result<
         ResponseValue<types::TokenRefreshV2AlphaResponse>,
         Error<types::MatrixError>,
@@ -1672,10 +1635,10 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/tokenrefresh`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -1692,7 +1655,7 @@ Sends a `GET` request to `/_matrix/client/v3/login`
 */
     pub async fn get_login_flows<'a>(
         &'a self,
-    ) -> Result<ResponseValue<types::GetLoginFlowsResponse>, Error<()>> {
+    ) -> Result<ResponseValue<types::GetLoginFlowsResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/v3/login", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1719,6 +1682,12 @@ Sends a `GET` request to `/_matrix/client/v3/login`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1749,7 +1718,7 @@ Sends a `POST` request to `/_matrix/client/v3/login`
 */
     pub async fn login<'a>(
         &'a self,
-        body: &'a types::LoginBody,
+        body: &'a types::LoginRequest,
     ) -> Result<ResponseValue<types::LoginResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/v3/login", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -1778,13 +1747,10 @@ Sends a `POST` request to `/_matrix/client/v3/login`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -1801,7 +1767,7 @@ Sends a `GET` request to `/_matrix/client/r0/login`
 */
     pub async fn get_login_flows_r0<'a>(
         &'a self,
-    ) -> Result<ResponseValue<types::GetLoginFlowsR0Response>, Error<()>> {
+    ) -> Result<ResponseValue<types::GetLoginFlowsResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/r0/login", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1828,6 +1794,12 @@ Sends a `GET` request to `/_matrix/client/r0/login`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1858,8 +1830,8 @@ Sends a `POST` request to `/_matrix/client/r0/login`
 */
     pub async fn login_r0<'a>(
         &'a self,
-        body: &'a types::LoginR0Body,
-    ) -> Result<ResponseValue<types::LoginR0Response>, Error<types::MatrixError>> {
+        body: &'a types::LoginRequest,
+    ) -> Result<ResponseValue<types::LoginResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/r0/login", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1887,13 +1859,10 @@ Sends a `POST` request to `/_matrix/client/r0/login`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -1914,11 +1883,8 @@ Arguments:
 */
     pub async fn logout<'a>(
         &'a self,
-        body: &'a ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-        Error<types::MatrixError>,
-    > {
+        body: &'a types::LogoutRequest,
+    ) -> Result<ResponseValue<types::LogoutResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/v3/logout", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1946,10 +1912,10 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -1970,11 +1936,8 @@ Arguments:
 */
     pub async fn logout_r0<'a>(
         &'a self,
-        body: &'a ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-        Error<types::MatrixError>,
-    > {
+        body: &'a types::LogoutRequest,
+    ) -> Result<ResponseValue<types::LogoutResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/r0/logout", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2002,10 +1965,10 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2030,11 +1993,8 @@ Arguments:
 */
     pub async fn logout_all<'a>(
         &'a self,
-        body: &'a ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-        Error<types::MatrixError>,
-    > {
+        body: &'a types::LogoutAllRequest,
+    ) -> Result<ResponseValue<types::LogoutAllResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/v3/logout/all", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2062,10 +2022,10 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2090,11 +2050,8 @@ Arguments:
 */
     pub async fn logout_all_r0<'a>(
         &'a self,
-        body: &'a ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-        Error<types::MatrixError>,
-    > {
+        body: &'a types::LogoutAllRequest,
+    ) -> Result<ResponseValue<types::LogoutAllResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/r0/logout/all", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2122,10 +2079,10 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2160,9 +2117,9 @@ Sends a `POST` request to `/_matrix/client/v3/account/password`
 */
     pub async fn change_password<'a>(
         &'a self,
-        body: &'a types::ChangePasswordBody,
+        body: &'a types::ChangePasswordRequest,
     ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        ResponseValue<types::ChangePasswordResponse>,
         Error<types::MatrixError>,
     > {
         let url = format!("{}/_matrix/client/v3/account/password", self.baseurl,);
@@ -2192,16 +2149,10 @@ Sends a `POST` request to `/_matrix/client/v3/account/password`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            404u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2236,9 +2187,9 @@ Sends a `POST` request to `/_matrix/client/r0/account/password`
 */
     pub async fn change_password_r0<'a>(
         &'a self,
-        body: &'a types::ChangePasswordR0Body,
+        body: &'a types::ChangePasswordRequest,
     ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        ResponseValue<types::ChangePasswordResponse>,
         Error<types::MatrixError>,
     > {
         let url = format!("{}/_matrix/client/r0/account/password", self.baseurl,);
@@ -2268,16 +2219,10 @@ Sends a `POST` request to `/_matrix/client/r0/account/password`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            404u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2300,7 +2245,7 @@ Sends a `POST` request to `/_matrix/client/v3/refresh`
 */
     pub async fn refresh<'a>(
         &'a self,
-        body: &'a types::RefreshBody,
+        body: &'a types::RefreshRequest,
     ) -> Result<ResponseValue<types::RefreshResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/v3/refresh", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -2329,10 +2274,10 @@ Sends a `POST` request to `/_matrix/client/v3/refresh`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2379,7 +2324,7 @@ Arguments:
     pub async fn register<'a>(
         &'a self,
         kind: Option<types::RegisterKind>,
-        body: &'a types::RegisterBody,
+        body: &'a types::RegisterRequest,
     ) -> Result<ResponseValue<types::RegisterResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/v3/register", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -2409,16 +2354,10 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2464,9 +2403,9 @@ Arguments:
 */
     pub async fn register_r0<'a>(
         &'a self,
-        kind: Option<types::RegisterR0Kind>,
-        body: &'a types::RegisterR0Body,
-    ) -> Result<ResponseValue<types::RegisterR0Response>, Error<types::MatrixError>> {
+        kind: Option<types::RegisterKind>,
+        body: &'a types::RegisterRequest,
+    ) -> Result<ResponseValue<types::RegisterResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/r0/register", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2495,16 +2434,10 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2559,7 +2492,10 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2584,7 +2520,7 @@ Arguments:
         &'a self,
         username: &'a str,
     ) -> Result<
-        ResponseValue<types::CheckUsernameAvailabilityR0Response>,
+        ResponseValue<types::CheckUsernameAvailabilityResponse>,
         Error<types::MatrixError>,
     > {
         let url = format!("{}/_matrix/client/r0/register/available", self.baseurl,);
@@ -2614,7 +2550,10 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2636,7 +2575,7 @@ Sends a `GET` request to `/_matrix/client/v3/account/3pid`
     pub async fn get_account3_pi_ds<'a>(
         &'a self,
     ) -> Result<
-        ResponseValue<types::GetAccount3PiDsResponse>,
+        ResponseValue<types::GetAccount3pidsResponse>,
         Error<types::MatrixError>,
     > {
         let url = format!("{}/_matrix/client/v3/account/3pid", self.baseurl,);
@@ -2665,10 +2604,10 @@ Sends a `GET` request to `/_matrix/client/v3/account/3pid`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            401u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            403u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2697,8 +2636,8 @@ Sends a `POST` request to `/_matrix/client/v3/account/3pid`
 */
     pub async fn post3_pi_ds<'a>(
         &'a self,
-        body: &'a types::Post3PiDsBody,
-    ) -> Result<ResponseValue<types::Post3PiDsResponse>, Error<types::MatrixError>> {
+        body: &'a types::Post3pidsRequest,
+    ) -> Result<ResponseValue<types::Post3pidsResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/v3/account/3pid", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2726,16 +2665,10 @@ Sends a `POST` request to `/_matrix/client/v3/account/3pid`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2757,7 +2690,7 @@ Sends a `GET` request to `/_matrix/client/r0/account/3pid`
     pub async fn get_account3_pi_ds_r0<'a>(
         &'a self,
     ) -> Result<
-        ResponseValue<types::GetAccount3PiDsR0Response>,
+        ResponseValue<types::GetAccount3pidsResponse>,
         Error<types::MatrixError>,
     > {
         let url = format!("{}/_matrix/client/r0/account/3pid", self.baseurl,);
@@ -2786,10 +2719,10 @@ Sends a `GET` request to `/_matrix/client/r0/account/3pid`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            401u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            403u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2818,8 +2751,8 @@ Sends a `POST` request to `/_matrix/client/r0/account/3pid`
 */
     pub async fn post3_pi_ds_r0<'a>(
         &'a self,
-        body: &'a types::Post3PiDsR0Body,
-    ) -> Result<ResponseValue<types::Post3PiDsR0Response>, Error<types::MatrixError>> {
+        body: &'a types::Post3pidsRequest,
+    ) -> Result<ResponseValue<types::Post3pidsResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/r0/account/3pid", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2847,16 +2780,10 @@ Sends a `POST` request to `/_matrix/client/r0/account/3pid`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2884,11 +2811,8 @@ Sends a `POST` request to `/_matrix/client/v3/account/3pid/add`
 */
     pub async fn add3_pid<'a>(
         &'a self,
-        body: &'a types::Add3PidBody,
-    ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-        Error<types::MatrixError>,
-    > {
+        body: &'a types::Add3pidRequest,
+    ) -> Result<ResponseValue<types::Add3pidResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/v3/account/3pid/add", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2916,19 +2840,10 @@ Sends a `POST` request to `/_matrix/client/v3/account/3pid/add`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            404u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -2954,13 +2869,10 @@ account already has is refused.
 Sends a `POST` request to `/_matrix/client/r0/account/3pid/add`
 
 */
-    pub async fn add3_pidr0<'a>(
+    pub async fn add3_pid_r0<'a>(
         &'a self,
-        body: &'a types::Add3Pidr0Body,
-    ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-        Error<types::MatrixError>,
-    > {
+        body: &'a types::Add3pidRequest,
+    ) -> Result<ResponseValue<types::Add3pidResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/r0/account/3pid/add", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2980,7 +2892,7 @@ Sends a `POST` request to `/_matrix/client/r0/account/3pid/add`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "add3_pidr0",
+            operation_id: "add3_pid_r0",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2988,19 +2900,10 @@ Sends a `POST` request to `/_matrix/client/r0/account/3pid/add`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            404u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            429u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -3021,7 +2924,7 @@ Sends a `POST` request to `/_matrix/client/v3/account/3pid/delete`
 */
     pub async fn delete3pid_from_account<'a>(
         &'a self,
-        body: &'a types::Delete3pidFromAccountBody,
+        body: &'a types::Delete3pidFromAccountRequest,
     ) -> Result<
         ResponseValue<types::Delete3pidFromAccountResponse>,
         Error<types::MatrixError>,
@@ -3053,13 +2956,10 @@ Sends a `POST` request to `/_matrix/client/v3/account/3pid/delete`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -3080,9 +2980,9 @@ Sends a `POST` request to `/_matrix/client/r0/account/3pid/delete`
 */
     pub async fn delete3pid_from_account_r0<'a>(
         &'a self,
-        body: &'a types::Delete3pidFromAccountR0Body,
+        body: &'a types::Delete3pidFromAccountRequest,
     ) -> Result<
-        ResponseValue<types::Delete3pidFromAccountR0Response>,
+        ResponseValue<types::Delete3pidFromAccountResponse>,
         Error<types::MatrixError>,
     > {
         let url = format!("{}/_matrix/client/r0/account/3pid/delete", self.baseurl,);
@@ -3112,13 +3012,10 @@ Sends a `POST` request to `/_matrix/client/r0/account/3pid/delete`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16 => {
+            400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
-            401u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            403u16 => {
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -3143,7 +3040,7 @@ Sends a `GET` request to `/_matrix/client/versions`
 */
     pub async fn get_versions<'a>(
         &'a self,
-    ) -> Result<ResponseValue<types::GetVersionsResponse>, Error<()>> {
+    ) -> Result<ResponseValue<types::GetVersionsResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/versions", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -3170,6 +3067,12 @@ Sends a `GET` request to `/_matrix/client/versions`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -3212,7 +3115,10 @@ Sends a `GET` request to `/_matrix/client/v3/account/whoami`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            401u16 => {
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -3230,10 +3136,7 @@ Sends a `GET` request to `/_matrix/client/r0/account/whoami`
 */
     pub async fn get_token_owner_r0<'a>(
         &'a self,
-    ) -> Result<
-        ResponseValue<types::GetTokenOwnerR0Response>,
-        Error<types::MatrixError>,
-    > {
+    ) -> Result<ResponseValue<types::GetTokenOwnerResponse>, Error<types::MatrixError>> {
         let url = format!("{}/_matrix/client/r0/account/whoami", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -3260,7 +3163,10 @@ Sends a `GET` request to `/_matrix/client/r0/account/whoami`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            401u16 => {
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
@@ -3278,8 +3184,8 @@ Sends a `GET` request to `/openapi.json`
     pub async fn get_open_api_document<'a>(
         &'a self,
     ) -> Result<
-        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-        Error<()>,
+        ResponseValue<types::GetOpenApiDocumentResponse>,
+        Error<types::MatrixError>,
     > {
         let url = format!("{}/openapi.json", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -3307,6 +3213,12 @@ Sends a `GET` request to `/openapi.json`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -3322,7 +3234,7 @@ Sends a `GET` request to `/docs`
 */
     pub async fn get_reference_page<'a>(
         &'a self,
-    ) -> Result<ResponseValue<ByteStream>, Error<()>> {
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
         let url = format!("{}/docs", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -3341,6 +3253,12 @@ Sends a `GET` request to `/docs`
         let response = result?;
         match response.status().as_u16() {
             200u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }

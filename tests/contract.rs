@@ -146,9 +146,9 @@ impl Request {
     }
 }
 
-/// The operation family of a route: `loginR0` is served like `login`.
+/// The operation family of a route: `login_R0` is served like `login`.
 fn family(operation: &Operation) -> &str {
-    operation.id.strip_suffix("R0").unwrap_or(&operation.id)
+    operation.id.strip_suffix("_R0").unwrap_or(&operation.id)
 }
 
 /// The documented success status of an operation.

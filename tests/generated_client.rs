@@ -24,9 +24,9 @@ fn client_with_token(server: &TestServer, token: &str) -> Client {
     Client::new_with_client(&server.base, reqwest::Client::builder().default_headers(headers).build().unwrap())
 }
 
-fn auth(fields: Value) -> types::AuthData {
+fn auth(fields: Value) -> types::UiaAuthData {
     let Value::Object(fields) = fields else { unreachable!("auth is an object") };
-    types::AuthData(fields)
+    types::UiaAuthData(fields)
 }
 
 /// The body of a documented error answer, with its status.
@@ -44,7 +44,7 @@ async fn the_generated_client_covers_an_account_lifetime() {
 
     // Register: the first request gets a UIA challenge, the second
     // completes it with the session and nothing else.
-    let first = types::RegisterV2AlphaBody {
+    let first = types::RegisterV2AlphaRequest {
         username: Some("Lark".into()),
         password: Some("first-pass".into()),
         auth: None,
@@ -54,7 +54,7 @@ async fn the_generated_client_covers_an_account_lifetime() {
     assert_eq!(status, 401);
     assert_eq!(challenge["flows"], json!([{"stages": ["m.login.dummy"]}]));
     let session = challenge["session"].as_str().expect("a UIA session").to_owned();
-    let completing = types::RegisterV2AlphaBody {
+    let completing = types::RegisterV2AlphaRequest {
         auth: Some(auth(json!({"type": "m.login.dummy", "session": session}))),
         username: None,
         password: None,
@@ -66,14 +66,14 @@ async fn the_generated_client_covers_an_account_lifetime() {
 
     // Log in, any letter case.
     let login =
-        types::LoginV1Body { type_: "m.login.password".into(), user: "LARK".into(), password: "first-pass".into() };
+        types::LoginV1Request { type_: "m.login.password".into(), user: "LARK".into(), password: "first-pass".into() };
     let logged_in = anonymous.login_v1(&login).await.unwrap().into_inner();
     assert_eq!(logged_in.user_id, "@lark:localhost");
     let refresh_token = logged_in.refresh_token.expect("the seed's login gives a refresh token");
 
     // Refresh: a new pair, and the new access token works.
     let refreshed = anonymous
-        .token_refresh_v2_alpha(&types::TokenRefreshV2AlphaBody { refresh_token: refresh_token.clone() })
+        .token_refresh_v2_alpha(&types::TokenRefreshV2AlphaRequest { refresh_token: refresh_token.clone() })
         .await
         .unwrap()
         .into_inner();
@@ -83,17 +83,17 @@ async fn the_generated_client_covers_an_account_lifetime() {
     assert!(threepids.threepids.is_empty());
 
     // Change the password with m.login.password, in one request.
-    let change = types::ChangePasswordV2AlphaBody {
+    let change = types::ChangePasswordV2AlphaRequest {
         new_password: Some("second-pass".into()),
         auth: Some(auth(json!({"type": "m.login.password", "user": "lark", "password": "first-pass"}))),
     };
     me.change_password_v2_alpha(&change).await.unwrap();
     let old =
-        types::LoginV1Body { type_: "m.login.password".into(), user: "lark".into(), password: "first-pass".into() };
+        types::LoginV1Request { type_: "m.login.password".into(), user: "lark".into(), password: "first-pass".into() };
     let (status, refused) = error_body(anonymous.login_v1(&old).await.unwrap_err());
     assert_eq!((status, refused["errcode"].as_str()), (403, Some("M_FORBIDDEN")));
     let new =
-        types::LoginV1Body { type_: "m.login.password".into(), user: "lark".into(), password: "second-pass".into() };
+        types::LoginV1Request { type_: "m.login.password".into(), user: "lark".into(), password: "second-pass".into() };
     anonymous.login_v1(&new).await.unwrap();
 
     // The caller's own token survived the password change.

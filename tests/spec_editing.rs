@@ -79,6 +79,7 @@ paths:
     get:
       summary: Says hello.
       operationId: getGreeting
+      security: []
       responses:
         200:
           description: A greeting.
@@ -117,7 +118,7 @@ async fn a_broken_ref_fails_the_build_naming_file_and_yaml_path() {
     let project = copy_project();
     let file = project.path().join("api/client-server/v2_alpha/tokenrefresh.yaml");
     let yaml = std::fs::read_to_string(&file).expect("reading the YAML");
-    let broken = yaml.replacen("definitions/token_error.yaml", "definitions/no_such_file.yaml", 1);
+    let broken = yaml.replacen("definitions/invalid_token.yaml", "definitions/no_such_file.yaml", 1);
     assert_ne!(yaml, broken, "the fixture must contain the ref to break");
     std::fs::write(&file, broken).expect("writing the broken YAML");
 

@@ -170,6 +170,7 @@ pub enum Rule {
     ExampleTypo,
     ExampleNotJson,
     ExampleUnchecked,
+    UndeclaredStatus,
 }
 
 impl Rule {
@@ -192,6 +193,7 @@ impl Rule {
             Rule::ExampleTypo => "example-typo",
             Rule::ExampleNotJson => "example-not-json",
             Rule::ExampleUnchecked => "example-unchecked",
+            Rule::UndeclaredStatus => "undeclared-status",
         }
     }
 
@@ -218,6 +220,9 @@ impl Rule {
             Rule::ExampleTypo => "correct the value to the one the description quotes",
             Rule::ExampleNotJson => "write the example as YAML, or as a string that is valid JSON",
             Rule::ExampleUnchecked => "simplify the schema so that it compiles as JSON Schema",
+            Rule::UndeclaredStatus => {
+                "declare the status, or a `default` response with the Matrix error schema; a public operation says `security: []`"
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ pub mod client;
 pub mod docs;
 pub mod document;
 pub mod handlers;
-mod names;
+pub(crate) mod names;
 pub mod server;
 mod types;
 

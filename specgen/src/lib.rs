@@ -127,8 +127,9 @@ pub struct Route {
     /// operation is served under.
     pub operation_id: String,
     /// Unique in the document: `operation_id` for the operation's first
-    /// server, `operation_id` + the prefix's last segment in UpperCamelCase
-    /// for the others (`loginR0`).
+    /// server, `operation_id` + `_` + the prefix's last segment in
+    /// UpperCamelCase for the others (`login_R0`, `add3PID_R0`: the
+    /// underscore keeps generators from gluing the suffix to an acronym).
     pub route_id: String,
     /// Upper-case HTTP method.
     pub method: String,

@@ -17,16 +17,16 @@ fn server_enum_values_give_one_route_per_prefix() {
         routes,
         [
             ("getRoom", "GET", "/_matrix/client/v3/rooms/{roomId}"),
-            ("getRoomR0", "GET", "/_matrix/client/r0/rooms/{roomId}"),
+            ("getRoom_R0", "GET", "/_matrix/client/r0/rooms/{roomId}"),
             ("getVersions", "GET", "/_matrix/client/versions"),
             ("getConfig", "GET", "/_matrix/media/v3/media/config"),
-            ("getConfigR0", "GET", "/_matrix/media/r0/media/config"),
+            ("getConfig_R0", "GET", "/_matrix/media/r0/media/config"),
         ]
     );
     assert!(spec.routes.iter().filter(|r| r.operation_id == "getRoom").count() == 2);
     assert_eq!(spec.operations, 3);
     let doc = document(&spec);
-    assert_eq!(doc["paths"]["/_matrix/client/r0/rooms/{roomId}"]["get"]["operationId"], "getRoomR0");
+    assert_eq!(doc["paths"]["/_matrix/client/r0/rooms/{roomId}"]["get"]["operationId"], "getRoom_R0");
     assert_eq!(doc["servers"], json!([{"url": "/"}]));
     assert_eq!(doc["info"], json!({"title": "openapi31", "version": "0.0.0"}));
 }
@@ -54,8 +54,11 @@ fn nullable_types_const_and_examples() {
 #[test]
 fn numeric_exclusive_bounds_become_booleans() {
     let doc = document(&load("openapi31"));
-    let size = &doc["paths"]["/_matrix/media/v3/media/config"]["get"]["responses"]["200"]["content"]["application/json"]
-        ["schema"]["properties"]["size"];
+    // The inline response body is published as a named schema.
+    let body = &doc["paths"]["/_matrix/media/v3/media/config"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(body, &json!({"$ref": "#/components/schemas/GetConfigResponse"}));
+    let size = &doc["components"]["schemas"]["GetConfigResponse"]["properties"]["size"];
     assert_eq!(size, &json!({"type": "integer", "minimum": 0, "exclusiveMinimum": true}));
 }
 

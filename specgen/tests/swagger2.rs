@@ -29,10 +29,15 @@ fn body_parameter_becomes_a_request_body_with_a_parsed_example() {
     let doc = document(&spec);
     let body = &doc["paths"]["/_matrix/client/v3/login"]["post"]["requestBody"];
     assert_eq!(body["required"], json!(true));
-    let schema = &body["content"]["application/json"]["schema"];
+    // The inline body is published as a schema named after the operation.
+    let media = &body["content"]["application/json"];
+    assert_eq!(media["schema"], json!({"$ref": "#/components/schemas/LoginRequest"}));
+    let schema = &doc["components"]["schemas"]["LoginRequest"];
     assert_eq!(schema["type"], "object");
-    // `example: |- {...}` (a string holding JSON) became the JSON value.
+    // `example: |- {...}` (a string holding JSON) became the JSON value,
+    // copied to the media type, which keeps the operation's example.
     assert_eq!(schema["example"], json!({"type": "m.login.pasword", "user": "cheeky_monkey"}));
+    assert_eq!(media["example"], schema["example"]);
 }
 
 #[test]
@@ -104,7 +109,7 @@ fn same_stem_different_content_gets_a_qualified_name() {
     let doc = document(&load("swagger2"));
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     let names: Vec<&String> = schemas.keys().collect();
-    assert_eq!(names, ["Error", "LoginResponse", "V2Error"]);
+    assert_eq!(names, ["Error", "LoginRequest", "LoginResponse", "RegisterRequest", "V2Error"]);
     let register = &doc["paths"]["/_matrix/client/v2_alpha/register"]["post"]["responses"];
     assert_eq!(register["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/V2Error");
     // The same file reached from another folder is the same schema.

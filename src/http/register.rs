@@ -57,7 +57,7 @@ impl Registration for Handlers {
             // UIA follow-up keep what the session's first request asked for.
             inhibit_login: body.inhibit_login.then_some(true),
             refresh_token: body.refresh_token.then_some(true),
-            guest: matches!(query.kind, types::RegisterQueryKind::Guest),
+            guest: matches!(query.kind, Some(types::RegisterKind::Guest)),
         };
         let auth = body.auth.map(|auth| Value::Object(auth.0));
         let registered = self.accounts.register(registration, auth, &self.client(request)).await?;

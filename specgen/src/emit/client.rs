@@ -6,7 +6,8 @@
 //! adjusted copy: every error response shares one schema, a JSON object
 //! kept whole (UIA challenges, rate limits and plain errors all read as
 //! `errcode`, `error` and whatever else the server sent), and media types
-//! without a schema accept any JSON. Open objects become maps, as for the
+//! without a schema accept any JSON, and a `default` response becomes
+//! `4XX` and `5XX` (progenitor would read it as a second success type). Open objects become maps, as for the
 //! server's types, so that a UIA `auth` object can carry its stage's keys.
 //! The published document is not changed.
 
@@ -70,6 +71,17 @@ fn adjust_operation(operation: &mut serde_json::Map<String, Value>, error_ref: &
     let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else {
         return;
     };
+    // progenitor counts `default` among the successes, and cannot have two
+    // success types: the catch-all error becomes the ranges it stands for.
+    // Every error shares one schema here, so the ranges replace the single
+    // error statuses too (progenitor matches ranges first, which would
+    // leave those unreachable).
+    if let Some(default) = responses.remove("default") {
+        responses.retain(|status, _| !status.starts_with('4') && !status.starts_with('5'));
+        for range in ["4XX", "5XX"] {
+            responses.insert(range.into(), default.clone());
+        }
+    }
     for (status, response) in responses.iter_mut() {
         let is_error = status == "default" || status.starts_with('4') || status.starts_with('5');
         if is_error {

@@ -70,7 +70,7 @@ pub fn generate(document: &OpenAPI, routes: &[Route]) -> Result<Types, EmitError
 
         let body = match json_body(operation) {
             Some((schema, required)) => {
-                let id = add(&mut space, schema, &format!("{prefix}Request"))
+                let id = add(&mut space, document, schema, &format!("{prefix}Request"))
                     .map_err(|e| EmitError::new(context(&format!("request body: {e}"))))?;
                 Some((id, required))
             }
@@ -78,7 +78,7 @@ pub fn generate(document: &OpenAPI, routes: &[Route]) -> Result<Types, EmitError
         };
         let query = match query_schema(operation) {
             Some(schema) => Some(
-                add(&mut space, &schema, &format!("{prefix}Query"))
+                add(&mut space, document, &schema, &format!("{prefix}Query"))
                     .map_err(|e| EmitError::new(context(&format!("query parameters: {e}"))))?,
             ),
             None => None,
@@ -86,7 +86,7 @@ pub fn generate(document: &OpenAPI, routes: &[Route]) -> Result<Types, EmitError
         let (status, response) = success(operation);
         let response = match response {
             Some(schema) => Some(
-                add(&mut space, schema, &format!("{prefix}Response"))
+                add(&mut space, document, schema, &format!("{prefix}Response"))
                     .map_err(|e| EmitError::new(context(&format!("{status} response: {e}"))))?,
             ),
             None => None,
@@ -122,9 +122,28 @@ pub fn generate(document: &OpenAPI, routes: &[Route]) -> Result<Types, EmitError
 }
 
 /// Adds one schema under a chosen name. A schema that is only a reference
-/// to a named one reuses that type instead of creating an alias.
-fn add(space: &mut TypeSpace, schema: &ReferenceOr<openapiv3::Schema>, name: &str) -> Result<TypeId, EmitError> {
-    let schema = schemars_schema(&to_value(schema)?)?;
+/// to a named one reuses that type instead of creating an alias, except a
+/// reference to an object without properties (the `{}` answer of logout or
+/// a password change), which stays a JSON map as it would be inline.
+fn add(
+    space: &mut TypeSpace,
+    document: &OpenAPI,
+    schema: &ReferenceOr<openapiv3::Schema>,
+    name: &str,
+) -> Result<TypeId, EmitError> {
+    let mut schema = to_value(schema)?;
+    if let Some(target) =
+        schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/components/schemas/"))
+        && let Some(ReferenceOr::Item(component)) = document.components.as_ref().and_then(|c| c.schemas.get(target))
+    {
+        let component = to_value(component)?;
+        if component.get("type").and_then(Value::as_str) == Some("object")
+            && component.get("properties").and_then(Value::as_object).is_none_or(|p| p.is_empty())
+        {
+            schema = component;
+        }
+    }
+    let schema = schemars_schema(&schema)?;
     space.add_type_with_name(&schema, Some(name.to_owned())).map_err(|e| EmitError::new(e.to_string()))
 }
 

@@ -2,11 +2,14 @@
 //!
 //! * every operation is placed once per prefix at its full path
 //!   (`/_matrix/client/v3/login`); its `operationId` in the document is the
-//!   route id (the YAML's id for the first prefix, id + prefix suffix for
-//!   the others: `loginR0`);
+//!   route id (the YAML's id for the first prefix, id + `_` + prefix suffix
+//!   for the others: `login_R0`, which generators turn into `login_r0`
+//!   and, after an acronym, `add_3pid_r0` where `add3PIDR0` gave
+//!   `add_3pidr0`);
 //! * an operation without `operationId` is an error under
 //!   [`crate::Options::strict`] (a warning otherwise, for third-party trees)
-//!   and gets one derived from method and path meanwhile; the same id on two operations, or the same path and
+//!   and gets one derived from method and path meanwhile; the same id on
+//!   two operations, or the same path and
 //!   method twice, is an error naming both places;
 //! * `info`, `servers`, `tags` and security schemes come from the root
 //!   folder's `index.yaml` when there is one; tags are completed with every
@@ -247,6 +250,7 @@ fn place_operation(cx: &mut Normalizer<'_>, unit: OperationUnit, state: &mut Pla
             state.used_tags.insert(tag.to_owned());
         }
     }
+    let prov = hoist_bodies(cx, &operation_id, &mut value, prov, &source);
     let Some(checked) = typed::<openapiv3::Operation>(cx, &value, &source, &prov) else {
         return;
     };
@@ -269,9 +273,9 @@ fn place_operation(cx: &mut Normalizer<'_>, unit: OperationUnit, state: &mut Pla
         }
         state.placed.insert(key, source.clone());
         let mut route_id =
-            if i == 0 { operation_id.clone() } else { format!("{operation_id}{}", names::prefix_suffix(prefix)) };
+            if i == 0 { operation_id.clone() } else { format!("{operation_id}_{}", names::prefix_suffix(prefix)) };
         if state.route_ids.contains(&route_id) {
-            let alternative = format!("{operation_id}{}", names::upper_camel(prefix));
+            let alternative = format!("{operation_id}_{}", names::upper_camel(prefix));
             if i > 0 && !state.route_ids.contains(&alternative) {
                 route_id = alternative;
             } else {
@@ -298,6 +302,124 @@ fn place_operation(cx: &mut Normalizer<'_>, unit: OperationUnit, state: &mut Pla
             source: source.clone(),
         });
     }
+}
+
+/// Moves the inline object schemas of an operation's request and response
+/// bodies into `components.schemas`, named after the operation
+/// (`LoginRequest`, `LoginResponse`, `ChangePasswordResponse401`,
+/// `LoginError` for `default`), the names the Rust types already have, and
+/// so do enum parameters (`RegisterKind`).
+/// Generated clients then get one readable class per body, shared by every
+/// prefix the operation is served under, instead of one per route and
+/// status (`RegisterR0Response200`). Schemas that are already a `$ref`, or
+/// not objects (an `anyOf` of refs), stay where they are.
+fn hoist_bodies(cx: &mut Normalizer<'_>, operation_id: &str, value: &mut Value, prov: Prov, source: &Location) -> Prov {
+    let prefix = crate::emit::names::type_prefix(operation_id);
+    let mut places: Vec<(Vec<String>, String)> = Vec::new();
+    if let Some(Value::Object(content)) = value.pointer("/requestBody/content") {
+        for media in content.keys().filter(|media| is_json(media)) {
+            places.push((
+                vec!["requestBody".into(), "content".into(), media.clone(), "schema".into()],
+                format!("{prefix}Request"),
+            ));
+        }
+    }
+    if let Some(Value::Object(responses)) = value.get("responses") {
+        let successes = responses.keys().filter(|s| s.starts_with('2')).count();
+        for (status, response) in responses {
+            let name = match status.as_str() {
+                "default" => format!("{prefix}Error"),
+                s if s.starts_with('2') && successes == 1 => format!("{prefix}Response"),
+                s => format!("{prefix}Response{s}"),
+            };
+            for media in response
+                .get("content")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|c| c.keys())
+                .filter(|m| is_json(m))
+            {
+                places.push((
+                    vec!["responses".into(), status.clone(), "content".into(), media.clone(), "schema".into()],
+                    name.clone(),
+                ));
+            }
+        }
+    }
+    // An enum parameter is a type of its own too (`RegisterKind`), or every
+    // route gets its copy (`RegisterKind`, `RegisterR0Kind`).
+    if let Some(Value::Array(parameters)) = value.get("parameters") {
+        for (i, parameter) in parameters.iter().enumerate() {
+            let name = parameter.get("name").and_then(Value::as_str).unwrap_or_default();
+            if parameter.pointer("/schema/enum").is_some() {
+                places.push((
+                    vec!["parameters".into(), i.to_string(), "schema".into()],
+                    format!("{prefix}{}", names::upper_camel(name)),
+                ));
+            }
+        }
+    }
+    let mut prov = prov;
+    for (segments, name) in places {
+        let Some(schema) = value.pointer_mut(&crate::refs::pointer(&segments)) else { continue };
+        let named_type = schema.get("$ref").is_none()
+            && (schema.get("type").and_then(Value::as_str) == Some("object")
+                || schema.get("properties").is_some()
+                || schema.get("enum").is_some());
+        if !named_type {
+            continue;
+        }
+        // A Swagger 2.0 body keeps its example in its schema; the media type
+        // gets a copy, so that the example stays with the operation (where
+        // documentation, generators and the contract tests look).
+        let example = schema.get("example").cloned();
+        let taken = schema.take();
+        let mut moved = Prov::default();
+        let mut kept = Prov::default();
+        for (at, location) in prov.locations {
+            match at.strip_prefix(segments.as_slice()) {
+                Some(rest) => moved.locations.push((rest.to_vec(), location)),
+                None => kept.locations.push((at, location)),
+            }
+        }
+        for at in prov.incomplete {
+            match at.strip_prefix(segments.as_slice()) {
+                Some(rest) => moved.incomplete.push(rest.to_vec()),
+                None => kept.incomplete.push(at),
+            }
+        }
+        let schema_source = moved.locate(&[]).unwrap_or_else(|| source.clone());
+        let media_at = &segments[..segments.len() - 1];
+        let media = value.pointer_mut(&crate::refs::pointer(media_at)).and_then(Value::as_object_mut);
+        if let (Some(example), Some(media)) = (example, media)
+            && !media.contains_key("example")
+            && !media.contains_key("examples")
+        {
+            media.insert("example".into(), example);
+            let mut example_at = media_at.to_vec();
+            example_at.push("example".into());
+            if let Some(location) = moved.locate(&["example".to_owned()]) {
+                kept.record(&example_at, location);
+            }
+            if moved.incomplete.iter().any(|at| at.as_slice() == ["example"]) {
+                kept.incomplete.push(example_at);
+            }
+        }
+        let name = cx.registry.add_converted(&name, taken, moved, schema_source.clone());
+        if let Some(schema) = value.pointer_mut(&crate::refs::pointer(&segments)) {
+            *schema = json!({"$ref": super::registry::schema_ref(&name)});
+        }
+        kept.record(&segments, schema_source);
+        prov = kept;
+    }
+    prov
+}
+
+/// JSON media types (`application/json`, `application/problem+json`): a
+/// form body's fields belong to its operation and stay inline.
+fn is_json(media: &str) -> bool {
+    let essence = media.split(';').next().unwrap_or_default().trim();
+    essence == "application/json" || essence.ends_with("+json")
 }
 
 /// Deserializes a unit into its `openapiv3` type, reporting a mismatch as an

@@ -85,6 +85,24 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Adds an already converted schema under `name` (numbered if taken)
+    /// and returns the name it got. An entry of the same name and content
+    /// is reused: the same body reached through two media types is one
+    /// schema.
+    pub fn add_converted(&mut self, name: &str, value: Value, prov: Prov, source: Location) -> String {
+        if let Some(&slot) = self.index.get(name)
+            && self.entries[slot].value == value
+        {
+            return name.to_owned();
+        }
+        let name = self.unique_name(name, "");
+        self.index.insert(name.clone(), self.entries.len());
+        self.entries.push(Entry { name: name.clone(), base: name.clone(), value, prov, source });
+        name
+    }
+}
+
 /// The `$ref` string for a hoisted schema.
 pub(crate) fn schema_ref(name: &str) -> String {
     format!("#/components/schemas/{name}")

@@ -210,10 +210,24 @@ fn convert_object(cx: &mut Normalizer<'_>, src: &Src<'_>, out: &[String], prov: 
                 result.insert(key.into(), Value::Array(branches));
             }
             "discriminator" => {
-                let value = match child.value {
+                let mut value = match child.value {
                     Value::String(name) => json!({"propertyName": name}),
                     other => other.clone(),
                 };
+                // Mapping values are references like `$ref`s: a file or a
+                // fragment becomes the name it is hoisted under.
+                if let Some(mapping) = child.get("mapping") {
+                    for (tag, target) in mapping.entries() {
+                        let Some(reference) = target.value.as_str() else { continue };
+                        if reference.starts_with("#/components/schemas/") {
+                            continue;
+                        }
+                        if let Some((target, target_src)) = cx.resolve_ref(&target, reference) {
+                            let name = cx.hoist_ref(target, target_src);
+                            value["mapping"][tag] = json!(schema_ref(&name));
+                        }
+                    }
+                }
                 result.insert(key.into(), value);
             }
             "required" => match child.value {

@@ -9,7 +9,8 @@
 //! * `responses.X.schema` → `content.<produces>.schema`,
 //!   `responses.X.examples.<media type>` → `content.<media type>.example`;
 //! * `securityDefinitions` (even written as a `$ref` to a file) → security
-//!   schemes; `definitions` → hoisted schemas; document-level `security`
+//!   schemes, where an `apiKey` in the `Authorization` header becomes
+//!   `type: http, scheme: bearer` (what 2.0 could not say); `definitions` → hoisted schemas; document-level `security`
 //!   is copied into each operation that has none, since documents merge.
 
 use crate::diagnostics::Rule;
@@ -425,11 +426,26 @@ fn response(cx: &mut Normalizer<'_>, src: &Src<'_>, produces: &[String], out: &[
     Value::Object(result)
 }
 
+/// An API key in the `Authorization` header: in practice always a bearer
+/// token (the only other use, a raw token without scheme, is not valid
+/// HTTP authentication and no Matrix server accepts it).
+fn is_authorization_header(src: &Src<'_>) -> bool {
+    src.str("in") == Some("header") && src.str("name").is_some_and(|name| name.eq_ignore_ascii_case("authorization"))
+}
+
 /// A 2.0 security definition as a 3.0 security scheme.
 fn security_scheme(cx: &mut Normalizer<'_>, src: &Src<'_>) -> Option<Value> {
     let mut result = Map::new();
     copy_keys(src, &["description"], &[], &mut result);
     match src.str("type") {
+        // Swagger 2.0 has no bearer scheme, so a bearer token was written as
+        // an API key in the `Authorization` header. Published as such,
+        // generated clients send `Authorization: <token>`, without
+        // `Bearer`; OpenAPI 3.0 can say what is meant, so it does.
+        Some("apiKey") if is_authorization_header(src) => {
+            result.insert("type".into(), json!("http"));
+            result.insert("scheme".into(), json!("bearer"));
+        }
         Some("apiKey") => {
             result.insert("type".into(), json!("apiKey"));
             copy_keys(src, &["name", "in"], &[], &mut result);

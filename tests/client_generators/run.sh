@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The published document as client authors meet it: linted, and turned
+# into clients by two generators that then drive a real server.
+#
+#   - Redocly CLI (recommended rules) and Spectral (spectral:oas): 0 errors;
+#   - openapi-python-client (--fail-on-warning)        → python_session.py
+#   - openapi-typescript + openapi-fetch, `tsc --strict` → session.ts
+#
+# Each session registers (UIA, m.login.dummy), logs in, asks whoami,
+# refreshes, logs out, and treats a status its operation does not declare
+# as a failure. Tools are pinned (requirements.txt, package-lock.json) and
+# installed under target/client_generators/ (ignored by git; reinstalled
+# only when the pins change). The server is the release binary (built if
+# needed; MATRIX_ACCOUNTS_BINARY overrides), on a free 127.0.0.1 port with
+# a temporary database, cheap argon2 and no rate limits.
+#
+#   tests/client_generators/run.sh
+
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+WORK="$ROOT/target/client_generators"
+DOCUMENT="$ROOT/generated/openapi.json"
+mkdir -p "$WORK"
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ -n "${MATRIX_ACCOUNTS_BINARY:-}" ]; then
+    BINARY="$MATRIX_ACCOUNTS_BINARY"
+else
+    BINARY="$ROOT/target/release/matrix-accounts"
+    step "building the release binary"
+    (cd "$ROOT" && cargo build --release --quiet --bin matrix-accounts)
+fi
+
+step "openapi-python-client (target/client_generators/venv)"
+if ! cmp -s "$HERE/requirements.txt" "$WORK/venv/requirements.txt" 2>/dev/null; then
+    rm -rf "$WORK/venv"
+    python3 -m venv "$WORK/venv"
+    "$WORK/venv/bin/pip" install --quiet --disable-pip-version-check -r "$HERE/requirements.txt"
+    cp "$HERE/requirements.txt" "$WORK/venv/requirements.txt"
+fi
+
+step "openapi-typescript, openapi-fetch, TypeScript, Redocly CLI, Spectral (target/client_generators/js)"
+JS="$WORK/js"
+mkdir -p "$JS"
+if ! cmp -s "$HERE/package-lock.json" "$JS/package-lock.json" 2>/dev/null || [ ! -d "$JS/node_modules" ]; then
+    cp "$HERE/package.json" "$HERE/package-lock.json" "$JS/"
+    (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+FAILED=()
+run() {
+    local name="$1"
+    shift
+    step "$name"
+    if "$@"; then echo "PASS $name"; else echo "FAIL $name"; FAILED+=("$name"); fi
+}
+
+# Linters: any error fails; warnings are shown.
+run "Redocly CLI, recommended rules" "$JS/node_modules/.bin/redocly" lint --extends=recommended --format=stylish "$DOCUMENT"
+run "Spectral, spectral:oas" "$JS/node_modules/.bin/spectral" lint --ruleset "$HERE/spectral.yaml" --fail-severity=error "$DOCUMENT"
+
+# Generators: a warning is a failure, and so is a client that does not
+# type-check.
+PY="$WORK/py"
+generate_python() {
+    rm -rf "$PY"
+    mkdir -p "$PY"
+    # The generator formats its output with ruff, which it finds on PATH.
+    PATH="$WORK/venv/bin:$PATH" "$WORK/venv/bin/openapi-python-client" generate --path "$DOCUMENT" \
+        --output-path "$PY/matrix_accounts_client" --meta none --fail-on-warning
+}
+generate_typescript() {
+    cp "$HERE/session.ts" "$HERE/tsconfig.json" "$JS/"
+    # --default-non-nullable=false: openapi-typescript 7 otherwise makes a
+    # property with a `default` required, in request bodies too (register's
+    # `inhibit_login`, login's `refresh_token`), where the default is what
+    # the server assumes when the client leaves it out.
+    "$JS/node_modules/.bin/openapi-typescript" "$DOCUMENT" --default-non-nullable=false --output "$JS/schema.d.ts" &&
+        (cd "$JS" && node_modules/.bin/tsc --project tsconfig.json)
+}
+run "openapi-python-client generates a client" generate_python
+run "openapi-typescript generates types that session.ts type-checks against (tsc --strict)" generate_typescript
+
+step "starting the server"
+RUN="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$RUN"
+}
+trap cleanup EXIT
+{
+    echo 'log = "warn,matrix_accounts=info"'
+    cat "$ROOT/tests/fixtures/test_server.toml"
+} >"$RUN/config.toml"
+: >"$RUN/server.log"
+NO_COLOR=1 "$BINARY" --listen 127.0.0.1:0 --config "$RUN/config.toml" --database "$RUN/accounts.db" --no-rate-limits \
+    >"$RUN/server.log" 2>&1 &
+SERVER_PID=$!
+BASE=""
+for _ in $(seq 100); do
+    ADDRESS="$(sed -n 's/.*address=\([0-9.:]*\).*/\1/p' "$RUN/server.log" | head -n 1)"
+    if [ -n "$ADDRESS" ]; then BASE="http://$ADDRESS"; break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$BASE" ]; then
+    cat "$RUN/server.log"
+    echo "FAIL: the server did not start"
+    exit 1
+fi
+echo "server at $BASE"
+
+if [ -d "$PY/matrix_accounts_client" ]; then
+    run "the generated Python client drives a session" \
+        env PYTHONPATH="$PY" "$WORK/venv/bin/python" "$HERE/python_session.py" "$BASE"
+fi
+if [ -f "$JS/session.js" ]; then
+    run "the generated TypeScript client drives a session" node "$JS/session.js" "$BASE"
+fi
+
+if [ "${#FAILED[@]}" -gt 0 ]; then
+    step "server log"
+    cat "$RUN/server.log"
+    echo
+    echo "FAILED: ${FAILED[*]}"
+    exit 1
+fi
+echo
+echo "every generator and linter passed"
