@@ -355,7 +355,8 @@ fn success_examples_answered(operation: &Operation, answers: &[(String, u16, Val
                 .filter(|(request, got, _)| *got == status && (!named || request == name))
                 .map(|(.., body)| body)
                 .collect();
-            let differences: Vec<String> = candidates.iter().filter_map(|body| example_differs(example, body)).collect();
+            let differences: Vec<String> =
+                candidates.iter().filter_map(|body| example_differs(example, body)).collect();
             if candidates.is_empty() {
                 failures.push(format!(
                     "{}: the {status} example `{name}` is never answered: no request example gets {status} \
@@ -723,7 +724,8 @@ async fn an_example_the_server_does_not_answer_is_caught() {
     const WHOAMI: &str = "/_matrix/client/v3/account/whoami";
     let mut document: Value = serde_json::from_str(DOCUMENT).unwrap();
     let media = &mut document["paths"][WHOAMI]["get"]["responses"]["401"]["content"]["application/json"];
-    let mut examples: Vec<&mut Value> = media["examples"].as_object_mut().into_iter().flat_map(|e| e.values_mut()).collect();
+    let mut examples: Vec<&mut Value> =
+        media["examples"].as_object_mut().into_iter().flat_map(|e| e.values_mut()).collect();
     let wrong = examples
         .iter_mut()
         .find(|e| e["value"]["errcode"] == "M_MISSING_TOKEN")
@@ -748,4 +750,32 @@ async fn errors_of(document: &Value, path: &str) -> Outcome {
     let mut outcome = Outcome::default();
     check_errors(operation, &mut outcome).await;
     outcome
+}
+
+/// A YAML-only operation stays green: marked `x-not-implemented`, it is
+/// checked as its stub and needs no hook; unmarked (implemented), it has no
+/// hook and fails, naming where to add one. The fixture operation's path
+/// is not routed by this server, whose fallback answers like a stub.
+#[tokio::test]
+async fn a_yaml_only_operation_needs_no_hook() {
+    let mut document: Value = serde_json::from_str(DOCUMENT).unwrap();
+    document["paths"]["/_matrix/client/v3/greeting/{name}"] = json!({"get": {
+        "operationId": "getGreeting",
+        "x-not-implemented": true,
+        "responses": {"404": {"description": "not implemented", "content": {"application/json": {
+            "schema": {"type": "object", "required": ["errcode"], "properties": {"errcode": {"type": "string"}}},
+            "example": {"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"}
+        }}}}
+    }});
+    let contract = Contract::new(&document).unwrap();
+    let greeting = contract.operation("getGreeting").unwrap();
+    assert!(greeting.not_implemented);
+    assert_eq!(check_stubs(&[greeting]).await, Vec::<String>::new());
+
+    document["paths"]["/_matrix/client/v3/greeting/{name}"]["get"]["x-not-implemented"] = false.into();
+    let contract = Contract::new(&document).unwrap();
+    let greeting = contract.operation("getGreeting").unwrap();
+    let fixture = Fixture::start(Setup::Open);
+    let Err(why) = arrange(&fixture, greeting, &greeting.requests[0]).await else { panic!("a hook for getGreeting") };
+    assert!(why.contains("`fn arrange` in tests/contract.rs"), "{why}");
 }

@@ -278,9 +278,8 @@ fn differs(example: &Value, answer: &Value, at: &str) -> Option<String> {
             let inner = format!("{at}/{}", escape(key));
             match got.get(key) {
                 None => Some(format!("{inner} is missing (the example has {want})")),
-                Some(value) if volatile(key) => {
-                    (json_type(want) != json_type(value)).then(|| format!("{inner} is {value}, not a {}", json_type(want)))
-                }
+                Some(value) if volatile(key) => (json_type(want) != json_type(value))
+                    .then(|| format!("{inner} is {value}, not a {}", json_type(want))),
                 Some(value) => differs(want, value, &inner),
             }
         }),
