@@ -386,11 +386,16 @@ async fn guest_token(fixture: &Fixture) -> Option<String> {
 /// server can be made to; with `target`, the answer its example describes
 /// (chosen by the example's `errcode`).
 async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: Option<&Value>) -> Option<Request> {
-    let example = operation.requests.first()?;
+    let errcode = target.and_then(|t| t["errcode"].as_str()).unwrap_or("");
+    // Identifiers are checked after UIA: start from the example that completes it.
+    let completes = |r: &&RequestExample| r.body.as_ref().is_some_and(|b| b["auth"]["session"].is_string());
+    let example = match errcode {
+        "M_THREEPID_AUTH_FAILED" => operation.requests.iter().find(completes).or(operation.requests.first())?,
+        _ => operation.requests.first()?,
+    };
     let mut request = arrange(fixture, operation, example).await.ok()?;
     request.expect = status;
     let family = family(operation);
-    let errcode = target.and_then(|t| t["errcode"].as_str()).unwrap_or("");
     let login = family.starts_with("login");
     let refresh = family == "refresh" || family == "tokenRefreshV2Alpha";
     match (status, errcode) {
