@@ -8,8 +8,18 @@
 //! Then every documented error status is provoked where the server can be
 //! made to produce it, and checked the same way.
 //!
-//! A spec editor who adds an example gets a test; an operation whose
-//! examples no hook can arrange fails, it is never skipped.
+//! Response examples are contract too: each one is reproduced (the request
+//! that gets its status is made, once per example) and the answer must say
+//! what the example says, `errcode` included; volatile fields (ids, tokens,
+//! sessions, timestamps, delays, the `error` text: see
+//! [`specgen::contract::volatile`]) need only the same type. An example the
+//! server cannot be made to answer is marked `x-illustrative: "reason"` in
+//! the YAML (on the response, its media type or the example).
+//!
+//! A spec editor who adds an example gets a test; an implemented operation
+//! whose examples no hook can arrange fails, it is never skipped. An
+//! operation the document marks `x-not-implemented` needs no hook: it is
+//! checked as the stub it is (404 `M_UNRECOGNIZED`, CORS headers).
 
 mod common;
 mod identity_server;
@@ -19,7 +29,7 @@ use std::collections::BTreeMap;
 use common::{Answer, TestServer, client};
 use identity_server::IdentityServer;
 use serde_json::{Value, json};
-use specgen::contract::{Contract, Operation, RequestExample};
+use specgen::contract::{Contract, Operation, RequestExample, example_differs};
 
 const DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
@@ -37,6 +47,8 @@ enum Setup {
     Open,
     /// Registration disabled.
     Closed,
+    /// Registration open, guests refused.
+    NoGuests,
     /// Rate limits with buckets of one.
     Limited,
 }
@@ -60,10 +72,11 @@ impl Fixture {
         let config = format!(
             "server_name = {SERVER_NAME:?}\n\
              [passwords]\nmemory_kib = 256\niterations = 1\nparallelism = 1\n\
-             [registration]\nenabled = {}\nguest_access = true\n\
+             [registration]\nenabled = {}\nguest_access = {}\n\
              [rate_limits]\n{limits}\n\
              [identity]\ntrusted_servers = [{:?}]\ninsecure_http = true\nthreepid_delegate = {:?}\n",
             setup != Setup::Closed,
+            setup != Setup::NoGuests,
             identity.address,
             identity.address,
         );
@@ -277,7 +290,12 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
             }
             request.token = Some(token);
         }
-        other => return Err(format!("no hook arranges the state `{other}` needs (add one in tests/contract.rs)")),
+        other => {
+            return Err(format!(
+                "no hook arranges the state `{other}` needs: add a match arm for it to `fn arrange` in \
+                 tests/contract.rs (an operation marked x-not-implemented needs none)"
+            ));
+        }
     }
     Ok(request)
 }
@@ -287,7 +305,8 @@ async fn every_request_example_keeps_the_contract() {
     let contract = contract();
     let mut replayed = 0;
     let mut failures = Vec::new();
-    for operation in contract.operations() {
+    for operation in contract.operations().iter().filter(|o| !o.not_implemented) {
+        let mut answers = Vec::new();
         for example in &operation.requests {
             let fixture = Fixture::start(Setup::Open);
             let request = match arrange(&fixture, operation, example).await {
@@ -307,20 +326,169 @@ async fn every_request_example_keeps_the_contract() {
                     operation.id, example.name, answer.status, request.expect, answer.body
                 ));
             }
+            answers.push((example.name.clone(), answer.status, answer.body));
         }
+        failures.extend(success_examples_answered(operation, &answers));
     }
     println!("contract: replayed {replayed} request examples of {} operations", contract.operations().len());
     assert!(failures.is_empty(), "{} contract failures:\n{}", failures.len(), failures.join("\n"));
     assert!(replayed >= contract.operations().len(), "every operation has at least one request");
 }
 
+/// The response examples of `status` that are contract: all but those
+/// marked `x-illustrative`.
+fn contract_examples(operation: &Operation, status: u16) -> Vec<(&str, &Value)> {
+    let examples = operation.response_examples(status).iter();
+    examples.filter(|(name, _)| operation.illustrative(status, name).is_none()).map(|(n, v)| (n.as_str(), v)).collect()
+}
+
+/// Checks the success examples of an operation against the answers its
+/// request examples got (`(request example, status, body)`): each must be
+/// answered, by the request example of the same name if there is one.
+fn success_examples_answered(operation: &Operation, answers: &[(String, u16, Value)]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for status in operation.statuses().into_iter().filter(|s| (200..300).contains(s)) {
+        for (name, example) in contract_examples(operation, status) {
+            let named = answers.iter().any(|(request, ..)| request == name);
+            let candidates: Vec<&Value> = answers
+                .iter()
+                .filter(|(request, got, _)| *got == status && (!named || request == name))
+                .map(|(.., body)| body)
+                .collect();
+            let differences: Vec<String> =
+                candidates.iter().filter_map(|body| example_differs(example, body)).collect();
+            if candidates.is_empty() {
+                failures.push(format!(
+                    "{}: the {status} example `{name}` is never answered: no request example gets {status} \
+                     (add a request example that does, or mark it `x-illustrative: \"reason\"`)",
+                    operation.id
+                ));
+            } else if differences.len() == candidates.len() {
+                failures.push(format!(
+                    "{}: the {status} example `{name}` is not what the server answers: {}",
+                    operation.id, differences[0]
+                ));
+            }
+        }
+    }
+    failures
+}
+
+/// A guest's access token.
+async fn guest_token(fixture: &Fixture) -> Option<String> {
+    let guest = fixture
+        .send("POST", "/_matrix/client/v3/register", &[("kind".into(), "guest".into())].into(), Some(&json!({})), None)
+        .await;
+    Some(guest.body["access_token"].as_str()?.to_owned())
+}
+
 /// How to make an operation answer a documented error status, if the
-/// server can be made to.
-async fn provoke(fixture: &Fixture, operation: &Operation, status: u16) -> Option<Request> {
-    let example = operation.requests.first()?;
+/// server can be made to; with `target`, the answer its example describes
+/// (chosen by the example's `errcode`).
+async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: Option<&Value>) -> Option<Request> {
+    let errcode = target.and_then(|t| t["errcode"].as_str()).unwrap_or("");
+    // Identifiers are checked after UIA: start from the example that completes it.
+    let completes = |r: &&RequestExample| r.body.as_ref().is_some_and(|b| b["auth"]["session"].is_string());
+    let example = match errcode {
+        "M_THREEPID_AUTH_FAILED" => operation.requests.iter().find(completes).or(operation.requests.first())?,
+        _ => operation.requests.first()?,
+    };
     let mut request = arrange(fixture, operation, example).await.ok()?;
     request.expect = status;
     let family = family(operation);
+    let login = family.starts_with("login");
+    let refresh = family == "refresh" || family == "tokenRefreshV2Alpha";
+    match (status, errcode) {
+        (400, "M_NOT_JSON") => {
+            request.raw = Some(b"{\"not json".to_vec());
+            return Some(request);
+        }
+        (400, "M_BAD_JSON") if refresh => {
+            request.body.as_mut()?["refresh_token"] = 5.into();
+            return Some(request);
+        }
+        (400, "M_BAD_JSON") => {
+            request.body = Some(json!([]));
+            return Some(request);
+        }
+        (400, "M_MISSING_PARAM") => {
+            let error = target?["error"].as_str()?;
+            let parameter = error.strip_prefix("Missing parameter: ")?;
+            if request.query.remove(parameter).is_none() {
+                let body = request.body.as_mut()?.as_object_mut()?;
+                body.remove(parameter)?;
+                // A request completing a UIA session may leave parameters out
+                // (the session remembers them): make it a first request.
+                body.remove("auth");
+            }
+            return Some(request);
+        }
+        (400, "M_UNKNOWN") if login => {
+            request.body.as_mut()?["type"] = "m.login.bogus".into();
+            return Some(request);
+        }
+        (400, "M_INVALID_PARAM") if login => {
+            request.body = Some(json!({"type": "m.login.password", "password": "whatever"}));
+            return Some(request);
+        }
+        (400, "M_USER_IN_USE") => {
+            let named = request.query.get("username").cloned();
+            let body = request.body.get_or_insert_with(|| json!({}));
+            let named = named.or_else(|| body["username"].as_str().map(str::to_owned));
+            let username = named.unwrap_or_else(|| {
+                body["username"] = "wren".into();
+                "wren".into()
+            });
+            fixture.account(&username, "an-earlier-pass").await;
+            return Some(request);
+        }
+        (400, "M_INVALID_USERNAME") => {
+            request.body.as_mut()?["username"] = "Not A Valid Name!".into();
+            return Some(request);
+        }
+        (400, "M_THREEPID_AUTH_FAILED") => {
+            let body = request.body.as_mut()?;
+            let key = ["threePidCreds", "three_pid_creds"].into_iter().find(|k| body.get(k).is_some());
+            match key {
+                Some(key) => body[key]["sid"] = "never-validated".into(),
+                None => body["sid"] = "never-validated".into(),
+            }
+            return Some(request);
+        }
+        (400, "M_THREEPID_IN_USE") => {
+            let (other, _) = fixture.account("rook", "rook-pass-3").await;
+            fixture.email(&other, "wren@example.org").await;
+            return Some(request);
+        }
+        (401, "M_UNKNOWN_TOKEN") if operation.secured => {
+            request.token = Some("no_such_token".into());
+            return Some(request);
+        }
+        (401, "") if operation.secured && target.is_some() && request.body.is_some() => {
+            // A UIA challenge: authenticated, no `auth` yet.
+            request.body.as_mut()?.as_object_mut()?.remove("auth");
+            return Some(request);
+        }
+        (401, "M_FORBIDDEN") if operation.secured && request.body.is_some() => {
+            // A failed stage: the wrong password.
+            let body = request.body.as_mut()?;
+            body["auth"] = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "wren"},
+                                  "password": "not the password"});
+            return Some(request);
+        }
+        (403, "M_GUEST_ACCESS_FORBIDDEN") => {
+            request.token = Some(guest_token(fixture).await?);
+            return Some(request);
+        }
+        (403, "M_FORBIDDEN") if operation.secured => {
+            // UIA with another user's credentials.
+            fixture.account("intruder", "intruder-pass").await;
+            let body = request.body.as_mut()?;
+            body["auth"] = json!({"type": "m.login.password", "user": "intruder", "password": "intruder-pass"});
+            return Some(request);
+        }
+        _ => {}
+    }
     match status {
         400 if example.body.is_some() => request.raw = Some(b"{\"not json".to_vec()),
         400 if !request.query.is_empty() => request.query.clear(),
@@ -354,16 +522,7 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16) -> Optio
         }
         403 if operation.secured => {
             // Guests may not manage third-party identifiers.
-            let guest = fixture
-                .send(
-                    "POST",
-                    "/_matrix/client/v3/register",
-                    &[("kind".into(), "guest".into())].into(),
-                    Some(&json!({})),
-                    None,
-                )
-                .await;
-            request.token = Some(guest.body["access_token"].as_str()?.to_owned());
+            request.token = Some(guest_token(fixture).await?);
         }
         404 => {
             let body = request.body.as_mut()?;
@@ -384,41 +543,84 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16) -> Optio
 #[tokio::test]
 async fn documented_errors_keep_the_contract() {
     let contract = contract();
-    let mut provoked = 0;
-    let mut not_provoked = Vec::new();
-    let mut failures = Vec::new();
-    for operation in contract.operations() {
-        for status in operation.statuses().into_iter().filter(|s| *s >= 400) {
+    let mut outcome = Outcome::default();
+    for operation in contract.operations().iter().filter(|o| !o.not_implemented) {
+        check_errors(operation, &mut outcome).await;
+    }
+    let Outcome { provoked, not_provoked, failures } = outcome;
+    println!("contract: provoked {provoked} documented error statuses; not provoked: {}", not_provoked.join(", "));
+    assert!(failures.is_empty(), "{} contract failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(provoked >= 60, "only {provoked} error statuses were provoked");
+}
+
+/// What provoking an operation's documented errors found.
+#[derive(Default)]
+struct Outcome {
+    provoked: usize,
+    not_provoked: Vec<String>,
+    failures: Vec<String>,
+}
+
+/// Provokes each documented error status of an operation, once per response
+/// example of that status that is not marked illustrative (once if there is
+/// none), and checks each answer: its status, its schema, and the example.
+async fn check_errors(operation: &Operation, outcome: &mut Outcome) {
+    for status in operation.statuses().into_iter().filter(|s| *s >= 400) {
+        let examples = contract_examples(operation, status);
+        let targets: Vec<Option<(&str, &Value)>> =
+            if examples.is_empty() { vec![None] } else { examples.into_iter().map(Some).collect() };
+        for target in targets {
+            let example = target.map(|(_, example)| example);
+            let guests = example.and_then(|e| e["error"].as_str()).is_some_and(|e| e.contains("Guest"));
             let answer = match status {
                 429 => rate_limited(operation).await,
                 403 if family(operation).starts_with("register") => {
-                    let fixture = Fixture::start(Setup::Closed);
-                    let request = Request::from_example(&operation.requests[0], 403);
+                    let fixture = Fixture::start(if guests { Setup::NoGuests } else { Setup::Closed });
+                    let mut request = Request::from_example(&operation.requests[0], 403);
+                    if guests {
+                        request.query.insert("kind".into(), "guest".into());
+                    }
                     Some(fixture.replay(operation, &request).await)
                 }
                 _ => {
                     let fixture = Fixture::start(Setup::Open);
-                    match provoke(&fixture, operation, status).await {
+                    match provoke(&fixture, operation, status, example).await {
                         Some(request) => Some(fixture.replay(operation, &request).await),
                         None => None,
                     }
                 }
             };
             let Some(answer) = answer else {
-                not_provoked.push(format!("{} {status}", operation.id));
+                match target {
+                    Some((name, _)) => outcome.failures.push(format!(
+                        "{}: the {status} example `{name}` is neither provoked nor marked illustrative: teach \
+                         `fn provoke` in tests/contract.rs to provoke it, or mark it `x-illustrative: \"reason\"`",
+                        operation.id
+                    )),
+                    None => outcome.not_provoked.push(format!("{} {status}", operation.id)),
+                }
                 continue;
             };
-            provoked += 1;
+            outcome.provoked += 1;
+            let label = target.map_or(format!("provoked {status}"), |(name, _)| name.to_owned());
             if answer.status != status {
-                failures.push(format!("{}: provoking {status} got {}: {}", operation.id, answer.status, answer.body));
-            } else if let Err(violation) = operation.check(&format!("provoked {status}"), answer.status, &answer.body) {
-                failures.push(violation.to_string());
+                outcome.failures.push(format!(
+                    "{}, example `{label}`: provoking {status} got {}: {}",
+                    operation.id, answer.status, answer.body
+                ));
+            } else if let Err(violation) = operation.check(&label, answer.status, &answer.body) {
+                outcome.failures.push(violation.to_string());
+            } else if let Some((name, example)) = target
+                && let Some(difference) = example_differs(example, &answer.body)
+            {
+                outcome.failures.push(format!(
+                    "{}: the {status} example `{name}` is not what the server answers: {difference} (answer: {}); \
+                     fix the example, provoke it properly in `fn provoke`, or mark it `x-illustrative: \"reason\"`",
+                    operation.id, answer.body
+                ));
             }
         }
     }
-    println!("contract: provoked {provoked} documented error statuses; not provoked: {}", not_provoked.join(", "));
-    assert!(failures.is_empty(), "{} contract failures:\n{}", failures.len(), failures.join("\n"));
-    assert!(provoked >= 60, "only {provoked} error statuses were provoked");
 }
 
 /// Repeats an operation's first example on a server with buckets of one
@@ -476,4 +678,109 @@ fn a_wrong_example_is_caught() {
         warning.contains("api.yaml: paths./register.post.responses.200.content.application/json.examples.created"),
         "{warning}"
     );
+}
+
+/// An operation the document marks `x-not-implemented` is served as a stub:
+/// 404 `M_UNRECOGNIZED` with the CORS headers, on its path. It needs no hook.
+#[tokio::test]
+async fn unimplemented_operations_answer_their_stub() {
+    let contract = contract();
+    let stubs: Vec<&Operation> = contract.operations().iter().filter(|o| o.not_implemented).collect();
+    let failures = check_stubs(&stubs).await;
+    println!("contract: checked {} stubs", stubs.len());
+    assert!(failures.is_empty(), "{} stub failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+async fn check_stubs(stubs: &[&Operation]) -> Vec<String> {
+    let mut failures = Vec::new();
+    if stubs.is_empty() {
+        return failures;
+    }
+    let fixture = Fixture::start(Setup::Open);
+    for operation in stubs {
+        // Any value serves a path parameter: the stub reads none.
+        let path = operation
+            .path
+            .split('/')
+            .map(|segment| if segment.starts_with('{') { "stub" } else { segment })
+            .collect::<Vec<_>>()
+            .join("/");
+        let example = &operation.requests[0];
+        let answer = fixture.send(&operation.method, &path, &example.query, example.body.as_ref(), None).await;
+        let cors = answer.headers.get("access-control-allow-origin").is_some();
+        if answer.status != 404 || answer.body["errcode"] != "M_UNRECOGNIZED" || !cors {
+            failures.push(format!(
+                "{} ({} {path}) is marked x-not-implemented but answered {} {} (CORS headers: {cors})",
+                operation.id, operation.method, answer.status, answer.body
+            ));
+        } else if let Err(violation) = operation.check("stub", 404, &answer.body) {
+            failures.push(violation.to_string());
+        }
+    }
+    failures
+}
+
+/// Examples are contract: give the whoami 401 example the `errcode`
+/// `M_FORBIDDEN` (the server answers `M_MISSING_TOKEN`) and the check
+/// fails, naming the example and both codes; mark it illustrative and it
+/// passes. The operation is found by its path, not its `operationId`.
+#[tokio::test]
+async fn an_example_the_server_does_not_answer_is_caught() {
+    const WHOAMI: &str = "/_matrix/client/v3/account/whoami";
+    let mut document: Value = serde_json::from_str(DOCUMENT).unwrap();
+    let media = &mut document["paths"][WHOAMI]["get"]["responses"]["401"]["content"]["application/json"];
+    let mut examples: Vec<&mut Value> =
+        media["examples"].as_object_mut().into_iter().flat_map(|e| e.values_mut()).collect();
+    let wrong = examples
+        .iter_mut()
+        .find(|e| e["value"]["errcode"] == "M_MISSING_TOKEN")
+        .expect("a 401 example with M_MISSING_TOKEN");
+    wrong["value"]["errcode"] = "M_FORBIDDEN".into();
+    let outcome = errors_of(&document, WHOAMI).await;
+    assert!(
+        outcome.failures.iter().any(|f| f.contains(r#"is "M_MISSING_TOKEN" where the example has "M_FORBIDDEN""#)),
+        "{:?}",
+        outcome.failures
+    );
+
+    let media = &mut document["paths"][WHOAMI]["get"]["responses"]["401"]["content"]["application/json"];
+    media["x-illustrative"] = "a test marks it".into();
+    let outcome = errors_of(&document, WHOAMI).await;
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+}
+
+async fn errors_of(document: &Value, path: &str) -> Outcome {
+    let contract = Contract::new(document).unwrap();
+    let operation = contract.operations().iter().find(|o| o.path == path && o.method == "GET").unwrap();
+    let mut outcome = Outcome::default();
+    check_errors(operation, &mut outcome).await;
+    outcome
+}
+
+/// A YAML-only operation stays green: marked `x-not-implemented`, it is
+/// checked as its stub and needs no hook; unmarked (implemented), it has no
+/// hook and fails, naming where to add one. The fixture operation's path
+/// is not routed by this server, whose fallback answers like a stub.
+#[tokio::test]
+async fn a_yaml_only_operation_needs_no_hook() {
+    let mut document: Value = serde_json::from_str(DOCUMENT).unwrap();
+    document["paths"]["/_matrix/client/v3/greeting/{name}"] = json!({"get": {
+        "operationId": "getGreeting",
+        "x-not-implemented": true,
+        "responses": {"404": {"description": "not implemented", "content": {"application/json": {
+            "schema": {"type": "object", "required": ["errcode"], "properties": {"errcode": {"type": "string"}}},
+            "example": {"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"}
+        }}}}
+    }});
+    let contract = Contract::new(&document).unwrap();
+    let greeting = contract.operation("getGreeting").unwrap();
+    assert!(greeting.not_implemented);
+    assert_eq!(check_stubs(&[greeting]).await, Vec::<String>::new());
+
+    document["paths"]["/_matrix/client/v3/greeting/{name}"]["get"]["x-not-implemented"] = false.into();
+    let contract = Contract::new(&document).unwrap();
+    let greeting = contract.operation("getGreeting").unwrap();
+    let fixture = Fixture::start(Setup::Open);
+    let Err(why) = arrange(&fixture, greeting, &greeting.requests[0]).await else { panic!("a hook for getGreeting") };
+    assert!(why.contains("`fn arrange` in tests/contract.rs"), "{why}");
 }

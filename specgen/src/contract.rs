@@ -36,6 +36,9 @@ pub struct Operation {
     /// The requests its examples describe; an operation without a body or
     /// parameters has one empty request, so that it too is exercised.
     pub requests: Vec<RequestExample>,
+    /// Whether the published document marks it `x-not-implemented` (it is
+    /// served as a stub answering 404 `M_UNRECOGNIZED`).
+    pub not_implemented: bool,
     /// The documented statuses, with the validator of each JSON body.
     responses: BTreeMap<u16, Response>,
 }
@@ -57,6 +60,9 @@ struct Response {
     validator: Option<Validator>,
     /// The documented examples of this status, by name.
     examples: Vec<(String, Value)>,
+    /// Why an example is only illustrative (`x-illustrative` on the
+    /// response, its media type or the example), by example name.
+    illustrative: BTreeMap<String, String>,
 }
 
 /// An answer the document does not allow.
@@ -159,7 +165,8 @@ impl Operation {
                 None => None,
             };
             let examples = media.map(examples_of).unwrap_or_default();
-            responses.insert(status, Response { schema_at, validator, examples });
+            let illustrative = illustrative_examples(response, &examples);
+            responses.insert(status, Response { schema_at, validator, examples, illustrative });
         }
 
         Ok(Operation {
@@ -168,6 +175,7 @@ impl Operation {
             method: method.to_ascii_uppercase(),
             path: path.to_owned(),
             secured,
+            not_implemented: operation.get("x-not-implemented").and_then(Value::as_bool).unwrap_or(false),
             responses,
         })
     }
@@ -180,6 +188,13 @@ impl Operation {
     /// The documented examples of one status, by name.
     pub fn response_examples(&self, status: u16) -> &[(String, Value)] {
         self.responses.get(&status).map(|r| r.examples.as_slice()).unwrap_or_default()
+    }
+
+    /// Why the example `name` of `status` is only illustrative, if it is
+    /// marked so; an unmarked response example is contract (see
+    /// [`example_differs`]).
+    pub fn illustrative(&self, status: u16, name: &str) -> Option<&str> {
+        self.responses.get(&status)?.illustrative.get(name).map(String::as_str)
     }
 
     /// Checks one answer to the request `example` against the document.
@@ -210,6 +225,80 @@ fn schema_location(schema_at: &str, keyword_path: &str) -> String {
     match keyword_path.strip_prefix("/definitions/") {
         Some(inside_component) => format!("#/components/schemas/{inside_component}"),
         None => format!("{schema_at}{keyword_path}"),
+    }
+}
+
+/// The extension that marks a response example as illustrative: the
+/// contract test does not replay it. Its value says why.
+pub const ILLUSTRATIVE: &str = "x-illustrative";
+
+/// The reason each example of a response is illustrative: the response's or
+/// its JSON media type's `x-illustrative` covers all of them, an example
+/// object's covers that one.
+fn illustrative_examples(response: &Value, examples: &[(String, Value)]) -> BTreeMap<String, String> {
+    let reason = |holder: Option<&Value>| {
+        let reason = holder?.get(ILLUSTRATIVE)?;
+        Some(reason.as_str().map(str::to_owned).unwrap_or_else(|| reason.to_string()))
+    };
+    let media = json_media(response);
+    let whole = reason(Some(response)).or_else(|| reason(media));
+    let mut found = BTreeMap::new();
+    for (name, _) in examples {
+        let own = media.and_then(|m| m.get("examples")).and_then(|e| e.get(name));
+        if let Some(why) = reason(own).or_else(|| whole.clone()) {
+            found.insert(name.clone(), why);
+        }
+    }
+    found
+}
+
+/// Whether a key's value changes from answer to answer, so that an example
+/// can only fix its type: ids, tokens, session ids, timestamps and delays
+/// (`session`, `sid`, and keys ending in `_id`, `_token`, `_at`, `_ms`,
+/// such as `user_id`, `device_id`, `access_token`, `added_at`,
+/// `retry_after_ms`), and the human-readable `error` text.
+pub fn volatile(key: &str) -> bool {
+    matches!(key, "session" | "sid" | "error")
+        || ["_id", "_token", "_at", "_ms"].iter().any(|suffix| key.ends_with(suffix))
+}
+
+/// How an answer's body differs from a response example, or `None` when it
+/// answers what the example says: every field the example fixes is there,
+/// equal to the example's value (arrays element by element, same length),
+/// except [`volatile`] ones, which need only the same JSON type. Fields the
+/// example does not mention are free.
+pub fn example_differs(example: &Value, answer: &Value) -> Option<String> {
+    differs(example, answer, "")
+}
+
+fn differs(example: &Value, answer: &Value, at: &str) -> Option<String> {
+    let here = || if at.is_empty() { "/".to_owned() } else { at.to_owned() };
+    match (example, answer) {
+        (Value::Object(fixed), Value::Object(got)) => fixed.iter().find_map(|(key, want)| {
+            let inner = format!("{at}/{}", escape(key));
+            match got.get(key) {
+                None => Some(format!("{inner} is missing (the example has {want})")),
+                Some(value) if volatile(key) => (json_type(want) != json_type(value))
+                    .then(|| format!("{inner} is {value}, not a {}", json_type(want))),
+                Some(value) => differs(want, value, &inner),
+            }
+        }),
+        (Value::Array(fixed), Value::Array(got)) if fixed.len() == got.len() => {
+            fixed.iter().zip(got).enumerate().find_map(|(i, (want, value))| differs(want, value, &format!("{at}/{i}")))
+        }
+        _ if example == answer => None,
+        _ => Some(format!("{} is {answer} where the example has {example}", here())),
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 
@@ -321,5 +410,52 @@ mod tests {
         );
         let undocumented = login.check("plain", 500, &json!({})).unwrap_err();
         assert_eq!(undocumented.to_string(), "login, example `plain`: status 500 is not documented (documented: 200)");
+    }
+
+    #[test]
+    fn reads_illustrative_markers() {
+        let mut document = document();
+        let media = &mut document["paths"]["/login"]["post"]["responses"]["200"]["content"]["application/json"];
+        media["x-illustrative"] = json!("the server names no one");
+        let contract = Contract::new(&document).unwrap();
+        let login = contract.operation("login").unwrap();
+        assert_eq!(login.illustrative(200, "example"), Some("the server names no one"));
+        assert!(!login.not_implemented);
+
+        let mut document = self::document();
+        let operation = &mut document["paths"]["/login"]["post"];
+        operation["x-not-implemented"] = json!(true);
+        operation["responses"]["200"]["content"]["application/json"]["examples"] =
+            json!({"one": {"value": {}, "x-illustrative": "why"}, "two": {"value": {}}});
+        let contract = Contract::new(&document).unwrap();
+        let login = contract.operation("login").unwrap();
+        assert!(login.not_implemented);
+        assert_eq!(login.illustrative(200, "one"), Some("why"));
+        assert_eq!(login.illustrative(200, "two"), None);
+    }
+
+    #[test]
+    fn an_example_fixes_its_non_volatile_fields() {
+        let example = json!({"errcode": "M_FORBIDDEN", "error": "No", "user_id": "@wren:example.org",
+                             "flows": [{"stages": ["m.login.dummy"]}], "retry_after_ms": 2000});
+        let same = json!({"errcode": "M_FORBIDDEN", "error": "Other words", "user_id": "@x:y",
+                          "flows": [{"stages": ["m.login.dummy"]}], "retry_after_ms": 7, "extra": 1});
+        assert_eq!(example_differs(&example, &same), None);
+
+        let mut other = same.clone();
+        other["errcode"] = json!("M_MISSING_TOKEN");
+        assert_eq!(
+            example_differs(&example, &other).unwrap(),
+            "/errcode is \"M_MISSING_TOKEN\" where the example has \"M_FORBIDDEN\""
+        );
+        other = same.clone();
+        other["retry_after_ms"] = json!("soon");
+        assert_eq!(example_differs(&example, &other).unwrap(), "/retry_after_ms is \"soon\", not a number");
+        other = same.clone();
+        other["flows"] = json!([{"stages": ["m.login.dummy"]}, {"stages": []}]);
+        assert!(example_differs(&example, &other).unwrap().starts_with("/flows is"));
+        other.as_object_mut().unwrap().remove("flows");
+        assert!(example_differs(&example, &other).unwrap().starts_with("/flows is missing"));
+        assert!(volatile("access_token") && volatile("session") && !volatile("errcode") && !volatile("home_server"));
     }
 }
