@@ -674,10 +674,7 @@ fn a_wrong_example_is_caught() {
     );
 
     let warning = spec.warnings().map(ToString::to_string).collect::<Vec<_>>().join("\n");
-    assert!(
-        warning.contains("wrong_example/api.yaml:31:19: warning[example-mismatch]"),
-        "{warning}"
-    );
+    assert!(warning.contains("wrong_example/api.yaml:31:19: warning[example-mismatch]"), "{warning}");
 }
 
 /// An operation the document marks `x-not-implemented` is served as a stub:
