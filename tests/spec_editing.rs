@@ -120,7 +120,7 @@ async fn a_broken_ref_fails_the_build_naming_file_and_yaml_path() {
     let yaml = std::fs::read_to_string(&file).expect("reading the YAML");
     let broken = yaml.replacen("definitions/invalid_token.yaml", "definitions/no_such_file.yaml", 1);
     assert_ne!(yaml, broken, "the fixture must contain the ref to break");
-    std::fs::write(&file, broken).expect("writing the broken YAML");
+    std::fs::write(&file, &broken).expect("writing the broken YAML");
 
     let output = build(project.path());
     let stderr = String::from_utf8_lossy(&output.stderr);
