@@ -27,7 +27,7 @@ trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "
 } > "$work/config.toml"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
-target/release/matrix-accounts --listen "127.0.0.1:$port" --config "$work/config.toml" > "$work/server.log" 2>&1 &
+"${MATRIX_ACCOUNTS_BINARY:-target/release/matrix-accounts}" --listen "127.0.0.1:$port" --config "$work/config.toml" > "$work/server.log" 2>&1 &
 server=$!
 answering=""
 for _ in $(seq 100); do

@@ -21,13 +21,16 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 WORK="$ROOT/target/clients"
-BINARY="$ROOT/target/release/matrix-accounts"
+# MATRIX_ACCOUNTS_BINARY: another build to try (no release build then).
+BINARY="${MATRIX_ACCOUNTS_BINARY:-$ROOT/target/release/matrix-accounts}"
 mkdir -p "$WORK"
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "building the release binary"
-(cd "$ROOT" && cargo build --release --quiet --bin matrix-accounts)
+if [ -z "${MATRIX_ACCOUNTS_BINARY:-}" ]; then
+    step "building the release binary"
+    (cd "$ROOT" && cargo build --release --quiet --bin matrix-accounts)
+fi
 
 step "matrix-nio (target/clients/venv)"
 if ! cmp -s "$HERE/requirements.txt" "$WORK/venv/requirements.txt" 2>/dev/null; then
