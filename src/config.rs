@@ -96,11 +96,11 @@ pub struct Http {
     /// its next request are all closed after it (hyper's header timer starts
     /// when the connection is ready to read a request, so it is also the
     /// keep-alive idle limit).
-    #[serde(with = "humantime_ms")]
+    #[serde(with = "milliseconds")]
     pub header_timeout: Duration,
     /// To receive a whole request body, once its headers have arrived; then
     /// 408 and the connection is closed.
-    #[serde(with = "humantime_ms")]
+    #[serde(with = "milliseconds")]
     pub body_timeout: Duration,
 }
 
@@ -173,20 +173,20 @@ impl Passwords {
 pub struct Tokens {
     /// Lifetime of an access token issued with a refresh token
     /// (`expires_in_ms`). Tokens issued without one do not expire.
-    #[serde(with = "humantime_ms")]
+    #[serde(with = "milliseconds")]
     pub access_token_lifetime: Duration,
     /// How long an unfinished UIA session is remembered. Password change
     /// and 3pid add delete theirs once they succeed. For 3pid add this is
     /// also how long an unfinished session keeps the client's
     /// identity-server `client_secret`.
-    #[serde(with = "humantime_ms")]
+    #[serde(with = "milliseconds")]
     pub uia_session_lifetime: Duration,
     /// How long a completed registration session may be retried (the spec
     /// lets a client that lost the answer repeat the request and get the
     /// same account, on a new device). Only a retry carrying the same
     /// password (and no other username) is answered. Short: the session ID
     /// travels in every UIA request body.
-    #[serde(with = "humantime_ms")]
+    #[serde(with = "milliseconds")]
     pub completed_registration_retry: Duration,
     /// How many access tokens are remembered in memory, so that checking
     /// one does not touch the database (~200 bytes each). The same number
@@ -207,7 +207,7 @@ impl Default for Tokens {
 }
 
 /// Durations are written in milliseconds in the TOML file.
-mod humantime_ms {
+mod milliseconds {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};
@@ -286,7 +286,7 @@ pub struct Identity {
     /// Talk plain HTTP instead of HTTPS to them (tests only).
     pub insecure_http: bool,
     /// Per-request timeout towards an identity server.
-    #[serde(with = "humantime_ms")]
+    #[serde(with = "milliseconds")]
     pub timeout: Duration,
 }
 

@@ -441,18 +441,21 @@ async fn login_failures_take_the_same_time() {
         samples.sort();
         samples[samples.len() / 2]
     };
-    let mut timings = Vec::new();
-    for user in ["yves", "nobody", "yves", "nobody"] {
-        let mut samples = Vec::new();
-        for _ in 0..9 {
+    // Interleaved, so that load from other tests falls on both alike; the
+    // first rounds warm up (the dummy hash is made on first need).
+    let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
+    for round in 0..15 {
+        for (user, samples) in [("yves", &mut wrong), ("nobody", &mut unknown)] {
             let started = std::time::Instant::now();
             assert_error(server.login(user, "wrong").await, 403, ErrorCode::Forbidden);
-            samples.push(started.elapsed());
+            if round >= 3 {
+                samples.push(started.elapsed());
+            }
         }
-        timings.push(median(samples));
     }
-    // The first two rounds warmed up (the dummy hash is made on first need).
-    let (wrong_password, unknown_user) = (timings[2], timings[3]);
+    let (wrong_password, unknown_user) = (median(wrong), median(unknown));
     let ratio = unknown_user.as_secs_f64() / wrong_password.as_secs_f64();
-    assert!((0.6..1.6).contains(&ratio), "wrong password {wrong_password:?}, unknown user {unknown_user:?}");
+    // A path without its hash would be ~50× faster: the bounds catch that,
+    // not the noise of a shared machine.
+    assert!((0.4..2.5).contains(&ratio), "wrong password {wrong_password:?}, unknown user {unknown_user:?}");
 }

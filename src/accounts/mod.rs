@@ -206,7 +206,13 @@ impl Revokes for Created {
 
 /// Now, in milliseconds since the Unix epoch.
 fn now_ms() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, millis)
+}
+
+/// A duration in the milliseconds the store and the spec count in,
+/// saturating (no configured duration comes near 292 million years).
+fn millis(duration: std::time::Duration) -> Millis {
+    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
 }
 
 /// The answer for a guest calling what guests may not.

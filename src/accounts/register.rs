@@ -36,7 +36,7 @@ use super::tokens::{Credentials, check_device_id};
 use super::uia::{self, DUMMY, REGISTRATION_TOKEN, Remember, Resumable, Uia};
 use super::{Accounts, ClientInfo, now_ms};
 use crate::error::{Error, Result};
-use crate::store::{Millis, NewLocalpart, NewUser, RegistrationCompletion, UiaOperation, UiaSessionRecord};
+use crate::store::{NewLocalpart, NewUser, RegistrationCompletion, UiaOperation, UiaSessionRecord};
 
 /// A registration request, whatever the era. Every field is optional so
 /// that a UIA follow-up may carry only what changed; the session supplies
@@ -217,7 +217,7 @@ impl Accounts {
         let password_hash =
             self.uia_password_hash(&passed, password).await?.ok_or_else(|| Error::missing_param("password"))?;
         let now = now_ms();
-        let retry = self.inner.config.tokens.completed_registration_retry.as_millis() as Millis;
+        let retry = super::millis(self.inner.config.tokens.completed_registration_retry);
         let completion = passed.session_id.map(|session| RegistrationCompletion {
             session,
             password_digest,

@@ -240,8 +240,8 @@ impl Accounts {
         let access_token = ids::access_token()?;
         let refresh_token = if with_refresh { Some(ids::refresh_token()?) } else { None };
         let now = now_ms();
-        let lifetime = self.inner.config.tokens.access_token_lifetime.as_millis() as u64;
-        let expires_in_ms = with_refresh.then_some(lifetime);
+        let lifetime = super::millis(self.inner.config.tokens.access_token_lifetime);
+        let expires_in_ms = with_refresh.then_some(lifetime.unsigned_abs());
         let new = NewTokens {
             access: ids::token_hash(&access_token),
             refresh: refresh_token.as_deref().map(ids::token_hash),

@@ -244,7 +244,7 @@ impl Accounts {
             Some(session) => session,
             None => {
                 let now = now_ms();
-                let lifetime = self.inner.config.tokens.uia_session_lifetime.as_millis() as i64;
+                let lifetime = super::millis(self.inner.config.tokens.uia_session_lifetime);
                 UiaSessionRecord {
                     id: ids::uia_session_id()?,
                     operation: uia.operation,
