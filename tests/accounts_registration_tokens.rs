@@ -33,6 +33,24 @@ fn token_auth(token: &str, session: Option<&str>) -> serde_json::Value {
     auth
 }
 
+/// Of the racing registrations, exactly one made an account, the others
+/// were told the token is used up, and the token counts one completed use.
+async fn exactly_one_registered<T>(
+    tasks: Vec<tokio::task::JoinHandle<Result<T, matrix_accounts::error::Error>>>,
+    store: &SqliteStore,
+) {
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(error) => assert_eq!((error.status().as_u16(), error.code()), (401, Some(ErrorCode::Unauthorized))),
+        }
+    }
+    assert_eq!(created, 1);
+    let single = store.registration_token("single").unwrap().unwrap();
+    assert_eq!((single.pending, single.completed), (0, 1));
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
@@ -53,16 +71,7 @@ async fn a_token_of_one_use_registers_one_account_under_a_race() {
             })
         })
         .collect();
-    let mut created = 0;
-    for task in tasks {
-        match task.await.unwrap() {
-            Ok(_) => created += 1,
-            Err(error) => assert_eq!((error.status().as_u16(), error.code()), (401, Some(ErrorCode::Unauthorized))),
-        }
-    }
-    assert_eq!(created, 1);
-    let single = store.registration_token("single").unwrap().unwrap();
-    assert_eq!((single.pending, single.completed), (0, 1));
+    exactly_one_registered(tasks, &store).await;
 }
 
 /// The same race through twenty UIA sessions, each passing the stage on its
@@ -90,16 +99,7 @@ async fn a_token_of_one_use_is_reserved_by_one_session() {
             })
         })
         .collect();
-    let mut created = 0;
-    for task in tasks {
-        match task.await.unwrap() {
-            Ok(_) => created += 1,
-            Err(error) => assert_eq!((error.status().as_u16(), error.code()), (401, Some(ErrorCode::Unauthorized))),
-        }
-    }
-    assert_eq!(created, 1);
-    let single = store.registration_token("single").unwrap().unwrap();
-    assert_eq!((single.pending, single.completed), (0, 1));
+    exactly_one_registered(tasks, &store).await;
 }
 
 /// Unknown, expired and used-up tokens fail the stage alike; a session that

@@ -11,7 +11,7 @@
 //! is busy, the newcomer is closed instead.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -42,7 +42,7 @@ struct Table {
 pub struct State {
     in_flight: AtomicUsize,
     shed: Notify,
-    shedding: std::sync::atomic::AtomicBool,
+    shedding: AtomicBool,
 }
 
 /// A connection's place in the table; leaving it (drop) frees the place.

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use http::{HeaderValue, Method, StatusCode, header};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -172,9 +172,15 @@ async fn handle(app: &App, request: hyper::Request<Incoming>, remote: SocketAddr
         Routed::NotFound => return runtime::error_response(runtime::not_found()),
     };
     let (parts, body) = request.into_parts();
-    let reading = runtime::read_body(&parts.headers, body, app.max_body_bytes);
-    let Ok(body) = tokio::time::timeout(app.body_timeout, reading).await else {
-        return runtime::error_response(body_timed_out());
+    // Most requests (whoami, every GET) have no body: no timer, no read.
+    let body = if body.is_end_stream() {
+        Ok(bytes::Bytes::new())
+    } else {
+        let reading = runtime::read_body(&parts.headers, body, app.max_body_bytes);
+        match tokio::time::timeout(app.body_timeout, reading).await {
+            Ok(body) => body,
+            Err(_) => return runtime::error_response(body_timed_out()),
+        }
     };
     let request = runtime::Request::new(parts, remote, body, path_parameters);
     api::dispatch(&app.handlers, operation, &request).await

@@ -85,37 +85,12 @@ run "openapi-python-client generates a client" generate_python
 run "openapi-typescript generates types that session.ts type-checks against (tsc --strict)" generate_typescript
 
 step "starting the server"
-RUN="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$RUN"
-}
-trap cleanup EXIT
+. "$ROOT/tests/server.sh"
 {
     echo 'log = "warn,matrix_accounts=info"'
     cat "$ROOT/tests/fixtures/test_server.toml"
 } >"$RUN/config.toml"
-: >"$RUN/server.log"
-NO_COLOR=1 "$BINARY" --listen 127.0.0.1:0 --config "$RUN/config.toml" --database "$RUN/accounts.db" --no-rate-limits \
-    >"$RUN/server.log" 2>&1 &
-SERVER_PID=$!
-BASE=""
-for _ in $(seq 100); do
-    ADDRESS="$(sed -n 's/.*address=\([0-9.:]*\).*/\1/p' "$RUN/server.log" | head -n 1)"
-    if [ -n "$ADDRESS" ]; then BASE="http://$ADDRESS"; break; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-if [ -z "$BASE" ]; then
-    cat "$RUN/server.log"
-    echo "FAIL: the server did not start"
-    exit 1
-fi
-echo "server at $BASE"
+start_server "$BINARY" --no-rate-limits
 
 if [ -d "$PY/matrix_accounts_client" ]; then
     run "the generated Python client drives a session" \

@@ -34,16 +34,7 @@ if [ -z "${MATRIX_ACCOUNTS_BINARY:-}" ]; then
     (cd "$ROOT" && cargo build --release --quiet --bin matrix-accounts)
 fi
 
-RUN="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$RUN"
-}
-trap cleanup EXIT
+. "$ROOT/tests/server.sh"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ID_PORT="$(free_port)"
@@ -67,29 +58,9 @@ write_config() {
 # not the descriptor limit, is what the flood meets.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-start_server() {
-    : >"$RUN/server.log"
-    rm -f "$RUN/accounts.db"*
-    NO_COLOR=1 "$BINARY" --listen 127.0.0.1:0 --config "$RUN/config.toml" --database "$RUN/accounts.db" \
-        >"$RUN/server.log" 2>&1 &
-    SERVER_PID=$!
-    PORT=""
-    for _ in $(seq 100); do
-        PORT="$(sed -n 's/.*address=[0-9.]*:\([0-9]*\).*/\1/p' "$RUN/server.log" | head -n 1)"
-        if [ -n "$PORT" ]; then return 0; fi
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            wait "$SERVER_PID" 2>/dev/null || true
-            SERVER_PID=""
-            return 1
-        fi
-        sleep 0.1
-    done
-    return 1
-}
 
 write_config
-start_server || { cat "$RUN/server.log"; echo "FAIL: the server did not start"; exit 1; }
-echo "server at 127.0.0.1:$PORT (pid $SERVER_PID)"
+start_server "$BINARY"
 
 set +e
 python3 "$HERE/suite.py" --port "$PORT" --pid "$SERVER_PID" --config "$RUN/config.toml" \

@@ -109,7 +109,7 @@ pub fn generate(
 
     let variants: Vec<_> = operations.iter().map(|op| variant(&op.route.operation_id)).collect();
     let ids: Vec<&str> = operations.iter().map(|op| op.route.operation_id.as_str()).collect();
-    let arms = operations.iter().map(|op| dispatch_arm(op, &groups));
+    let arms = operations.iter().map(dispatch_arm);
     let router = router(routes)?;
     let operations_trait = format_ident!("{}", super::OPERATIONS_TRAIT);
 
@@ -255,11 +255,10 @@ fn trait_method(op: &Op<'_>) -> TokenStream {
     }
 }
 
-fn dispatch_arm(op: &Op<'_>, groups: &BTreeMap<String, Vec<usize>>) -> TokenStream {
+fn dispatch_arm(op: &Op<'_>) -> TokenStream {
     let variant = variant(&op.route.operation_id);
     let method = names::method(&op.route.operation_id);
     let group = format_ident!("{}", group_name(op.route));
-    debug_assert!(groups.contains_key(&group.to_string()));
     let signature = &op.signature;
     let mut prepare = Vec::new();
     // Credentials first: a request without a valid token learns nothing
@@ -320,10 +319,9 @@ fn router(routes: &[Route]) -> Result<TokenStream, EmitError> {
         let mut variables = Vec::new();
         let pattern = segments.iter().map(|segment| match segment {
             Segment::Literal(text) => quote!(#text),
-            Segment::Variable(name) => {
+            Segment::Variable(_) => {
                 let ident = format_ident!("p{}", variables.len());
                 variables.push(ident.clone());
-                let _ = name;
                 quote!(#ident)
             }
         });

@@ -35,15 +35,9 @@ impl Prerendered {
 pub fn respond<T: IntoBody, const STATUS: u16>(outcome: Result<T, Error>) -> Response {
     let status = StatusCode::from_u16(STATUS).unwrap_or(StatusCode::OK);
     match outcome {
-        Ok(_) if status == StatusCode::NO_CONTENT => {
-            with_cors(http::Response::builder().status(status)).body(Full::default()).unwrap_or_default()
-        }
+        Ok(_) if status == StatusCode::NO_CONTENT => answer(http::Response::builder(), status, None),
         Ok(body) => match body.into_body() {
-            Ok((bytes, media_type)) => with_cors(http::Response::builder())
-                .status(status)
-                .header(header::CONTENT_TYPE, media_type)
-                .body(Full::new(bytes))
-                .unwrap_or_else(|_| error_fallback(status)),
+            Ok(body) => answer(http::Response::builder(), status, Some(body)),
             Err(error) => error_response(Error::internal(error)),
         },
         Err(error) => error_response(error),
@@ -79,39 +73,32 @@ pub fn error_response(error: Error) -> Response {
     for (name, value) in error.headers() {
         builder = builder.header(name, value);
     }
-    let status = error.status();
-    match serde_json::to_vec(&error) {
-        Ok(body) => json(status, Bytes::from(body), builder),
-        // An error body is a few strings: this cannot fail, but if it did
-        // the client still gets the status.
-        Err(_) => with_cors(http::Response::builder().status(status)).body(Full::default()).unwrap_or_default(),
-    }
+    // An error body is a few strings: serializing it cannot fail, but if
+    // it did the client would still get the status.
+    let body = serde_json::to_vec(&error).ok().map(|json| (Bytes::from(json), JSON));
+    answer(builder, error.status(), body)
 }
 
 /// The answer to a CORS preflight (`OPTIONS` on any path).
 pub fn preflight() -> Response {
-    with_cors(http::Response::builder().status(StatusCode::NO_CONTENT)).body(Full::default()).unwrap_or_default()
+    answer(http::Response::builder(), StatusCode::NO_CONTENT, None)
 }
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 
-fn json(status: StatusCode, body: Bytes, builder: http::response::Builder) -> Response {
-    with_cors(builder)
-        .status(status)
-        .header(header::CONTENT_TYPE, JSON)
-        .body(Full::new(body))
-        .unwrap_or_else(|_| error_fallback(status))
-}
-
-fn with_cors(builder: http::response::Builder) -> http::response::Builder {
-    cors::allow_any_origin(builder)
-}
-
-/// A bare answer with the status, for a header an error carried that the
-/// response builder refused (none does today).
-fn error_fallback(status: StatusCode) -> Response {
-    let mut response = Response::default();
-    *response.status_mut() = status;
-    response
+/// Every answer is built here: the status, the CORS headers, and the body
+/// with its media type if there is one. Should the builder refuse a header
+/// (none of ours is invalid), the client still gets the status.
+fn answer(builder: http::response::Builder, status: StatusCode, body: Option<(Bytes, HeaderValue)>) -> Response {
+    let builder = cors::allow_any_origin(builder).status(status);
+    let built = match body {
+        Some((bytes, media_type)) => builder.header(header::CONTENT_TYPE, media_type).body(Full::new(bytes)),
+        None => builder.body(Full::default()),
+    };
+    built.unwrap_or_else(|_| {
+        let mut response = Response::default();
+        *response.status_mut() = status;
+        response
+    })
 }
