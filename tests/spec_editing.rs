@@ -11,6 +11,7 @@
 //! only once the previous build is done: each copy's YAML is then newer
 //! than the last run of `build.rs`, which therefore runs again.
 
+#[path = "it/common.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

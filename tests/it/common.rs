@@ -1,0 +1,258 @@
+//! A real server for tests: the `matrix-accounts` binary on 127.0.0.1, on a
+//! port the OS picks, with a temporary SQLite file and fast password
+//! hashing. Each test gets its own.
+
+#![allow(dead_code)] // tests/spec_editing.rs uses a part of it
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Settings every test server starts with: cheap argon2, no rate limits
+/// unless a test asks for them (the file says why; the scripts share it).
+pub const TEST_CONFIG: &str = include_str!("../fixtures/test_server.toml");
+
+pub struct TestServer {
+    child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    binary: PathBuf,
+    config: PathBuf,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        TestServer::with_config("")
+    }
+
+    /// Starts with `extra` TOML after [`TEST_CONFIG`] (later keys win only
+    /// in new tables, so pass whole tables).
+    pub fn with_config(extra: &str) -> TestServer {
+        TestServer::with_binary(Path::new(env!("CARGO_BIN_EXE_matrix-accounts")), extra)
+    }
+
+    /// Starts another build of the server (see `tests/spec_editing.rs`).
+    pub fn with_binary(binary: &Path, extra: &str) -> TestServer {
+        TestServer::launch(binary, &format!("{TEST_CONFIG}\n{extra}"), &[])
+    }
+
+    /// Writes `toml` (after the database line) and starts `binary` with it.
+    fn launch(binary: &Path, toml: &str, args: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = dir.path().join("config.toml");
+        let toml = format!("database = {:?}\n{toml}", dir.path().join("accounts.db"));
+        std::fs::write(&config, toml).expect("writing the test configuration");
+        let (child, base) = spawn(binary, &config, dir.path(), args);
+        TestServer { child, base, dir, binary: binary.to_owned(), config }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Kills the process with SIGKILL: no shutdown, no flush.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same database (after [`Self::kill`]).
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, base) = spawn(&self.binary, &self.config, self.dir.path(), &[]);
+        self.child = child;
+        self.base = base;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs the binary with extra command-line `args` and waits for the line
+/// that says where it listens.
+fn spawn(binary: &Path, config: &Path, dir: &Path, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting matrix-accounts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().expect("the server exited before listening").expect("reading server output");
+        if let Some(rest) = line.split("address=").nth(1) {
+            break rest.split_whitespace().next().expect("an address").to_owned();
+        }
+    };
+    // Keep draining the output so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{address}"))
+}
+
+/// A client that keeps no cookies or connections between tests.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client")
+}
+
+/// A response reduced to what tests assert on.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub async fn from(response: reqwest::Response) -> Answer {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("reading the body");
+        let text = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|media| media.starts_with("text/"));
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else if text {
+            // A page (`/docs`): its schema is a string.
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+        };
+        Answer { status, headers, body }
+    }
+
+    pub fn errcode(&self) -> &str {
+        self.body["errcode"].as_str().unwrap_or("")
+    }
+}
+
+/// Sends `method path` with an optional JSON body and bearer token.
+pub async fn call(server: &TestServer, method: &str, path: &str, body: Option<&Value>, token: Option<&str>) -> Answer {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = client().request(method, server.url(path));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    Answer::from(request.send().await.expect("sending the request")).await
+}
+
+/// Sends raw bytes as the body (for malformed input).
+pub async fn call_raw(server: &TestServer, method: &str, path: &str, body: Vec<u8>) -> Answer {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let request = client().request(method, server.url(path)).body(body);
+    Answer::from(request.send().await.expect("sending the request")).await
+}
+
+// ---------------------------------------------------------------------------
+// Seed-era helpers (tests/it/seed_*.rs): the `/_matrix/client/api/v1` and
+// `/_matrix/client/api/v2_alpha` paths, servers with a configuration of
+// their own, and requests with chosen headers or source address.
+
+/// The seed's login prefix.
+pub const SEED_V1: &str = "/_matrix/client/api/v1";
+/// The seed's prefix for everything else.
+pub const SEED_V2: &str = "/_matrix/client/api/v2_alpha";
+/// The password the seed helpers register with.
+pub const SEED_PASSWORD: &str = "correct horse battery staple";
+
+impl TestServer {
+    /// Starts with exactly `toml` (no [`TEST_CONFIG`]: the caller picks the
+    /// argon2 parameters and rate limits) and extra command-line `args`.
+    /// [`Self::restart`] keeps the configuration but not the `args`.
+    pub fn with_own_config(toml: &str, args: &[&str]) -> TestServer {
+        TestServer::launch(Path::new(env!("CARGO_BIN_EXE_matrix-accounts")), toml, args)
+    }
+}
+
+/// Sends raw bytes with the given headers (e.g. curl's default
+/// `Content-Type: application/x-www-form-urlencoded`) and bearer token.
+pub async fn call_raw_with(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+    token: Option<&str>,
+) -> Answer {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = client().request(method, server.url(path)).body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    Answer::from(request.send().await.expect("sending the request")).await
+}
+
+/// [`call`] from another loopback source address (e.g. 127.0.0.2), for
+/// per-IP rate limits: Linux accepts any 127/8 source towards 127.0.0.1.
+pub async fn call_from(
+    server: &TestServer,
+    source: std::net::IpAddr,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    token: Option<&str>,
+) -> Answer {
+    let client =
+        reqwest::Client::builder().timeout(Duration::from_secs(30)).local_address(source).build().expect("HTTP client");
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = client.request(method, server.url(path));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    Answer::from(request.send().await.expect("sending the request")).await
+}
+
+/// One-shot seed registration: `auth: {type: m.login.dummy}` without a
+/// session, password [`SEED_PASSWORD`].
+pub async fn seed_register(server: &TestServer, username: &str) -> Answer {
+    let body = serde_json::json!({
+        "username": username,
+        "password": SEED_PASSWORD,
+        "auth": {"type": "m.login.dummy"},
+    });
+    call(server, "POST", &format!("{SEED_V2}/register"), Some(&body), None).await
+}
+
+/// [`seed_register`] that must succeed; answers the access token.
+pub async fn seed_user(server: &TestServer, username: &str) -> String {
+    let answer = seed_register(server, username).await;
+    assert_eq!(answer.status, 200, "registering {username}: {}", answer.body);
+    answer.body["access_token"].as_str().expect("an access token").to_owned()
+}
+
+/// The seed's `POST /api/v1/login` with `m.login.password`.
+pub async fn seed_login(server: &TestServer, user: &str, password: &str) -> Answer {
+    let body = serde_json::json!({"type": "m.login.password", "user": user, "password": password});
+    call(server, "POST", &format!("{SEED_V1}/login"), Some(&body), None).await
+}
+
+/// Whether an access token is accepted, through the seed's
+/// `GET /account/3pid`: the status (200, or 401 with its errcode).
+pub async fn seed_token_status(server: &TestServer, token: &str) -> (u16, String) {
+    let answer = call(server, "GET", &format!("{SEED_V2}/account/3pid"), None, Some(token)).await;
+    (answer.status, answer.errcode().to_owned())
+}
