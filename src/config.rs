@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Command-line flags; every one may also come from the environment.
 #[derive(Debug, Clone, Default, Parser)]
@@ -34,8 +34,10 @@ pub struct Cli {
     pub no_rate_limits: bool,
 }
 
-/// Everything the server reads at start.
-#[derive(Debug, Clone, Deserialize)]
+/// Everything the server reads at start. It serializes back to the TOML it
+/// reads, so a program (the tests, a deployment tool) can build a `Config`
+/// value and write the file from it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -83,7 +85,7 @@ impl Default for Config {
 /// Every limit here holds before any of the server's own code runs, so a
 /// client that opens connections and sends nothing, or sends a byte a
 /// second, cannot hold the server's sockets or memory.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Http {
     /// Open connections at once. At the cap, the oldest connection that is
@@ -110,7 +112,7 @@ impl Default for Http {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Registration {
     /// Whether `/register` creates accounts at all, guests included: when
@@ -146,7 +148,7 @@ impl Default for Registration {
 }
 
 /// argon2id parameters; the defaults are OWASP's (19 MiB, t=2, p=1).
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Passwords {
     pub memory_kib: u32,
@@ -168,7 +170,7 @@ impl Passwords {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Tokens {
     /// Lifetime of an access token issued with a refresh token
@@ -210,15 +212,19 @@ impl Default for Tokens {
 mod milliseconds {
     use std::time::Duration;
 
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         u64::deserialize(deserializer).map(Duration::from_millis)
     }
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+    }
 }
 
 /// A token bucket: `per_second` tokens flow in, at most `burst` are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bucket {
     pub per_second: f64,
@@ -226,7 +232,7 @@ pub struct Bucket {
 }
 
 /// Rate limits per client IP and per account; defaults follow Synapse's.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimits {
     pub enabled: bool,
@@ -273,7 +279,7 @@ impl Default for RateLimits {
 }
 
 /// Identity servers this server will ask to validate third-party IDs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Identity {
     /// `host[:port]` of each trusted identity server; a 3pid validated by
@@ -349,6 +355,17 @@ mod tests {
         assert_eq!(config.listen.port(), 9001);
         assert_eq!(config.rate_limits.login, Bucket { per_second: 1.0, burst: 2 });
         assert!(config.rate_limits.enabled);
+    }
+
+    #[test]
+    fn a_written_config_reads_back_the_same() {
+        let mut config = Config::default();
+        config.tokens.access_token_lifetime = Duration::from_millis(1500);
+        config.identity.threepid_delegate = Some("id.example.org".into());
+        let text = toml::to_string(&config).unwrap();
+        let read: Config = toml::from_str(&text).unwrap();
+        assert_eq!(toml::to_string(&read).unwrap(), text);
+        assert_eq!(read.tokens.access_token_lifetime, Duration::from_millis(1500));
     }
 
     #[test]

@@ -104,7 +104,7 @@ paths:
     );
 
     let binary = Path::new(ROOT).join("target/spec-editing/debug/matrix-accounts");
-    let server = common::TestServer::with_binary(&binary, "");
+    let server = common::TestServer::with_binary(&binary, |_| {});
     let answer =
         Answer::from(client().get(server.url("/_matrix/client/api/v2_alpha/greeting")).send().await.unwrap()).await;
     assert_eq!((answer.status, answer.errcode()), (404, "M_UNRECOGNIZED"), "{}", answer.body);

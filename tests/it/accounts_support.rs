@@ -2,7 +2,6 @@
 //! temporary SQLite file, with argon2 parameters cheap enough for tests and
 //! rate limits off unless a test turns them on.
 
-
 use std::net::IpAddr;
 use std::sync::Arc;
 

@@ -9,11 +9,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use matrix_accounts::config::Config;
 use serde_json::Value;
 
 /// Settings every test server starts with: cheap argon2, no rate limits
 /// unless a test asks for them (the file says why; the scripts share it).
 pub const TEST_CONFIG: &str = include_str!("../fixtures/test_server.toml");
+
+/// [`TEST_CONFIG`] as a value, for a test to change before a server starts.
+pub fn test_config() -> Config {
+    toml::from_str(TEST_CONFIG).expect("tests/fixtures/test_server.toml is a valid configuration")
+}
 
 pub struct TestServer {
     child: Child,
@@ -25,28 +31,39 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start() -> TestServer {
-        TestServer::with_config("")
+        TestServer::with(|_| {})
     }
 
-    /// Starts with `extra` TOML after [`TEST_CONFIG`] (later keys win only
-    /// in new tables, so pass whole tables).
-    pub fn with_config(extra: &str) -> TestServer {
-        TestServer::with_binary(Path::new(env!("CARGO_BIN_EXE_matrix-accounts")), extra)
+    /// Starts with [`test_config`] as `change` leaves it.
+    pub fn with(change: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::with_binary(Path::new(env!("CARGO_BIN_EXE_matrix-accounts")), change)
     }
 
     /// Starts another build of the server (see `tests/spec_editing.rs`).
-    pub fn with_binary(binary: &Path, extra: &str) -> TestServer {
-        TestServer::launch(binary, &format!("{TEST_CONFIG}\n{extra}"), &[])
+    pub fn with_binary(binary: &Path, change: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = test_config();
+        change(&mut config);
+        TestServer::launch(binary, config, &[])
     }
 
-    /// Writes `toml` (after the database line) and starts `binary` with it.
-    fn launch(binary: &Path, toml: &str, args: &[&str]) -> TestServer {
+    /// Like [`Self::with`], with command-line `args` too (which
+    /// [`Self::restart`] does not keep).
+    pub fn with_args(args: &[&str], change: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = test_config();
+        change(&mut config);
+        TestServer::launch(Path::new(env!("CARGO_BIN_EXE_matrix-accounts")), config, args)
+    }
+
+    /// Writes `config` (with a database in a new temporary folder) as the
+    /// TOML file the binary reads, and starts `binary` with it.
+    fn launch(binary: &Path, mut config: Config, args: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let config = dir.path().join("config.toml");
-        let toml = format!("database = {:?}\n{toml}", dir.path().join("accounts.db"));
-        std::fs::write(&config, toml).expect("writing the test configuration");
-        let (child, base) = spawn(binary, &config, dir.path(), args);
-        TestServer { child, base, dir, binary: binary.to_owned(), config }
+        config.database = dir.path().join("accounts.db");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, toml::to_string(&config).expect("a configuration serializes"))
+            .expect("writing the test configuration");
+        let (child, base) = spawn(binary, &path, dir.path(), args);
+        TestServer { child, base, dir, binary: binary.to_owned(), config: path }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -172,15 +189,6 @@ pub const SEED_V1: &str = "/_matrix/client/api/v1";
 pub const SEED_V2: &str = "/_matrix/client/api/v2_alpha";
 /// The password the seed helpers register with.
 pub const SEED_PASSWORD: &str = "correct horse battery staple";
-
-impl TestServer {
-    /// Starts with exactly `toml` (no [`TEST_CONFIG`]: the caller picks the
-    /// argon2 parameters and rate limits) and extra command-line `args`.
-    /// [`Self::restart`] keeps the configuration but not the `args`.
-    pub fn with_own_config(toml: &str, args: &[&str]) -> TestServer {
-        TestServer::launch(Path::new(env!("CARGO_BIN_EXE_matrix-accounts")), toml, args)
-    }
-}
 
 /// Sends raw bytes with the given headers (e.g. curl's default
 /// `Content-Type: application/x-www-form-urlencoded`) and bearer token.

@@ -13,10 +13,16 @@ use std::time::{Duration, Instant};
 
 use common::TestServer;
 
-const LIMITS: &str = "[http]\nheader_timeout = 1000\nbody_timeout = 1000\nmax_connections = 50\n";
+/// Short limits, so each test sees them hit within a second or two.
+const TIMEOUT: Duration = Duration::from_millis(1000);
+const MAX_CONNECTIONS: usize = 50;
 
 fn server() -> TestServer {
-    TestServer::with_config(LIMITS)
+    TestServer::with(|c| {
+        c.http.header_timeout = TIMEOUT;
+        c.http.body_timeout = TIMEOUT;
+        c.http.max_connections = MAX_CONNECTIONS;
+    })
 }
 
 fn connect(server: &TestServer) -> TcpStream {

@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 
 use common::{Answer, TestServer, client};
 use identity_server::IdentityServer;
+use matrix_accounts::config::Bucket;
 use serde_json::{Value, json};
 use specgen::contract::{Contract, Operation, RequestExample, example_differs};
 
@@ -62,25 +63,21 @@ struct Fixture {
 impl Fixture {
     fn start(setup: Setup) -> Fixture {
         let identity = IdentityServer::start();
-        let limits = match setup {
-            Setup::Limited => {
-                "enabled = true\nregister = { per_second = 0.001, burst = 1 }\nlogin = { per_second = 0.001, burst = 1 }\n\
-                 login_failed = { per_second = 0.001, burst = 1 }\nthreepid = { per_second = 0.001, burst = 1 }"
+        let server = TestServer::with(|c| {
+            c.server_name = SERVER_NAME.into();
+            c.registration.enabled = setup != Setup::Closed;
+            c.registration.guest_access = setup != Setup::NoGuests;
+            if setup == Setup::Limited {
+                let once = Bucket { per_second: 0.001, burst: 1 };
+                let limits = &mut c.rate_limits;
+                limits.enabled = true;
+                (limits.register, limits.login, limits.login_failed, limits.threepid) = (once, once, once, once);
             }
-            _ => "enabled = false",
-        };
-        let config = format!(
-            "server_name = {SERVER_NAME:?}\n\
-             [passwords]\nmemory_kib = 256\niterations = 1\nparallelism = 1\n\
-             [registration]\nenabled = {}\nguest_access = {}\n\
-             [rate_limits]\n{limits}\n\
-             [identity]\ntrusted_servers = [{:?}]\ninsecure_http = true\nthreepid_delegate = {:?}\n",
-            setup != Setup::Closed,
-            setup != Setup::NoGuests,
-            identity.address,
-            identity.address,
-        );
-        Fixture { server: TestServer::with_own_config(&config, &[]), identity }
+            c.identity.trusted_servers = vec![identity.address.clone()];
+            c.identity.insecure_http = true;
+            c.identity.threepid_delegate = Some(identity.address.clone());
+        });
+        Fixture { server, identity }
     }
 
     /// Registers `localpart` with `password` (v3, one-shot UIA); answers

@@ -11,7 +11,6 @@
 //! Shared by the domain-level (`accounts_threepids`) and the HTTP-level
 //! (`seed_threepids`) tests; it depends on nothing of the server.
 
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

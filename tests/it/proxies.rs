@@ -5,15 +5,17 @@
 use crate::common;
 
 use common::{TestServer, call_raw_with};
+use matrix_accounts::config::Bucket;
 use serde_json::json;
+use std::net::IpAddr;
 
 /// One registration per address, then 429.
-fn config(trusted_proxies: &str) -> String {
-    format!(
-        "trusted_proxies = {trusted_proxies}\n\
-         [passwords]\nmemory_kib = 256\niterations = 1\nparallelism = 1\n\
-         [rate_limits]\nenabled = true\nregister = {{ per_second = 0.001, burst = 1 }}\n"
-    )
+fn server(trusted_proxies: &[IpAddr]) -> TestServer {
+    TestServer::with(|c| {
+        c.trusted_proxies = trusted_proxies.to_vec();
+        c.rate_limits.enabled = true;
+        c.rate_limits.register = Bucket { per_second: 0.001, burst: 1 };
+    })
 }
 
 async fn register(server: &TestServer, name: &str, forwarded_for: &str) -> u16 {
@@ -25,7 +27,7 @@ async fn register(server: &TestServer, name: &str, forwarded_for: &str) -> u16 {
 
 #[tokio::test]
 async fn a_trusted_proxy_names_the_client() {
-    let server = TestServer::with_own_config(&config(r#"["127.0.0.1"]"#), &[]);
+    let server = server(&[IpAddr::from([127, 0, 0, 1])]);
     assert_eq!(register(&server, "first", "203.0.113.7").await, 200);
     // Another client behind the same proxy has its own bucket.
     assert_eq!(register(&server, "second", "203.0.113.8").await, 200);
@@ -36,7 +38,7 @@ async fn a_trusted_proxy_names_the_client() {
 
 #[tokio::test]
 async fn anyone_else_cannot_choose_a_bucket() {
-    let server = TestServer::with_own_config(&config("[]"), &[]);
+    let server = server(&[]);
     assert_eq!(register(&server, "first", "203.0.113.7").await, 200);
     assert_eq!(register(&server, "second", "203.0.113.8").await, 429);
 }

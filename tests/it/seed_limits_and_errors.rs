@@ -12,19 +12,16 @@ use common::{
     SEED_PASSWORD, SEED_V1, SEED_V2, TestServer, call, call_from, call_raw, call_raw_with, seed_login, seed_register,
     seed_user,
 };
+use matrix_accounts::config::{Bucket, Config};
 use serde_json::{Value, json};
 
 /// Cheap argon2 and rate limits on, with small buckets that do not refill
 /// during a test (one attempt per 1000 s).
-fn limited_config(enabled: bool) -> String {
-    format!(
-        "[passwords]\nmemory_kib = 256\niterations = 1\nparallelism = 1\n\
-         [rate_limits]\nenabled = {enabled}\n\
-         register = {{ per_second = 0.001, burst = 2 }}\n\
-         login = {{ per_second = 0.001, burst = 3 }}\n\
-         login_failed = {{ per_second = 0.001, burst = 2 }}\n\
-         threepid = {{ per_second = 0.001, burst = 2 }}\n"
-    )
+fn limited(config: &mut Config, enabled: bool) {
+    let burst = |burst| Bucket { per_second: 0.001, burst };
+    let limits = &mut config.rate_limits;
+    limits.enabled = enabled;
+    (limits.register, limits.login, limits.login_failed, limits.threepid) = (burst(2), burst(3), burst(2), burst(2));
 }
 
 fn other_ip() -> IpAddr {
@@ -51,7 +48,7 @@ fn assert_limited(answer: &common::Answer, what: &str) {
 
 #[tokio::test]
 async fn registrations_are_limited_per_ip() {
-    let server = TestServer::with_own_config(&limited_config(true), &[]);
+    let server = TestServer::with(|c| limited(c, true));
     let register = format!("{SEED_V2}/register");
     // Refusals before UIA cost nothing.
     for _ in 0..3 {
@@ -83,7 +80,7 @@ async fn registrations_are_limited_per_ip() {
 
 #[tokio::test]
 async fn logins_are_limited_per_ip() {
-    let server = TestServer::with_own_config(&limited_config(true), &[]);
+    let server = TestServer::with(|c| limited(c, true));
     seed_user(&server, "alice").await;
     // Three logins from one address, each for a different (unknown) account...
     for i in 0..3 {
@@ -98,7 +95,7 @@ async fn logins_are_limited_per_ip() {
 
 #[tokio::test]
 async fn logins_are_limited_per_account() {
-    let server = TestServer::with_own_config(&limited_config(true), &[]);
+    let server = TestServer::with(|c| limited(c, true));
     seed_user(&server, "bob").await;
     seed_user(&server, "carol").await;
     let login = |user: &'static str, ip| login_from(&server, ip, user, SEED_PASSWORD);
@@ -117,7 +114,7 @@ async fn logins_are_limited_per_account() {
 /// (under any name), never the owner's right password from another.
 #[tokio::test]
 async fn failed_logins_are_limited_per_account_and_address() {
-    let server = TestServer::with_own_config(&limited_config(true), &[]);
+    let server = TestServer::with(|c| limited(c, true));
     seed_user(&server, "dave").await;
     let stranger = IpAddr::from([127, 0, 0, 5]);
     // Two failures from one address, naming the account two ways...
@@ -134,12 +131,11 @@ async fn failed_logins_are_limited_per_account_and_address() {
 #[tokio::test(flavor = "multi_thread")]
 async fn adding_3pids_is_limited() {
     let identity = identity_server::IdentityServer::start();
-    let config = format!(
-        "{}[identity]\ntrusted_servers = [{:?}]\ninsecure_http = true\n",
-        limited_config(true),
-        identity.address
-    );
-    let server = TestServer::with_own_config(&config, &[]);
+    let server = TestServer::with(|c| {
+        limited(c, true);
+        c.identity.trusted_servers = vec![identity.address.clone()];
+        c.identity.insecure_http = true;
+    });
     let token = seed_user(&server, "erin").await;
     let path = format!("{SEED_V2}/account/3pid");
     let body = json!({"threePidCreds": identity.creds_json("s1", "secret1")});
@@ -156,10 +152,9 @@ async fn adding_3pids_is_limited() {
 
 #[tokio::test]
 async fn limits_switch_off_by_flag_or_config() {
-    for server in [
-        TestServer::with_own_config(&limited_config(true), &["--no-rate-limits"]),
-        TestServer::with_own_config(&limited_config(false), &[]),
-    ] {
+    for server in
+        [TestServer::with_args(&["--no-rate-limits"], |c| limited(c, true)), TestServer::with(|c| limited(c, false))]
+    {
         for i in 0..5 {
             let answer = seed_register(&server, &format!("user{i}")).await;
             assert_eq!(answer.status, 200, "{}", answer.body);
@@ -254,7 +249,10 @@ async fn bodies_over_the_limit_are_too_large() {
     assert_eq!(fits.status, 200, "exactly 64 KiB is allowed: {}", fits.body);
 
     // The limit is configurable.
-    let small = TestServer::with_own_config(&format!("max_body_bytes = 1024\n{}", limited_config(false)), &[]);
+    let small = TestServer::with(|c| {
+        limited(c, false);
+        c.max_body_bytes = 1024;
+    });
     let refused = call_raw(&small, "POST", &register, padded(1025, "small")).await;
     assert_eq!((refused.status, refused.errcode()), (413, "M_TOO_LARGE"), "{}", refused.body);
     for path in [format!("{SEED_V1}/login"), format!("{SEED_V2}/tokenrefresh")] {
@@ -266,7 +264,7 @@ async fn bodies_over_the_limit_are_too_large() {
 
 #[tokio::test]
 async fn no_error_path_writes_anything() {
-    let server = TestServer::with_config("[registration]\nexclusive_namespaces = [\"reserved_.*\"]\n");
+    let server = TestServer::with(|c| c.registration.exclusive_namespaces = vec!["reserved_.*".into()]);
     let register = format!("{SEED_V2}/register");
     let failures: Vec<Value> = vec![
         json!({"username": "frank", "password": 5, "auth": {"type": "m.login.dummy"}}),

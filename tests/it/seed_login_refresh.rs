@@ -6,6 +6,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::{SEED_PASSWORD, SEED_V1, SEED_V2, TestServer, call, seed_login, seed_token_status, seed_user};
+use matrix_accounts::config::Passwords;
 use serde_json::{Value, json};
 
 fn login_path() -> String {
@@ -74,10 +75,7 @@ fn median(mut attempts: Vec<Duration>) -> Duration {
 /// that any load on the machine hits both series alike.
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_password_and_unknown_user_take_comparable_time() {
-    let server = TestServer::with_own_config(
-        "[passwords]\nmemory_kib = 19456\niterations = 2\nparallelism = 1\n[rate_limits]\nenabled = false\n",
-        &[],
-    );
+    let server = TestServer::with(|c| c.passwords = Passwords::default());
     seed_user(&server, "carol").await;
     // Warm up both paths (connection set-up, the dummy hash made on first need).
     seed_login(&server, "carol", "warm-up").await;
@@ -198,7 +196,7 @@ async fn refresh_refuses_what_is_not_a_live_refresh_token() {
 #[tokio::test]
 async fn an_expired_access_token_is_refreshed() {
     // Access tokens issued with a refresh token expire after this long.
-    let server = TestServer::with_config("[tokens]\naccess_token_lifetime = 1000\n");
+    let server = TestServer::with(|c| c.tokens.access_token_lifetime = std::time::Duration::from_millis(1000));
     let registered = call(
         &server,
         "POST",

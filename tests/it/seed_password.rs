@@ -173,12 +173,10 @@ async fn without_a_token_only_the_email_reset_is_offered_and_a_bad_token_is_refu
 #[tokio::test]
 async fn a_forgotten_password_is_reset_through_a_validated_email() {
     let identity = IdentityServer::start();
-    let config = format!(
-        "[passwords]\nmemory_kib = 256\niterations = 1\nparallelism = 1\n[rate_limits]\nenabled = false\n\
-         [identity]\ntrusted_servers = [{:?}]\ninsecure_http = true\n",
-        identity.address
-    );
-    let server = TestServer::with_own_config(&config, &[]);
+    let server = TestServer::with(|c| {
+        c.identity.trusted_servers = vec![identity.address.clone()];
+        c.identity.insecure_http = true;
+    });
     let token = seed_user(&server, "ines").await;
     identity.validate("owned", "secret-1", "email", "ines@example.org");
     let add = json!({"threePidCreds": identity.creds_json("owned", "secret-1")});

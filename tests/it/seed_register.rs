@@ -129,7 +129,7 @@ async fn replaying_a_completed_session_returns_the_same_user() {
 
 #[tokio::test]
 async fn registration_tokens_when_configured() {
-    let server = TestServer::with_config("[registration]\ntokens = [\"letmein\"]\n");
+    let server = TestServer::with(|c| c.registration.tokens = vec!["letmein".into()]);
     let body = json!({"username": "fred", "password": SEED_PASSWORD});
     let session = challenge_session(&register(&server, &body).await, &["m.login.registration_token"]);
 
@@ -243,7 +243,7 @@ async fn a_name_taken_during_the_session_is_in_use_at_its_end() {
 
 #[tokio::test]
 async fn exclusive_namespaces_are_refused() {
-    let server = TestServer::with_config("[registration]\nexclusive_namespaces = [\"bridge_.*\"]\n");
+    let server = TestServer::with(|c| c.registration.exclusive_namespaces = vec!["bridge_.*".into()]);
     for username in ["bridge_alice", "Bridge_Bob"] {
         let first = register(&server, &json!({"username": username, "password": SEED_PASSWORD})).await;
         assert_eq!((first.status, first.errcode()), (400, "M_EXCLUSIVE"), "{username}: {}", first.body);
@@ -285,7 +285,7 @@ async fn a_missing_password_is_refused_and_leaves_the_name_free() {
 
 #[tokio::test]
 async fn disabled_registration_is_forbidden() {
-    let server = TestServer::with_config("[registration]\nenabled = false\n");
+    let server = TestServer::with(|c| c.registration.enabled = false);
     for body in [json!({}), json!({"username": "leo", "password": SEED_PASSWORD, "auth": {"type": "m.login.dummy"}})] {
         let answer = register(&server, &body).await;
         assert_eq!((answer.status, answer.errcode()), (403, "M_FORBIDDEN"), "{body}: {}", answer.body);

@@ -16,8 +16,10 @@ fn path() -> String {
 
 /// A server that trusts these identity servers, over plain HTTP.
 fn server_trusting(servers: &[&str]) -> TestServer {
-    let trusted: Vec<String> = servers.iter().map(|s| format!("{s:?}")).collect();
-    TestServer::with_config(&format!("[identity]\ntrusted_servers = [{}]\ninsecure_http = true\n", trusted.join(", ")))
+    TestServer::with(|c| {
+        c.identity.trusted_servers = servers.iter().map(|s| s.to_string()).collect();
+        c.identity.insecure_http = true;
+    })
 }
 
 async fn list(server: &TestServer, token: &str) -> Value {

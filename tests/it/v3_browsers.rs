@@ -6,6 +6,7 @@ use crate::common;
 use crate::v3_support;
 
 use common::{Answer, TestServer, call, call_raw, call_raw_with, client};
+use matrix_accounts::config::{Bucket, RateLimits};
 use serde_json::json;
 use v3_support::{PASSWORD, PREFIXES, R0, V3, assert_error, ok, user};
 
@@ -180,11 +181,11 @@ async fn bodies_are_json_objects_whatever_the_content_type() {
 
 #[tokio::test]
 async fn rate_limits_answer_like_every_error() {
-    let server = TestServer::with_own_config(
-        "[passwords]\nmemory_kib = 256\niterations = 1\nparallelism = 1\n\
-         [rate_limits.register]\nper_second = 0.01\nburst = 1\n",
-        &[],
-    );
+    // Synapse's limits, but one registration per 100 s.
+    let server = TestServer::with(|c| {
+        c.rate_limits = RateLimits::default();
+        c.rate_limits.register = Bucket { per_second: 0.01, burst: 1 };
+    });
     let first = v3_support::register_with(&server, V3, "rita", json!({})).await;
     ok(first);
     let limited = v3_support::register_with(&server, R0, "rhea", json!({})).await;

@@ -117,7 +117,7 @@ async fn uia_refusals() {
 
 #[tokio::test]
 async fn uia_sessions_expire() {
-    let server = TestServer::with_config("[tokens]\nuia_session_lifetime = 300\n");
+    let server = TestServer::with(|c| c.tokens.uia_session_lifetime = std::time::Duration::from_millis(300));
     for prefix in PREFIXES {
         let path = format!("{prefix}/register");
         let first = json!({"username": format!("late{}", &prefix[16..]), "password": PASSWORD});
@@ -130,7 +130,7 @@ async fn uia_sessions_expire() {
 
 #[tokio::test]
 async fn registration_tokens_are_a_stage() {
-    let server = TestServer::with_config("[registration]\ntokens = [\"let-me-in\"]\n");
+    let server = TestServer::with(|c| c.registration.tokens = vec!["let-me-in".into()]);
     for prefix in PREFIXES {
         let path = format!("{prefix}/register");
         let name = format!("invited{}", &prefix[16..]);
@@ -197,7 +197,7 @@ async fn devices_and_login_options() {
 
 #[tokio::test]
 async fn usernames_are_checked_before_authentication() {
-    let server = TestServer::with_config("[registration]\nexclusive_namespaces = [\"irc_.*\"]\n");
+    let server = TestServer::with(|c| c.registration.exclusive_namespaces = vec!["irc_.*".into()]);
     for prefix in PREFIXES {
         let path = format!("{prefix}/register");
         let suffix = &prefix[16..];
@@ -240,7 +240,7 @@ async fn usernames_are_checked_before_authentication() {
 
 #[tokio::test]
 async fn username_availability() {
-    let server = TestServer::with_config("[registration]\nexclusive_namespaces = [\"irc_.*\"]\n");
+    let server = TestServer::with(|c| c.registration.exclusive_namespaces = vec!["irc_.*".into()]);
     for prefix in PREFIXES {
         let suffix = &prefix[16..];
         let path = |name: &str| format!("{prefix}/register/available?username={name}");
@@ -271,7 +271,7 @@ async fn guests_only_where_allowed() {
         assert_error(&answer, 403, "M_FORBIDDEN");
     }
 
-    let open = TestServer::with_config("[registration]\nguest_access = true\n");
+    let open = TestServer::with(|c| c.registration.guest_access = true);
     for prefix in PREFIXES {
         let path = format!("{prefix}/register?kind=guest");
         // No UIA, and every field but the display name is ignored.

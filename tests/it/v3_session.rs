@@ -106,7 +106,7 @@ async fn refresh_rotates_the_pair() {
 
 #[tokio::test]
 async fn an_expired_access_token_is_a_soft_logout() {
-    let server = TestServer::with_config("[tokens]\naccess_token_lifetime = 2000\n");
+    let server = TestServer::with(|c| c.tokens.access_token_lifetime = std::time::Duration::from_millis(2000));
     for prefix in PREFIXES {
         let name = format!("nia{}", &prefix[16..]);
         let registered = ok(register_with(&server, prefix, &name, json!({"refresh_token": true})).await);
@@ -129,7 +129,7 @@ async fn an_expired_access_token_is_a_soft_logout() {
 /// ending the session anyway), as Synapse does; whoami still refuses it.
 #[tokio::test]
 async fn logout_accepts_an_expired_access_token() {
-    let server = TestServer::with_config("[tokens]\naccess_token_lifetime = 1000\n");
+    let server = TestServer::with(|c| c.tokens.access_token_lifetime = std::time::Duration::from_millis(1000));
     let registered = ok(register_with(&server, V3, "lapsed", json!({"refresh_token": true})).await);
     let (one, refresh_token) = pair(&registered);
     let second = ok(login_with(&server, V3, "lapsed", v3_support::PASSWORD, json!({"refresh_token": true})).await);

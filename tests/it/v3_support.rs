@@ -2,7 +2,6 @@
 //! prefixes every operation but `/refresh` is served under, and the few
 //! requests most tests start with. Builds on `tests/it/common.rs`.
 
-
 use serde_json::{Value, json};
 
 use crate::common::{Answer, TestServer, call, client};

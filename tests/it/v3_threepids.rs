@@ -15,11 +15,11 @@ use v3_support::{PASSWORD, PREFIXES, assert_error, login_with, ok, password_auth
 /// A server trusting `identity`, which also validates `3pid/add` sessions
 /// when `delegate` is set.
 fn server_trusting(identity: &IdentityServer, delegate: bool) -> TestServer {
-    let delegate = if delegate { format!("threepid_delegate = {:?}\n", identity.address) } else { String::new() };
-    TestServer::with_config(&format!(
-        "[identity]\ntrusted_servers = [{:?}]\ninsecure_http = true\n{delegate}",
-        identity.address
-    ))
+    TestServer::with(|c| {
+        c.identity.trusted_servers = vec![identity.address.clone()];
+        c.identity.insecure_http = true;
+        c.identity.threepid_delegate = delegate.then(|| identity.address.clone());
+    })
 }
 
 async fn post(server: &TestServer, path: &str, token: &str, body: Value) -> Answer {
@@ -145,7 +145,10 @@ async fn the_deprecated_post_with_three_pid_creds() {
 
     // A trusted but unreachable identity server fails the request cleanly.
     let down = unreachable_address();
-    let server = TestServer::with_config(&format!("[identity]\ntrusted_servers = [{down:?}]\ninsecure_http = true\n"));
+    let server = TestServer::with(|c| {
+        c.identity.trusted_servers = vec![down.clone()];
+        c.identity.insecure_http = true;
+    });
     let token = user(&server, PREFIXES[0], "ada").await;
     let creds = json!({"three_pid_creds": {"id_server": down, "sid": "s", "client_secret": "c"}});
     let answer = post(&server, &format!("{}/account/3pid", PREFIXES[0]), &token, creds).await;

@@ -11,6 +11,7 @@ use crate::v3_support;
 
 use common::{Answer, TestServer, call, client};
 use identity_server::IdentityServer;
+use matrix_accounts::config::Bucket;
 use serde_json::json;
 use v3_support::{PASSWORD, V3, assert_error, login_with, ok, password_auth, session_of, text, user};
 
@@ -48,10 +49,11 @@ async fn a_completed_password_change_session_cannot_be_replayed() {
 #[tokio::test]
 async fn a_completed_3pid_add_session_cannot_be_replayed() {
     let identity = IdentityServer::start();
-    let server = TestServer::with_config(&format!(
-        "[identity]\ntrusted_servers = [{0:?}]\ninsecure_http = true\nthreepid_delegate = {0:?}\n",
-        identity.address
-    ));
+    let server = TestServer::with(|c| {
+        c.identity.trusted_servers = vec![identity.address.clone()];
+        c.identity.insecure_http = true;
+        c.identity.threepid_delegate = Some(identity.address.clone());
+    });
     let token = user(&server, V3, "cy").await;
     let add = format!("{V3}/account/3pid/add");
     identity.validate("sid1", "secret1", "email", "cy@example.org");
@@ -95,11 +97,10 @@ async fn concurrent_completions_of_one_registration_session_make_one_account() {
 
 #[tokio::test]
 async fn starting_a_registration_flow_costs_an_attempt() {
-    let server = TestServer::with_own_config(
-        "[passwords]\nmemory_kib = 256\niterations = 1\nparallelism = 1\n\
-         [rate_limits]\nenabled = true\nregister = { per_second = 0.001, burst = 2 }\n",
-        &[],
-    );
+    let server = TestServer::with(|c| {
+        c.rate_limits.enabled = true;
+        c.rate_limits.register = Bucket { per_second: 0.001, burst: 2 };
+    });
     let path = format!("{V3}/register");
     // Each first step stores a session and hashes a password: it counts.
     for name in ["dee", "eve"] {
@@ -113,7 +114,10 @@ async fn starting_a_registration_flow_costs_an_attempt() {
 
 #[tokio::test]
 async fn disabled_registration_refuses_guests_too() {
-    let server = TestServer::with_config("[registration]\nenabled = false\nguest_access = true\n");
+    let server = TestServer::with(|c| {
+        c.registration.enabled = false;
+        c.registration.guest_access = true;
+    });
     let answer = call(&server, "POST", &format!("{V3}/register?kind=guest"), Some(&json!({})), None).await;
     assert_error(&answer, 403, "M_FORBIDDEN");
 }
