@@ -127,6 +127,7 @@ pub fn load_strict(api: &Path) -> Spec {
 }
 
 /// What [`generate`] did to one file.
+#[cfg(feature = "client")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     pub path: PathBuf,
@@ -139,6 +140,7 @@ pub struct Written {
 /// content changed. The build emits the first three into `OUT_DIR` from the
 /// same functions and the same `handlers`, so the copies are what the server
 /// is built from.
+#[cfg(feature = "client")]
 pub fn generate(spec: &Spec, out: &Path, handlers: Option<&Path>) -> Result<Vec<Written>, String> {
     let options =
         EmitOptions { implemented: handlers.map(|dir| implemented(spec, dir)).transpose()?, ..EmitOptions::default() };

@@ -10,6 +10,7 @@
 //! The Rust is formatted with prettyplease, so the committed copies under
 //! `generated/` read like ordinary code and diff well.
 
+#[cfg(feature = "client")]
 pub mod client;
 pub mod docs;
 pub mod document;
@@ -46,6 +47,7 @@ impl Default for EmitOptions {
 }
 
 /// The generated files, as text.
+#[cfg(feature = "client")]
 #[derive(Debug, Clone)]
 pub struct Output {
     pub server: String,
@@ -97,6 +99,7 @@ pub fn emit_server(spec: &Spec, options: &EmitOptions) -> Result<ServerOutput, E
 }
 
 /// Generates every output of a spec, the client included.
+#[cfg(feature = "client")]
 pub fn emit(spec: &Spec, options: &EmitOptions) -> Result<Output, EmitError> {
     let ServerOutput { server, document, docs } = emit_server(spec, options)?;
     Ok(Output { server, document, docs, client: client::generate(spec)? })
