@@ -98,6 +98,8 @@ generate_openapi_generator() {
     rm -rf "$OG"
     "$WORK/venv/bin/pip" uninstall --quiet --disable-pip-version-check --yes matrix-accounts-openapi-generator 2>/dev/null || true
     mkdir -p "$OG"
+    # The machine image has Java 17; anywhere else: apt-get install default-jre-headless.
+    command -v java >/dev/null || { echo "OpenAPI Generator needs Java (apt-get install default-jre-headless)"; return 1; }
     "$WORK/venv/bin/openapi-generator-cli" generate --input-spec "$DOCUMENT" --generator-name python \
         --output "$OG/client" --package-name matrix_accounts_openapi_generator \
         --additional-properties=projectName=matrix-accounts-openapi-generator \
