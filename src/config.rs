@@ -148,17 +148,26 @@ impl Default for Registration {
 }
 
 /// argon2id parameters; the defaults are OWASP's (19 MiB, t=2, p=1).
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+///
+/// A stored hash made otherwise (other argon2 parameters, or a bcrypt hash
+/// imported from Synapse) still verifies, and is replaced by one made with
+/// these at the account's next successful password check.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Passwords {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+    /// Synapse's `password_config.pepper`: what Synapse appended to every
+    /// password before hashing it with bcrypt. Needed only to verify bcrypt
+    /// hashes imported from a Synapse that set one; argon2id hashes made
+    /// here do not use it.
+    pub bcrypt_pepper: String,
 }
 
 impl Default for Passwords {
     fn default() -> Self {
-        Passwords { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+        Passwords { memory_kib: 19 * 1024, iterations: 2, parallelism: 1, bcrypt_pepper: String::new() }
     }
 }
 

@@ -24,7 +24,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use matrix_accounts::config::Passwords;
-use serde::Serialize;
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -81,14 +80,6 @@ async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
     Ok(response)
 }
 
-/// The body of the fixed whoami, field order as in [`STATIC_BODY`].
-#[derive(Serialize)]
-struct FixedWhoami {
-    user_id: &'static str,
-    device_id: &'static str,
-    is_guest: bool,
-}
-
 #[derive(Args)]
 pub struct Argon2Args {
     /// Seconds each thread keeps hashing.
@@ -125,8 +116,12 @@ pub struct HashCost {
 
 impl HashCost {
     pub fn params(&self) -> anyhow::Result<Params> {
-        let passwords =
-            Passwords { memory_kib: self.memory_kib, iterations: self.iterations, parallelism: self.parallelism };
+        let passwords = Passwords {
+            memory_kib: self.memory_kib,
+            iterations: self.iterations,
+            parallelism: self.parallelism,
+            ..Passwords::default()
+        };
         passwords.argon2_params().map_err(|e| anyhow!("invalid argon2 parameters: {e}"))
     }
 }

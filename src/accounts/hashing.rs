@@ -22,6 +22,14 @@
 //! waited in the queue) is skipped: a burst of abandoned requests does not
 //! keep the cores busy for nobody.
 //!
+//! Hashes made elsewhere verify too: argon2 with other parameters (an older
+//! configuration), and bcrypt imported from Synapse, which hashed the
+//! NFKC-normalised password followed by its `pepper`. Either answers
+//! [`Verified::Outdated`], so that the caller can replace it with a current
+//! hash while it holds the password. A bcrypt check (12 rounds: ~0.2 s)
+//! is slower than an argon2 one; the difference tells a stranger only that
+//! an account was imported and has not logged in since.
+//!
 //! The hasher also keeps a random key, drawn at start-up and never stored,
 //! for [`PasswordHasher::digest`]: a keyed digest that lets a UIA follow-up
 //! recognise the password its session already hashed, at the cost of an
@@ -40,6 +48,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::oneshot;
+use unicode_normalization::UnicodeNormalization as _;
+use zeroize::Zeroizing;
 
 use super::secret::Secret;
 use crate::config::Passwords;
@@ -51,9 +61,23 @@ const IDLE_RELEASE: Duration = Duration::from_secs(1);
 /// Work for a hashing thread: runs with the thread's reusable memory.
 type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 
+/// What checking a password against a stored hash found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verified {
+    /// A wrong password, or no account to check it against.
+    No,
+    /// The right password, and a hash made the way new ones are.
+    Yes,
+    /// The right password, and a hash made otherwise (bcrypt, or argon2
+    /// with other parameters): to be replaced while the password is known.
+    Outdated,
+}
+
 #[derive(Clone)]
 pub(crate) struct PasswordHasher {
     params: Params,
+    /// Synapse's pepper, for imported bcrypt hashes (`[passwords]`).
+    bcrypt_pepper: Arc<str>,
     jobs: Sender<Job>,
     /// A hash of a random password, made on first need (not at start-up,
     /// which should take milliseconds).
@@ -85,6 +109,7 @@ impl PasswordHasher {
         getrandom::fill(&mut digest_key).map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
         Ok(PasswordHasher {
             params,
+            bcrypt_pepper: config.bcrypt_pepper.as_str().into(),
             jobs,
             dummy: Arc::new(OnceLock::new()),
             digest_key: Arc::new(digest_key),
@@ -135,11 +160,13 @@ impl PasswordHasher {
         .await
     }
 
-    /// Whether `password` matches `phc`; `None` (no such account, or no
-    /// password) costs the same and answers `false`.
-    pub(crate) async fn verify(&self, password: Secret, phc: Option<String>) -> Result<bool> {
+    /// Whether `password` matches `phc` (an argon2 PHC string or a bcrypt
+    /// hash); `None` (no such account, or no password) costs what an
+    /// argon2 check costs and answers [`Verified::No`].
+    pub(crate) async fn verify(&self, password: Secret, phc: Option<String>) -> Result<Verified> {
         let params = self.params.clone();
         let dummy = Arc::clone(&self.dummy);
+        let pepper = Arc::clone(&self.bcrypt_pepper);
         self.run(move |memory| {
             let (phc, real) = match phc {
                 Some(phc) => (phc, true),
@@ -147,8 +174,16 @@ impl PasswordHasher {
             };
             // Verify first: `real && verify(..)` would skip the work for a
             // dummy and give the timing away.
-            let matches = verify_with(&phc, password.expose(), memory)?;
-            Ok(matches && real)
+            let (matches, current) = if is_bcrypt(&phc) {
+                (verify_bcrypt(&phc, password.expose(), &pepper)?, false)
+            } else {
+                (verify_with(&phc, password.expose(), memory)?, made_with(&phc, &params))
+            };
+            Ok(match (matches && real, current) {
+                (false, _) => Verified::No,
+                (true, true) => Verified::Yes,
+                (true, false) => Verified::Outdated,
+            })
         })
         .await
     }
@@ -246,6 +281,30 @@ fn verify_with(phc: &str, password: &str, memory: &mut Memory) -> Result<bool> {
     Ok(computed == expected)
 }
 
+/// `$2a$`, `$2b$` or `$2y$`: a bcrypt hash (Synapse writes `$2b$`).
+fn is_bcrypt(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|prefix| hash.starts_with(prefix))
+}
+
+/// Synapse's check: bcrypt over the NFKC form of the password followed by
+/// the pepper, of which bcrypt reads the first 72 bytes (as Synapse's
+/// library did when it made the hash).
+fn verify_bcrypt(hash: &str, password: &str, pepper: &str) -> Result<bool> {
+    let mut input: Zeroizing<Vec<u8>> = Zeroizing::new(password.nfkc().collect::<String>().into_bytes());
+    input.extend_from_slice(pepper.as_bytes());
+    bcrypt::verify(&input[..], hash).map_err(|e| Error::internal(format!("unreadable bcrypt hash: {e}")))
+}
+
+/// Whether `phc` is an argon2id hash made with `params`: what a new hash
+/// would be made with. Anything else is worth replacing.
+fn made_with(phc: &str, params: &Params) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else { return false };
+    let Ok(theirs) = Params::try_from(&parsed) else { return false };
+    parsed.algorithm == Algorithm::Argon2id.ident()
+        && parsed.version == Some(Version::V0x13.into())
+        && (theirs.m_cost(), theirs.t_cost(), theirs.p_cost()) == (params.m_cost(), params.t_cost(), params.p_cost())
+}
+
 fn dummy_hash(params: &Params, dummy: &OnceLock<String>, memory: &mut Memory) -> Result<String> {
     if let Some(hash) = dummy.get() {
         return Ok(hash.clone());
@@ -261,7 +320,7 @@ pub(crate) mod tests {
 
     /// Parameters cheap enough for tests (the defaults take ~20 ms a hash).
     pub(crate) fn fast() -> Passwords {
-        Passwords { memory_kib: 64, iterations: 1, parallelism: 1 }
+        Passwords { memory_kib: 64, iterations: 1, parallelism: 1, ..Passwords::default() }
     }
 
     #[tokio::test]
@@ -282,8 +341,40 @@ pub(crate) mod tests {
         let salt = SaltString::generate(&mut OsRng);
         let phc = Argon2::new(Algorithm::Argon2id, Version::V0x13, old).hash_password(b"hunter2", &salt).unwrap();
         let hasher = PasswordHasher::new(&fast()).unwrap();
-        assert!(hasher.verify("hunter2".into(), Some(phc.to_string())).await.unwrap());
-        assert!(!hasher.verify("hunter3".into(), Some(phc.to_string())).await.unwrap());
+        assert_eq!(hasher.verify("hunter2".into(), Some(phc.to_string())).await.unwrap(), Verified::Outdated);
+        assert_eq!(hasher.verify("hunter3".into(), Some(phc.to_string())).await.unwrap(), Verified::No);
+    }
+
+    /// Hashes made by Python's `bcrypt` 5.0 the way Synapse makes them:
+    /// `bcrypt.hashpw(unicodedata.normalize("NFKC", password).encode("utf8")
+    /// + pepper.encode("utf8"), bcrypt.gensalt(4))` (4 rounds: a fast test).
+    const SYNAPSE_HASHES: [(&str, &str, &str); 3] = [
+        ("correct horse battery staple", "", "$2b$04$p39dkXcWpEwXTgB.eVV.puRxNUjqYuGiRs76NtzSnTbpzeHuuy9tO"),
+        (
+            "correct horse battery staple",
+            "pepper-of-synapse",
+            "$2b$04$Nk.LtYzZbTaWFma3yL1fyuBg4Pnp4n/FisFWm6.tL51MKsB4z0lwO",
+        ),
+        ("\u{fb01}sh A\u{30a}", "", "$2b$04$dCAIbyNe2hQtUw.iGQuXz.Tl0JxIQhkJbzQmA7pQRPua6aeUBQ4eS"),
+    ];
+
+    #[tokio::test]
+    async fn synapse_bcrypt_hashes_verify_with_their_pepper_and_are_outdated() {
+        for (password, pepper, hash) in SYNAPSE_HASHES {
+            let hasher = PasswordHasher::new(&Passwords { bcrypt_pepper: pepper.into(), ..fast() }).unwrap();
+            let verified = hasher.verify(password.into(), Some(hash.into())).await.unwrap();
+            assert_eq!(verified, Verified::Outdated, "{password:?} with pepper {pepper:?}");
+            let wrong = hasher.verify(format!("{password}!").into(), Some(hash.into())).await.unwrap();
+            assert_eq!(wrong, Verified::No, "{password:?}");
+        }
+        // Without the pepper Synapse used, the right password fails.
+        let hasher = PasswordHasher::new(&fast()).unwrap();
+        let (password, _, hash) = SYNAPSE_HASHES[1];
+        assert_eq!(hasher.verify(password.into(), Some(hash.into())).await.unwrap(), Verified::No);
+        // NFKC: the ligature "ﬁ" and "fi", a composed and a decomposed "Å",
+        // are one password, as they were for Synapse.
+        let (_, _, hash) = SYNAPSE_HASHES[2];
+        assert_eq!(hasher.verify("fish \u{c5}".into(), Some(hash.into())).await.unwrap(), Verified::Outdated);
     }
 
     #[tokio::test]
@@ -291,9 +382,9 @@ pub(crate) mod tests {
         let hasher = PasswordHasher::new(&fast()).unwrap();
         let hash = hasher.hash("hunter2".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
-        assert!(hasher.verify("hunter2".into(), Some(hash.clone())).await.unwrap());
-        assert!(!hasher.verify("hunter3".into(), Some(hash)).await.unwrap());
-        assert!(!hasher.verify("hunter2".into(), None).await.unwrap());
+        assert_eq!(hasher.verify("hunter2".into(), Some(hash.clone())).await.unwrap(), Verified::Yes);
+        assert_eq!(hasher.verify("hunter3".into(), Some(hash)).await.unwrap(), Verified::No);
+        assert_eq!(hasher.verify("hunter2".into(), None).await.unwrap(), Verified::No);
     }
 
     #[tokio::test(flavor = "multi_thread")]

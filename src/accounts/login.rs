@@ -18,6 +18,7 @@
 
 use std::fmt;
 
+use super::hashing::Verified;
 use super::identifier::UserIdentifier;
 use super::rate_limit::{Action, Subject};
 use super::secret::Secret;
@@ -183,11 +184,37 @@ impl Accounts {
         };
         let usable = user.filter(|user| !user.deactivated && !user.is_guest);
         let hash = usable.as_ref().and_then(|user| user.password_hash.clone());
-        if !self.inner.passwords.verify(password, hash).await? {
+        let verified = self.inner.passwords.verify(password.clone(), hash.clone()).await?;
+        if verified == Verified::No {
             limits.charge(Action::LoginFailed, &failures);
             tracing::warn!(event = "login.failed", user = %claimant.name, ip = %client.ip, "wrong password or unknown user");
             return Ok(None);
         }
-        usable.map(|user| Some(user.localpart)).ok_or_else(|| Error::internal("a password matched no account"))
+        let (Some(user), Some(hash)) = (usable, hash) else {
+            return Err(Error::internal("a password matched no account"));
+        };
+        if verified == Verified::Outdated {
+            self.upgrade_password_hash(&user.localpart, hash, password).await;
+        }
+        Ok(Some(user.localpart))
+    }
+
+    /// Replaces a hash in an outdated format (bcrypt imported from Synapse,
+    /// argon2 with other parameters) with a current argon2id one, while
+    /// the password is at hand. Never fails the check that called it: a
+    /// failure leaves the old hash, which still verifies, for next time.
+    async fn upgrade_password_hash(&self, localpart: &str, old: String, password: Secret) {
+        let new = match self.inner.passwords.hash(password).await {
+            Ok(new) => new,
+            Err(error) => return tracing::warn!(user = localpart, %error, "could not rehash an outdated password hash"),
+        };
+        let owner = localpart.to_owned();
+        match self.db(move |store| store.upgrade_password_hash(&owner, &old, &new)).await {
+            Ok(true) => {
+                tracing::info!(event = "password.rehashed", user = localpart, "password hash upgraded to argon2id")
+            }
+            Ok(false) => {} // the password changed meanwhile: the new hash stays
+            Err(error) => tracing::warn!(user = localpart, %error, "could not store an upgraded password hash"),
+        }
     }
 }

@@ -347,6 +347,11 @@ pub trait Store: Send + Sync + 'static {
         uia_session: Option<&str>,
     ) -> StoreResult<Vec<TokenHash>>;
 
+    /// Replaces `localpart`'s password hash by `new` if it is still `old`
+    /// (a hash in an outdated format, just verified): a password change
+    /// made meanwhile wins. Answers whether the hash was replaced.
+    fn upgrade_password_hash(&self, localpart: &str, old: &str, new: &str) -> StoreResult<bool>;
+
     /// What an access token stands for, if it exists (expired or not).
     fn access_token(&self, token: &TokenHash) -> StoreResult<Option<AccessTokenRecord>>;
 

@@ -384,6 +384,15 @@ impl Store for SqliteStore {
         })
     }
 
+    fn upgrade_password_hash(&self, localpart: &str, old: &str, new: &str) -> StoreResult<bool> {
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached("UPDATE users SET password_hash = ?1 WHERE localpart = ?2 AND password_hash = ?3")?
+                .execute(params![new, localpart, old])?;
+            Ok(changed == 1)
+        })
+    }
+
     fn access_token(&self, token: &TokenHash) -> StoreResult<Option<AccessTokenRecord>> {
         self.read(|conn| {
             conn.prepare_cached(

@@ -102,6 +102,10 @@ impl Store for GatedStore {
         self.pass("set_password", result)
     }
 
+    fn upgrade_password_hash(&self, localpart: &str, old: &str, new: &str) -> StoreResult<bool> {
+        self.pass("upgrade_password_hash", self.inner.upgrade_password_hash(localpart, old, new))
+    }
+
     fn access_token(&self, token: &TokenHash) -> StoreResult<Option<AccessTokenRecord>> {
         self.pass("access_token", self.inner.access_token(token))
     }

@@ -21,8 +21,10 @@ pub struct Server {
 }
 
 pub fn config() -> Config {
-    let mut config =
-        Config { passwords: Passwords { memory_kib: 64, iterations: 1, parallelism: 1 }, ..Config::default() };
+    let mut config = Config {
+        passwords: Passwords { memory_kib: 64, iterations: 1, parallelism: 1, ..Passwords::default() },
+        ..Config::default()
+    };
     config.rate_limits.enabled = false;
     config
 }

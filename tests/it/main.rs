@@ -15,6 +15,7 @@ mod v3_support;
 mod accounts_cancellation;
 mod accounts_concurrency;
 mod accounts_hardening;
+mod accounts_password_upgrade;
 mod accounts_registration_tokens;
 mod accounts_session;
 mod accounts_threepids;
