@@ -321,7 +321,7 @@ refused.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetThreePidsV2AlphaResponse {
         ///The third party identifiers of the account.
-        pub threepids: ::std::vec::Vec<ThirdPartyIdentifier>,
+        pub threepids: ::std::vec::Vec<Threepid>,
     }
     ///`GetTokenOwnerResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -828,18 +828,6 @@ the keys they do not know.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
     }
-    ///`ThirdPartyIdentifier`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct ThirdPartyIdentifier {
-        ///When the identifier was added to this account, in milliseconds since the epoch.
-        pub added_at: i64,
-        ///The third party identifier address, e.g. an email address.
-        pub address: ::std::string::String,
-        ///The medium of the third party identifier, e.g. ``email``.
-        pub medium: ::std::string::String,
-        ///When the identifier was validated by the identity server, in milliseconds since the epoch.
-        pub validated_at: i64,
-    }
     ///The third party credentials to associate with the account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ThreePidCredentials {
@@ -979,7 +967,7 @@ valid (`M_MISSING_TOKEN`, `M_UNKNOWN_TOKEN` with `soft_logout`).*/
             Self::InvalidToken(value)
         }
     }
-    ///`UiaFlow`
+    ///One way to authenticate, as an ordered list of stages.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UiaFlow {
         ///The stage types of this flow, in the order they must be completed.

@@ -21,15 +21,7 @@ impl Threepids for Handlers {
         _: &Request,
         token: AccessToken,
     ) -> Result<types::GetThreePidsV2AlphaResponse, Error> {
-        let session = self.session(&token).await?;
-        let threepids = self.accounts.threepids(&session).await?;
-        let threepids = threepids.iter().map(|t| types::ThirdPartyIdentifier {
-            added_at: t.added_at,
-            address: t.address.clone(),
-            medium: t.medium.clone(),
-            validated_at: t.validated_at,
-        });
-        Ok(types::GetThreePidsV2AlphaResponse { threepids: threepids.collect() })
+        Ok(types::GetThreePidsV2AlphaResponse { threepids: listed(self, &token).await? })
     }
 
     async fn get_account_3pids(
@@ -37,15 +29,7 @@ impl Threepids for Handlers {
         _: &Request,
         token: AccessToken,
     ) -> Result<types::GetAccount3pidsResponse, Error> {
-        let session = self.session(&token).await?;
-        let threepids = self.accounts.threepids(&session).await?;
-        let threepids = threepids.iter().map(|t| types::Threepid {
-            added_at: t.added_at,
-            address: t.address.clone(),
-            medium: t.medium.clone(),
-            validated_at: t.validated_at,
-        });
-        Ok(types::GetAccount3pidsResponse { threepids: threepids.collect() })
+        Ok(types::GetAccount3pidsResponse { threepids: listed(self, &token).await? })
     }
 
     async fn add_three_pid_v2_alpha(
@@ -114,4 +98,19 @@ async fn bind(
 ) -> Result<(), Error> {
     let session = handlers.session(&token).await?;
     handlers.accounts.bind_threepid(&session, credentials, bind, &handlers.client(request)).await
+}
+
+/// The caller's 3pids, in the one shape both eras list them in.
+async fn listed(handlers: &Handlers, token: &AccessToken) -> Result<Vec<types::Threepid>, Error> {
+    let session = handlers.session(token).await?;
+    let threepids = handlers.accounts.threepids(&session).await?;
+    Ok(threepids
+        .iter()
+        .map(|t| types::Threepid {
+            added_at: t.added_at,
+            address: t.address.clone(),
+            medium: t.medium.clone(),
+            validated_at: t.validated_at,
+        })
+        .collect())
 }
