@@ -73,18 +73,9 @@ pub async fn whoami(server: &TestServer, prefix: &str, token: &str) -> Answer {
     call(server, "GET", &format!("{prefix}/account/whoami"), None, Some(token)).await
 }
 
-/// `auth` for an `m.login.password` stage as `user`.
-pub fn password_auth(user: &str, password: &str, session: Option<&str>) -> Value {
-    let mut auth = json!({
-        "type": "m.login.password",
-        "identifier": {"type": "m.id.user", "user": user},
-        "password": password,
-    });
-    if let Some(session) = session {
-        auth["session"] = session.into();
-    }
-    auth
-}
+/// `auth` for an `m.login.password` stage as `user`: the same JSON the
+/// domain tests send.
+pub use crate::accounts_support::password_auth;
 
 /// The session of a 401 UIA challenge.
 #[track_caller]
