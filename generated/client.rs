@@ -2997,9 +2997,13 @@ out: its access and refresh tokens stop working. With
 A user who has lost their password can reset it without an access
 token: the only stage offered then is `m.login.email.identity`,
 proving they own an email address of the account in a session that
-an identity server this homeserver trusts validated
-(`threepid_creds: {sid, client_secret, id_server}`). A reset logs
-out every device of the account.
+this homeserver validated by mail (`threepid_creds: {sid,
+client_secret}`, from `/account/password/email/requestToken`; the
+session is used up) or that an identity server this homeserver
+trusts validated (`threepid_creds: {sid, client_secret, id_server}`).
+A reset logs out every device of the account unless
+`logout_devices` is false. A session that is not validated fails
+the stage (401 with `M_UNAUTHORIZED`).
 
 Sends a `POST` request to `/_matrix/client/v3/account/password`
 
@@ -3067,9 +3071,13 @@ out: its access and refresh tokens stop working. With
 A user who has lost their password can reset it without an access
 token: the only stage offered then is `m.login.email.identity`,
 proving they own an email address of the account in a session that
-an identity server this homeserver trusts validated
-(`threepid_creds: {sid, client_secret, id_server}`). A reset logs
-out every device of the account.
+this homeserver validated by mail (`threepid_creds: {sid,
+client_secret}`, from `/account/password/email/requestToken`; the
+session is used up) or that an identity server this homeserver
+trusts validated (`threepid_creds: {sid, client_secret, id_server}`).
+A reset logs out every device of the account unless
+`logout_devices` is false. A session that is not validated fails
+the stage (401 with `M_UNAUTHORIZED`).
 
 Sends a `POST` request to `/_matrix/client/r0/account/password`
 
@@ -3183,7 +3191,11 @@ There are two kinds of account, chosen with `kind`:
   goes through User-Interactive Authentication: the first attempt is
   answered with a 401 naming the stages to complete (here
   `m.login.dummy`, or `m.login.registration_token` when the server
-  asks for registration tokens). The server remembers the body of
+  asks for registration tokens; when the server sends mail, a
+  second flow adds `m.login.email.identity`, with `threepid_creds:
+  {sid, client_secret}` of a session validated through
+  `/register/email/requestToken`, and the new account gets that
+  address). The server remembers the body of
   the first request of a session, so the request that completes the
   last stage may carry `auth` alone. A client may also complete a
   stage in its very first request, without a `session`.
@@ -3263,7 +3275,11 @@ There are two kinds of account, chosen with `kind`:
   goes through User-Interactive Authentication: the first attempt is
   answered with a 401 naming the stages to complete (here
   `m.login.dummy`, or `m.login.registration_token` when the server
-  asks for registration tokens). The server remembers the body of
+  asks for registration tokens; when the server sends mail, a
+  second flow adds `m.login.email.identity`, with `threepid_creds:
+  {sid, client_secret}` of a session validated through
+  `/register/email/requestToken`, and the new account gets that
+  address). The server remembers the body of
   the first request of a session, so the request that completes the
   last stage may carry `auth` alone. A client may also complete a
   stage in its very first request, without a `session`.
@@ -3512,6 +3528,8 @@ replaces it.
 it validated the identifier. The homeserver asks that server, and
 only if it is one it trusts, whether the session was validated and
 for which identifier, then attaches the identifier to the account.
+Without `id_server`, the session is one this homeserver validated
+by mail (`/account/3pid/email/requestToken`).
 With `bind` the homeserver also asks the identity server to publish
 the identifier as the user's (today's spec dropped `bind`, and
 `POST /account/3pid/bind` does that). No User-Interactive
@@ -3627,6 +3645,8 @@ replaces it.
 it validated the identifier. The homeserver asks that server, and
 only if it is one it trusts, whether the session was validated and
 for which identifier, then attaches the identifier to the account.
+Without `id_server`, the session is one this homeserver validated
+by mail (`/account/3pid/email/requestToken`).
 With `bind` the homeserver also asks the identity server to publish
 the identifier as the user's (today's spec dropped `bind`, and
 `POST /account/3pid/bind` does that). No User-Interactive
@@ -3691,9 +3711,11 @@ naming the stage, the session remembers the first request's body
 (so the request completing it may carry `auth` alone), and the stage
 may also be completed in the very first request.
 
-The validation session is checked with the identity server this
-homeserver delegates validation to; an identifier that another
-account already has is refused.
+The validation session is one this homeserver ran by mail
+(`/account/3pid/email/requestToken`, used up by the addition) or,
+failing that, one the identity server this homeserver delegates
+validation to ran; an identifier that another account already has
+is refused.
 
 Sends a `POST` request to `/_matrix/client/v3/account/3pid/add`
 
@@ -3751,9 +3773,11 @@ naming the stage, the session remembers the first request's body
 (so the request completing it may carry `auth` alone), and the stage
 may also be completed in the very first request.
 
-The validation session is checked with the identity server this
-homeserver delegates validation to; an identifier that another
-account already has is refused.
+The validation session is one this homeserver ran by mail
+(`/account/3pid/email/requestToken`, used up by the addition) or,
+failing that, one the identity server this homeserver delegates
+validation to ran; an identifier that another account already has
+is refused.
 
 Sends a `POST` request to `/_matrix/client/r0/account/3pid/add`
 

@@ -977,6 +977,51 @@ mod tests {
         assert!(store.threepids("frank").unwrap().is_empty());
     }
 
+    fn email_session(sid: &str, token: u8, expires_at: Millis) -> EmailSessionRecord {
+        EmailSessionRecord {
+            sid: sid.into(),
+            client_secret: "secret".into(),
+            address: format!("{sid}@example.org"),
+            purpose: EmailPurpose::Register,
+            send_attempt: 1,
+            token_hash: Some([token; 32]),
+            failed_attempts: 0,
+            next_link: None,
+            created_at: 1,
+            expires_at,
+            validated_at: None,
+        }
+    }
+
+    #[test]
+    fn an_email_token_is_single_use_and_wrong_ones_void_it() {
+        let (_dir, store) = store();
+        store.put_email_session(&email_session("s1", 1, 100), 10).unwrap();
+        let found = store.email_session_for("secret", "s1@example.org", EmailPurpose::Register, 10).unwrap();
+        assert_eq!(found.map(|s| s.sid).as_deref(), Some("s1"));
+        assert_eq!(store.email_session_for("secret", "s1@example.org", EmailPurpose::AddThreepid, 10).unwrap(), None);
+        assert_eq!(store.submit_email_token("s1", "other", &[1; 32], 10, 3).unwrap(), TokenSubmission::Refused);
+        let TokenSubmission::Validated(session) = store.submit_email_token("s1", "secret", &[1; 32], 11, 3).unwrap()
+        else {
+            panic!("the right token")
+        };
+        assert_eq!((session.validated_at, session.token_hash), (Some(11), None));
+        assert_eq!(store.submit_email_token("s1", "secret", &[1; 32], 12, 3).unwrap(), TokenSubmission::Refused);
+        assert_eq!(store.email_session("s1", 12).unwrap().unwrap().validated_at, Some(11));
+
+        store.put_email_session(&email_session("s2", 2, 100), 10).unwrap();
+        for _ in 0..3 {
+            assert_eq!(store.submit_email_token("s2", "secret", &[9; 32], 10, 3).unwrap(), TokenSubmission::Refused);
+        }
+        assert_eq!(store.submit_email_token("s2", "secret", &[2; 32], 10, 3).unwrap(), TokenSubmission::Refused);
+        // Expired: gone for reads, swept by the next write.
+        assert_eq!(store.email_session("s2", 100).unwrap(), None);
+        store.put_email_session(&email_session("s3", 3, 500), 200).unwrap();
+        assert_eq!(store.email_session("s1", 0).unwrap(), None, "expired sessions are swept");
+        store.delete_email_session("s3").unwrap();
+        assert_eq!(store.email_session("s3", 0).unwrap(), None);
+    }
+
     #[test]
     fn uia_sessions_round_trip_and_expire() {
         let (_dir, store) = store();
