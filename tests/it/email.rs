@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Answer, TEST_CONFIG, TestServer, call, client};
+use crate::common::{Answer, TEST_CONFIG, TestServer, call, call_from, client};
 use crate::smtp_sink::{Received, SmtpSink};
 
 const V3: &str = "/_matrix/client/v3";
@@ -327,7 +327,7 @@ async fn the_same_send_attempt_sends_no_second_mail() {
     assert_eq!(mailbox.submit_code(&sid, "kite-secret", &code(&second)).await.status, 200);
 }
 
-/// Per address and per client IP, mail requests are limited
+/// Per client IP and per address, mail requests are limited
 /// (`[rate_limits] email`): 429 with `Retry-After`, and no mail.
 #[tokio::test]
 async fn requesting_mail_is_rate_limited() {
@@ -348,6 +348,16 @@ async fn requesting_mail_is_rate_limited() {
     assert_eq!(other.status, 429, "{}", other.body);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(mailbox.sink.to("flood@example.org").len(), 2);
+
+    // The address's own bucket: from fresh client addresses, a third
+    // request for one mailbox is refused all the same.
+    let path = format!("{V3}/register/email/requestToken");
+    for (attempt, source) in [(1, [127, 0, 0, 2]), (2, [127, 0, 0, 3]), (3, [127, 0, 0, 4])] {
+        let body = json!({"client_secret": "s", "email": "victim@example.org", "send_attempt": attempt});
+        let answer = call_from(&mailbox.server, source.into(), "POST", &path, Some(&body), None).await;
+        let expected = if attempt < 3 { 200 } else { 429 };
+        assert_eq!(answer.status, expected, "attempt {attempt}: {}", answer.body);
+    }
 }
 
 /// Without `[email]`: the e-mail endpoints answer
