@@ -64,15 +64,11 @@ impl Mailer {
     /// mailbox is refused here, before any task starts.
     pub fn send_in_background(&self, mail: Mail, sid: &str) -> Result<(), lettre::address::AddressError> {
         let to: Mailbox = mail.to.parse()?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(mail.subject)
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text))
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(mail.html)),
-            );
+        let message = Message::builder().from(self.from.clone()).to(to).subject(mail.subject).multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text))
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(mail.html)),
+        );
         let message = match message {
             Ok(message) => message,
             Err(error) => {

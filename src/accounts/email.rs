@@ -57,6 +57,10 @@ pub const VALIDATION_PATH: &str = "/_matrix/client/unstable/email/validate";
 /// Described in `api/`.
 pub const SUBMIT_PATH: &str = "/_matrix/client/unstable/email/submit_token";
 
+/// Why an `m.login.email.identity` stage with one of our sessions fails
+/// (401 `M_UNAUTHORIZED`, the spec's answer for an unvalidated session).
+pub(crate) const NOT_VALIDATED: &str = "This e-mail session is unknown, or not validated yet";
+
 /// Wrong tokens a session accepts before its token is void.
 pub const MAX_WRONG_TOKENS: i64 = 5;
 

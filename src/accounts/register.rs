@@ -290,11 +290,7 @@ impl Accounts {
         };
         let session = self.validated_email(&creds.sid, &creds.client_secret, EmailPurpose::Register).await?;
         let session = session.ok_or_else(|| {
-            Error::new(
-                http::StatusCode::UNAUTHORIZED,
-                ErrorCode::Unauthorized,
-                "This e-mail session is unknown, or not validated yet",
-            )
+            Error::new(http::StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, super::email::NOT_VALIDATED)
         })?;
         let threepid = ThreepidRecord {
             medium: "email".into(),

@@ -325,7 +325,11 @@ impl Accounts {
                 let own = own.ok_or_else(|| {
                     Error::bad_request(ErrorCode::ThreepidAuthFailed, "No validated 3pid session found")
                 })?;
-                Validated { medium: "email".into(), validated_at: own.validated_at.unwrap_or_else(now_ms), address: own.address }
+                Validated {
+                    medium: "email".into(),
+                    validated_at: own.validated_at.unwrap_or_else(now_ms),
+                    address: own.address,
+                }
             }
         };
         let address = canonical_address(&validated.medium, &validated.address);
@@ -337,8 +341,10 @@ impl Accounts {
         if owner.as_ref().is_some_and(|owner| *owner != localpart) {
             return Err(StoreError::ThreepidInUse.into());
         }
-        if let Proof::IdentityServer { credentials: ThreepidCredentials { id_server, sid, client_secret }, bind: true } =
-            &proof
+        if let Proof::IdentityServer {
+            credentials: ThreepidCredentials { id_server, sid, client_secret },
+            bind: true,
+        } = &proof
         {
             identity.bind(id_server, sid, client_secret, session.user_id()).await?;
         }

@@ -59,6 +59,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::email;
 use super::identifier::UserIdentifier;
 use super::rate_limit::{Action, Subject};
 use super::secret::Secret;
@@ -457,10 +458,7 @@ impl Accounts {
                 match self.validated_email(sid, client_secret.expose(), purpose).await? {
                     Some(session) => session.address,
                     None => {
-                        return Err(StageError::Failed(
-                            ErrorCode::Unauthorized,
-                            "This e-mail session is unknown, or not validated yet".into(),
-                        ));
+                        return Err(StageError::Failed(ErrorCode::Unauthorized, email::NOT_VALIDATED.into()));
                     }
                 }
             }
@@ -471,7 +469,10 @@ impl Accounts {
                         return Err(StageError::Failed(ErrorCode::ThreepidAuthFailed, "Not an e-mail address".into()));
                     }
                     Err(error) => {
-                        return Err(StageError::Failed(ErrorCode::ThreepidAuthFailed, error.message().to_owned().into()));
+                        return Err(StageError::Failed(
+                            ErrorCode::ThreepidAuthFailed,
+                            error.message().to_owned().into(),
+                        ));
                     }
                 }
             }

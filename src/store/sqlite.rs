@@ -23,9 +23,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 
 use super::migrations::{self, MigrationError};
 use super::{
-    AccessTokenRecord, Created, EmailPurpose, EmailSessionRecord, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, RegistrationCompletion,
-    RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, Store, StoreError, StoreResult, ThreepidRecord,
-    TokenHash, TokenSubmission, UiaOperation, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, EmailPurpose, EmailSessionRecord, Millis, NewLocalpart, NewLogin, NewTokens, NewUser,
+    RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, Store, StoreError, StoreResult,
+    ThreepidRecord, TokenHash, TokenSubmission, UiaOperation, UiaSessionRecord, UserRecord,
 };
 
 /// How long a connection waits for a lock held by another process before
@@ -836,7 +836,11 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
-    fn email_session_where(&self, condition: &str, params: impl rusqlite::Params) -> StoreResult<Option<EmailSessionRecord>> {
+    fn email_session_where(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> StoreResult<Option<EmailSessionRecord>> {
         let sql = format!("SELECT {EMAIL_SESSION_COLUMNS} FROM email_sessions WHERE {condition}");
         let row = self.read(|conn| conn.prepare_cached(&sql)?.query_row(params, email_session_from_row).optional())?;
         email_session_record(row)
