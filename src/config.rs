@@ -334,7 +334,8 @@ pub struct Email {
     /// check the address); `pretend` answers as if a mail had been sent and
     /// sends none, so that the endpoint cannot tell a stranger which
     /// addresses have accounts (registration still tells, by
-    /// `M_THREEPID_IN_USE`, which is why this is not the default).
+    /// `M_THREEPID_IN_USE`, which is why this is not the default). A
+    /// pretended session is stored nowhere: each request gets a new `sid`.
     #[serde(default)]
     pub reset_unknown_address: ResetUnknownAddress,
 }
