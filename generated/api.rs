@@ -205,6 +205,16 @@ authentication may leave it out (the session remembers it).*/
         ///Always `true`; a name that is not free gets a 400.
         pub available: bool,
     }
+    ///`ConfirmEmailValidationQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ConfirmEmailValidationQuery {
+        ///The client's secret for the session, from the link.
+        pub client_secret: ::std::string::String,
+        ///The validation session, from the link in the mail.
+        pub sid: ::std::string::String,
+        ///The token, from the link.
+        pub token: ::std::string::String,
+    }
     ///`Delete3pidFromAccountRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Delete3pidFromAccountRequest {
@@ -289,6 +299,16 @@ refused.*/
     pub struct GetAccount3pidsResponse {
         ///The identifiers, each with when it was validated and added.
         pub threepids: ::std::vec::Vec<Threepid>,
+    }
+    ///`GetEmailValidationPageQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetEmailValidationPageQuery {
+        ///The client's secret for the session, from the link.
+        pub client_secret: ::std::string::String,
+        ///The validation session, from the link in the mail.
+        pub sid: ::std::string::String,
+        ///The token, from the link.
+        pub token: ::std::string::String,
     }
     ///`GetLoginFlowsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -801,6 +821,61 @@ refresh for a new token on failure, and retry the request with the new token.*/
         ///The fully-qualified Matrix ID that has been registered.
         pub user_id: ::std::string::String,
     }
+    /**Asks the homeserver to mail a validation token to an address. The
+client chooses `client_secret` and counts `send_attempt`: the same
+secret, address and attempt again sends no second mail and answers the
+same `sid`; a higher attempt sends a new token.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RequestEmailValidation {
+        /**A secret the client generates for this session, 1 to 255 of
+`[0-9a-zA-Z.=_-]`. It proves the session is the client's when the
+session is used.*/
+        pub client_secret: ::std::string::String,
+        ///The address to validate.
+        pub email: ::std::string::String,
+        ///Ignored, like `id_server`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_access_token: ::std::option::Option<::std::string::String>,
+        ///Ignored (this homeserver sends the mail itself).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_server: ::std::option::Option<::std::string::String>,
+        /**An `http` or `https` URL the validation page offers to go on to once
+the address is validated.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_link: ::std::option::Option<::std::string::String>,
+        /**Starts at 1; raise it to have the mail sent again (a new token, the
+earlier one stops working).*/
+        pub send_attempt: i64,
+    }
+    /**Asks the homeserver to text a validation token to a phone number. This
+server sends no SMS: every such request is refused.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RequestMsisdnValidation {
+        ///A secret the client generates for this session.
+        pub client_secret: ::std::string::String,
+        ///The two-letter country code the number is written for.
+        pub country: ::std::string::String,
+        ///Where to send the person once the number is validated.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_link: ::std::option::Option<::std::string::String>,
+        ///The phone number.
+        pub phone_number: ::std::string::String,
+        ///Starts at 1; raise it to have the message sent again.
+        pub send_attempt: i64,
+    }
+    /**The validation session the mail belongs to. Its `sid` and the client's
+`client_secret` are the `threepid_creds` of the operation that uses the
+address once it is validated.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RequestTokenResponse {
+        ///The session ID, 1 to 255 of `[0-9a-zA-Z.=_-]`.
+        pub sid: ::std::string::String,
+        /**Where the client may post the code from the mail
+(`{sid, client_secret, token}`), when the person types it into the
+client instead of opening the link.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub submit_url: ::std::option::Option<::std::string::String>,
+    }
     /**What a Matrix server answers when a request fails: a machine-readable
 `errcode` such as `M_FORBIDDEN`, and usually an `error` text written for
 people and logs. Some errors carry further keys of their own; clients skip
@@ -812,6 +887,22 @@ the keys they do not know.*/
         ///What went wrong, in plain English.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
+    }
+    ///`SubmitEmailTokenRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubmitEmailTokenRequest {
+        ///The client's secret for the session.
+        pub client_secret: ::std::string::String,
+        ///The session, from the requestToken answer.
+        pub sid: ::std::string::String,
+        ///The code from the mail (case and surrounding spaces do not matter).
+        pub token: ::std::string::String,
+    }
+    ///`SubmitEmailTokenResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubmitEmailTokenResponse {
+        ///Always `true`.
+        pub success: bool,
     }
     ///The third party credentials to associate with the account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -840,9 +931,10 @@ homeserver has attached to the account.*/
         pub validated_at: i64,
     }
     /**Proof that the user controls a third-party identifier: the session in
-which an identity server validated it, and the secret the client chose
-for that session. The homeserver asks that identity server, if it trusts
-it, whether the session was validated.*/
+which it was validated, and the secret the client chose for that
+session. With `id_server`, an identity server ran the session, and the
+homeserver asks it, if it trusts it, whether the session was validated;
+without, the homeserver ran it itself (an e-mail `requestToken`).*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ThreepidCreds {
         ///The secret the client generated for this session.
@@ -852,8 +944,10 @@ v2 API. Clients of the r0.5 era and older do not send one.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id_access_token: ::std::option::Option<::std::string::String>,
         /**The identity server that ran the validation, as a hostname with an
-optional port (`id.example.org`, `id.example.org:8090`).*/
-        pub id_server: ::std::string::String,
+optional port (`id.example.org`, `id.example.org:8090`). Left out
+for a session this homeserver ran.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_server: ::std::option::Option<::std::string::String>,
         ///The session ID the identity server handed out.
         pub sid: ::std::string::String,
     }
@@ -1235,6 +1329,116 @@ pub trait Document: Send + Sync + 'static {
         async { Err(runtime::not_implemented("getReferencePage")) }
     }
 }
+/// The operations written in api/client-server/v3/email_validation.yaml.
+pub trait EmailValidation: Send + Sync + 'static {
+    /// `POST /_matrix/client/v3/register/email/requestToken` (`requestTokenToRegisterEmail`)
+    ///
+    /// Mails a token to validate an address for a new account.
+    fn request_token_to_register_email(
+        &self,
+        request: &runtime::Request,
+        body: types::RequestEmailValidation,
+    ) -> impl std::future::Future<
+        Output = Result<types::RequestTokenResponse, Error>,
+    > + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("requestTokenToRegisterEmail")) }
+    }
+    /// `POST /_matrix/client/v3/account/3pid/email/requestToken` (`requestTokenTo3PIDEmail`)
+    ///
+    /// Mails a token to validate an address to add to an account.
+    fn request_token_to_3pid_email(
+        &self,
+        request: &runtime::Request,
+        body: types::RequestEmailValidation,
+    ) -> impl std::future::Future<
+        Output = Result<types::RequestTokenResponse, Error>,
+    > + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("requestTokenTo3PIDEmail")) }
+    }
+    /// `POST /_matrix/client/v3/account/password/email/requestToken` (`requestTokenToResetPasswordEmail`)
+    ///
+    /// Mails a token to reset the password of the account that has an address.
+    fn request_token_to_reset_password_email(
+        &self,
+        request: &runtime::Request,
+        body: types::RequestEmailValidation,
+    ) -> impl std::future::Future<
+        Output = Result<types::RequestTokenResponse, Error>,
+    > + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("requestTokenToResetPasswordEmail")) }
+    }
+    /// `POST /_matrix/client/v3/register/msisdn/requestToken` (`requestTokenToRegisterMSISDN`)
+    ///
+    /// Would text a token to validate a phone number for a new account.
+    fn request_token_to_register_msisdn(
+        &self,
+        request: &runtime::Request,
+        body: types::RequestMsisdnValidation,
+    ) -> impl std::future::Future<Output = Result<::serde_json::Value, Error>> + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("requestTokenToRegisterMSISDN")) }
+    }
+    /// `POST /_matrix/client/v3/account/3pid/msisdn/requestToken` (`requestTokenTo3PIDMSISDN`)
+    ///
+    /// Would text a token to validate a phone number to add to an account.
+    fn request_token_to_3pidmsisdn(
+        &self,
+        request: &runtime::Request,
+        body: types::RequestMsisdnValidation,
+    ) -> impl std::future::Future<Output = Result<::serde_json::Value, Error>> + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("requestTokenTo3PIDMSISDN")) }
+    }
+    /// `POST /_matrix/client/v3/account/password/msisdn/requestToken` (`requestTokenToResetPasswordMSISDN`)
+    ///
+    /// Would text a token to reset a password by phone number.
+    fn request_token_to_reset_password_msisdn(
+        &self,
+        request: &runtime::Request,
+        body: types::RequestMsisdnValidation,
+    ) -> impl std::future::Future<Output = Result<::serde_json::Value, Error>> + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("requestTokenToResetPasswordMSISDN")) }
+    }
+    /// `GET /_matrix/client/unstable/email/validate` (`getEmailValidationPage`)
+    ///
+    /// The validation page the mail links to.
+    fn get_email_validation_page(
+        &self,
+        request: &runtime::Request,
+        query: types::GetEmailValidationPageQuery,
+    ) -> impl std::future::Future<Output = Result<runtime::Prerendered, Error>> + Send {
+        let _ = (request, query);
+        async { Err(runtime::not_implemented("getEmailValidationPage")) }
+    }
+    /// `POST /_matrix/client/unstable/email/validate` (`confirmEmailValidation`)
+    ///
+    /// Confirms a validation from the page's form.
+    fn confirm_email_validation(
+        &self,
+        request: &runtime::Request,
+        query: types::ConfirmEmailValidationQuery,
+    ) -> impl std::future::Future<Output = Result<runtime::Prerendered, Error>> + Send {
+        let _ = (request, query);
+        async { Err(runtime::not_implemented("confirmEmailValidation")) }
+    }
+    /// `POST /_matrix/client/unstable/email/submit_token` (`submitEmailToken`)
+    ///
+    /// Validates a session with the code from the mail (`submit_url`).
+    fn submit_email_token(
+        &self,
+        request: &runtime::Request,
+        body: types::SubmitEmailTokenRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::SubmitEmailTokenResponse, Error>,
+    > + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("submitEmailToken")) }
+    }
+}
 /// The operations written in api/client-server/v1/login.yaml, api/client-server/v3/login.yaml.
 pub trait Login: Send + Sync + 'static {
     /// `POST /_matrix/client/api/v1/login` (`loginV1`)
@@ -1547,10 +1751,10 @@ pub trait Whoami: Send + Sync + 'static {
 }
 /// Every operation group: what a server implements to serve the
 /// whole document.
-pub trait Operations: Document + Login + Logout + Password + Refresh + Registration + Threepids + Tokenrefresh + Versions + Whoami {}
+pub trait Operations: Document + EmailValidation + Login + Logout + Password + Refresh + Registration + Threepids + Tokenrefresh + Versions + Whoami {}
 impl<
-    T: Document + Login + Logout + Password + Refresh + Registration + Threepids
-        + Tokenrefresh + Versions + Whoami,
+    T: Document + EmailValidation + Login + Logout + Password + Refresh + Registration
+        + Threepids + Tokenrefresh + Versions + Whoami,
 > Operations for T {}
 /// The operations of the document, one per `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1561,6 +1765,15 @@ pub enum Operation {
     GetThreePidsV2Alpha,
     AddThreePidV2Alpha,
     TokenRefreshV2Alpha,
+    RequestTokenToRegisterEmail,
+    RequestTokenTo3pidEmail,
+    RequestTokenToResetPasswordEmail,
+    RequestTokenToRegisterMsisdn,
+    RequestTokenTo3pidmsisdn,
+    RequestTokenToResetPasswordMsisdn,
+    GetEmailValidationPage,
+    ConfirmEmailValidation,
+    SubmitEmailToken,
     GetLoginFlows,
     Login,
     Logout,
@@ -1587,6 +1800,15 @@ impl Operation {
         Operation::GetThreePidsV2Alpha,
         Operation::AddThreePidV2Alpha,
         Operation::TokenRefreshV2Alpha,
+        Operation::RequestTokenToRegisterEmail,
+        Operation::RequestTokenTo3pidEmail,
+        Operation::RequestTokenToResetPasswordEmail,
+        Operation::RequestTokenToRegisterMsisdn,
+        Operation::RequestTokenTo3pidmsisdn,
+        Operation::RequestTokenToResetPasswordMsisdn,
+        Operation::GetEmailValidationPage,
+        Operation::ConfirmEmailValidation,
+        Operation::SubmitEmailToken,
         Operation::GetLoginFlows,
         Operation::Login,
         Operation::Logout,
@@ -1613,6 +1835,19 @@ impl Operation {
             Operation::GetThreePidsV2Alpha => "getThreePidsV2Alpha",
             Operation::AddThreePidV2Alpha => "addThreePidV2Alpha",
             Operation::TokenRefreshV2Alpha => "tokenRefreshV2Alpha",
+            Operation::RequestTokenToRegisterEmail => "requestTokenToRegisterEmail",
+            Operation::RequestTokenTo3pidEmail => "requestTokenTo3PIDEmail",
+            Operation::RequestTokenToResetPasswordEmail => {
+                "requestTokenToResetPasswordEmail"
+            }
+            Operation::RequestTokenToRegisterMsisdn => "requestTokenToRegisterMSISDN",
+            Operation::RequestTokenTo3pidmsisdn => "requestTokenTo3PIDMSISDN",
+            Operation::RequestTokenToResetPasswordMsisdn => {
+                "requestTokenToResetPasswordMSISDN"
+            }
+            Operation::GetEmailValidationPage => "getEmailValidationPage",
+            Operation::ConfirmEmailValidation => "confirmEmailValidation",
+            Operation::SubmitEmailToken => "submitEmailToken",
             Operation::GetLoginFlows => "getLoginFlows",
             Operation::Login => "login",
             Operation::Logout => "logout",
@@ -1636,7 +1871,7 @@ impl Operation {
 /// every path of the document. Path parameters are returned as they
 /// were sent (still percent-encoded).
 pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
-    let mut segments = [""; 7usize];
+    let mut segments = [""; 8usize];
     let Some(count) = runtime::split_path(path, &mut segments) else {
         return runtime::Routed::NotFound;
     };
@@ -1797,6 +2032,25 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
         }
+        ["_matrix", "client", "unstable", "email", "submit_token"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::SubmitEmailToken, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "unstable", "email", "validate"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetEmailValidationPage, vec![])
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::ConfirmEmailValidation, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
         ["_matrix", "client", "v3", "account", "3pid"] => {
             match *method {
                 http::Method::GET => {
@@ -1878,6 +2132,28 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
+        ["_matrix", "client", "r0", "register", "email", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenToRegisterEmail,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "register", "msisdn", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenToRegisterMsisdn,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
         ["_matrix", "client", "v3", "account", "3pid", "add"] => {
             match *method {
                 http::Method::POST => {
@@ -1890,6 +2166,116 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
             match *method {
                 http::Method::POST => {
                     runtime::Routed::Operation(Operation::Delete3pidFromAccount, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "register", "email", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenToRegisterEmail,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "register", "msisdn", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenToRegisterMsisdn,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "3pid", "email", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenTo3pidEmail,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "3pid", "msisdn", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenTo3pidmsisdn,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "password", "email", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenToResetPasswordEmail,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "password", "msisdn", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenToResetPasswordMsisdn,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "account", "3pid", "email", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenTo3pidEmail,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "account", "3pid", "msisdn", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenTo3pidmsisdn,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "account", "password", "email", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenToResetPasswordEmail,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "account", "password", "msisdn", "requestToken"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::RequestTokenToResetPasswordMsisdn,
+                        vec![],
+                    )
                 }
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
@@ -1980,6 +2366,142 @@ pub async fn dispatch<C: Operations>(
                     let body = request
                         .json_body::<types::TokenRefreshV2AlphaRequest>(true)?;
                     Tokenrefresh::token_refresh_v2_alpha(server, request, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::RequestTokenToRegisterEmail => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request.json_body::<types::RequestEmailValidation>(true)?;
+                    EmailValidation::request_token_to_register_email(
+                            server,
+                            request,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::RequestTokenTo3pidEmail => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request.json_body::<types::RequestEmailValidation>(true)?;
+                    EmailValidation::request_token_to_3pid_email(server, request, body)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::RequestTokenToResetPasswordEmail => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request.json_body::<types::RequestEmailValidation>(true)?;
+                    EmailValidation::request_token_to_reset_password_email(
+                            server,
+                            request,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::RequestTokenToRegisterMsisdn => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request
+                        .json_body::<types::RequestMsisdnValidation>(true)?;
+                    EmailValidation::request_token_to_register_msisdn(
+                            server,
+                            request,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::RequestTokenTo3pidmsisdn => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request
+                        .json_body::<types::RequestMsisdnValidation>(true)?;
+                    EmailValidation::request_token_to_3pidmsisdn(server, request, body)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::RequestTokenToResetPasswordMsisdn => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request
+                        .json_body::<types::RequestMsisdnValidation>(true)?;
+                    EmailValidation::request_token_to_reset_password_msisdn(
+                            server,
+                            request,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::GetEmailValidationPage => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let query = request.query::<types::GetEmailValidationPageQuery>()?;
+                    EmailValidation::get_email_validation_page(server, request, query)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::ConfirmEmailValidation => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let query = request.query::<types::ConfirmEmailValidationQuery>()?;
+                    EmailValidation::confirm_email_validation(server, request, query)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::SubmitEmailToken => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request
+                        .json_body::<types::SubmitEmailTokenRequest>(true)?;
+                    EmailValidation::submit_email_token(server, request, body).await
                 }
                     .await,
             )

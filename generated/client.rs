@@ -816,6 +816,61 @@ refresh for a new token on failure, and retry the request with the new token.*/
         ///The fully-qualified Matrix ID that has been registered.
         pub user_id: ::std::string::String,
     }
+    /**Asks the homeserver to mail a validation token to an address. The
+client chooses `client_secret` and counts `send_attempt`: the same
+secret, address and attempt again sends no second mail and answers the
+same `sid`; a higher attempt sends a new token.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RequestEmailValidation {
+        /**A secret the client generates for this session, 1 to 255 of
+`[0-9a-zA-Z.=_-]`. It proves the session is the client's when the
+session is used.*/
+        pub client_secret: ::std::string::String,
+        ///The address to validate.
+        pub email: ::std::string::String,
+        ///Ignored, like `id_server`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_access_token: ::std::option::Option<::std::string::String>,
+        ///Ignored (this homeserver sends the mail itself).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_server: ::std::option::Option<::std::string::String>,
+        /**An `http` or `https` URL the validation page offers to go on to once
+the address is validated.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_link: ::std::option::Option<::std::string::String>,
+        /**Starts at 1; raise it to have the mail sent again (a new token, the
+earlier one stops working).*/
+        pub send_attempt: i64,
+    }
+    /**Asks the homeserver to text a validation token to a phone number. This
+server sends no SMS: every such request is refused.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RequestMsisdnValidation {
+        ///A secret the client generates for this session.
+        pub client_secret: ::std::string::String,
+        ///The two-letter country code the number is written for.
+        pub country: ::std::string::String,
+        ///Where to send the person once the number is validated.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_link: ::std::option::Option<::std::string::String>,
+        ///The phone number.
+        pub phone_number: ::std::string::String,
+        ///Starts at 1; raise it to have the message sent again.
+        pub send_attempt: i64,
+    }
+    /**The validation session the mail belongs to. Its `sid` and the client's
+`client_secret` are the `threepid_creds` of the operation that uses the
+address once it is validated.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RequestTokenResponse {
+        ///The session ID, 1 to 255 of `[0-9a-zA-Z.=_-]`.
+        pub sid: ::std::string::String,
+        /**Where the client may post the code from the mail
+(`{sid, client_secret, token}`), when the person types it into the
+client instead of opening the link.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub submit_url: ::std::option::Option<::std::string::String>,
+    }
     /**What a Matrix server answers when a request fails: a machine-readable
 `errcode` such as `M_FORBIDDEN`, and usually an `error` text written for
 people and logs. Some errors carry further keys of their own; clients skip
@@ -827,6 +882,22 @@ the keys they do not know.*/
         ///What went wrong, in plain English.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
+    }
+    ///`SubmitEmailTokenRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubmitEmailTokenRequest {
+        ///The client's secret for the session.
+        pub client_secret: ::std::string::String,
+        ///The session, from the requestToken answer.
+        pub sid: ::std::string::String,
+        ///The code from the mail (case and surrounding spaces do not matter).
+        pub token: ::std::string::String,
+    }
+    ///`SubmitEmailTokenResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubmitEmailTokenResponse {
+        ///Always `true`.
+        pub success: bool,
     }
     ///The third party credentials to associate with the account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -855,9 +926,10 @@ homeserver has attached to the account.*/
         pub validated_at: i64,
     }
     /**Proof that the user controls a third-party identifier: the session in
-which an identity server validated it, and the secret the client chose
-for that session. The homeserver asks that identity server, if it trusts
-it, whether the session was validated.*/
+which it was validated, and the secret the client chose for that
+session. With `id_server`, an identity server ran the session, and the
+homeserver asks it, if it trusts it, whether the session was validated;
+without, the homeserver ran it itself (an e-mail `requestToken`).*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ThreepidCreds {
         ///The secret the client generated for this session.
@@ -867,8 +939,10 @@ v2 API. Clients of the r0.5 era and older do not send one.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id_access_token: ::std::option::Option<::std::string::String>,
         /**The identity server that ran the validation, as a hostname with an
-optional port (`id.example.org`, `id.example.org:8090`).*/
-        pub id_server: ::std::string::String,
+optional port (`id.example.org`, `id.example.org:8090`). Left out
+for a session this homeserver ran.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_server: ::std::option::Option<::std::string::String>,
         ///The session ID the identity server handed out.
         pub sid: ::std::string::String,
     }
@@ -1632,6 +1706,821 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/tokenrefresh`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**Mails a token to validate an address for a new account
+
+Mails a token to the address, so that a new account can be registered with it. The mail holds a link
+to this server's validation page and the same token as a short
+code the person can type into the client, which posts it to
+`submit_url`.
+
+The same `client_secret`, address and `send_attempt` again sends no
+second mail and answers the same `sid`; a higher `send_attempt`
+mails a new token into the same session (the earlier one stops
+working). Tokens are single use and expire (24 hours by default).
+The mail is sent in the background: a mail server that is slow or
+down does not hold the answer.
+
+Registration then offers a flow with the `m.login.email.identity` stage: `auth: {type: m.login.email.identity, session, threepid_creds: {sid, client_secret}}` once the address is validated, and the new account has the address.
+
+Without e-mail configured, every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`.
+
+Sends a `POST` request to `/_matrix/client/v3/register/email/requestToken`
+
+*/
+    pub async fn request_token_to_register_email<'a>(
+        &'a self,
+        body: &'a types::RequestEmailValidation,
+    ) -> Result<ResponseValue<types::RequestTokenResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/v3/register/email/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to_register_email",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Mails a token to validate an address for a new account
+
+Mails a token to the address, so that a new account can be registered with it. The mail holds a link
+to this server's validation page and the same token as a short
+code the person can type into the client, which posts it to
+`submit_url`.
+
+The same `client_secret`, address and `send_attempt` again sends no
+second mail and answers the same `sid`; a higher `send_attempt`
+mails a new token into the same session (the earlier one stops
+working). Tokens are single use and expire (24 hours by default).
+The mail is sent in the background: a mail server that is slow or
+down does not hold the answer.
+
+Registration then offers a flow with the `m.login.email.identity` stage: `auth: {type: m.login.email.identity, session, threepid_creds: {sid, client_secret}}` once the address is validated, and the new account has the address.
+
+Without e-mail configured, every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`.
+
+Sends a `POST` request to `/_matrix/client/r0/register/email/requestToken`
+
+*/
+    pub async fn request_token_to_register_email_r0<'a>(
+        &'a self,
+        body: &'a types::RequestEmailValidation,
+    ) -> Result<ResponseValue<types::RequestTokenResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/r0/register/email/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to_register_email_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Mails a token to validate an address to add to an account
+
+Mails a token to the address, so that it can be added to an account. The mail holds a link
+to this server's validation page and the same token as a short
+code the person can type into the client, which posts it to
+`submit_url`.
+
+The same `client_secret`, address and `send_attempt` again sends no
+second mail and answers the same `sid`; a higher `send_attempt`
+mails a new token into the same session (the earlier one stops
+working). Tokens are single use and expire (24 hours by default).
+The mail is sent in the background: a mail server that is slow or
+down does not hold the answer.
+
+Once it is validated, `POST /account/3pid/add` with `sid` and `client_secret` (or the deprecated `POST /account/3pid` with `three_pid_creds` without `id_server`) adds it.
+
+Without e-mail configured, every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`.
+
+Sends a `POST` request to `/_matrix/client/v3/account/3pid/email/requestToken`
+
+*/
+    pub async fn request_token_to3_pid_email<'a>(
+        &'a self,
+        body: &'a types::RequestEmailValidation,
+    ) -> Result<ResponseValue<types::RequestTokenResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/v3/account/3pid/email/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to3_pid_email",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Mails a token to validate an address to add to an account
+
+Mails a token to the address, so that it can be added to an account. The mail holds a link
+to this server's validation page and the same token as a short
+code the person can type into the client, which posts it to
+`submit_url`.
+
+The same `client_secret`, address and `send_attempt` again sends no
+second mail and answers the same `sid`; a higher `send_attempt`
+mails a new token into the same session (the earlier one stops
+working). Tokens are single use and expire (24 hours by default).
+The mail is sent in the background: a mail server that is slow or
+down does not hold the answer.
+
+Once it is validated, `POST /account/3pid/add` with `sid` and `client_secret` (or the deprecated `POST /account/3pid` with `three_pid_creds` without `id_server`) adds it.
+
+Without e-mail configured, every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`.
+
+Sends a `POST` request to `/_matrix/client/r0/account/3pid/email/requestToken`
+
+*/
+    pub async fn request_token_to3_pid_email_r0<'a>(
+        &'a self,
+        body: &'a types::RequestEmailValidation,
+    ) -> Result<ResponseValue<types::RequestTokenResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/r0/account/3pid/email/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to3_pid_email_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Mails a token to reset the password of the account that has an address
+
+Mails a token to the address, so that the person who reads it can set a new password for the account that has the address. The mail holds a link
+to this server's validation page and the same token as a short
+code the person can type into the client, which posts it to
+`submit_url`.
+
+The same `client_secret`, address and `send_attempt` again sends no
+second mail and answers the same `sid`; a higher `send_attempt`
+mails a new token into the same session (the earlier one stops
+working). Tokens are single use and expire (24 hours by default).
+The mail is sent in the background: a mail server that is slow or
+down does not hold the answer.
+
+Once it is validated (the link opens a form the person submits: following the link alone changes nothing), `POST /account/password` without an access token, with `auth: {type: m.login.email.identity, threepid_creds: {sid, client_secret}}`, sets the new password and, unless `logout_devices` is false, logs every device out.
+
+Without e-mail configured, every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`.
+
+Sends a `POST` request to `/_matrix/client/v3/account/password/email/requestToken`
+
+*/
+    pub async fn request_token_to_reset_password_email<'a>(
+        &'a self,
+        body: &'a types::RequestEmailValidation,
+    ) -> Result<ResponseValue<types::RequestTokenResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/v3/account/password/email/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to_reset_password_email",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Mails a token to reset the password of the account that has an address
+
+Mails a token to the address, so that the person who reads it can set a new password for the account that has the address. The mail holds a link
+to this server's validation page and the same token as a short
+code the person can type into the client, which posts it to
+`submit_url`.
+
+The same `client_secret`, address and `send_attempt` again sends no
+second mail and answers the same `sid`; a higher `send_attempt`
+mails a new token into the same session (the earlier one stops
+working). Tokens are single use and expire (24 hours by default).
+The mail is sent in the background: a mail server that is slow or
+down does not hold the answer.
+
+Once it is validated (the link opens a form the person submits: following the link alone changes nothing), `POST /account/password` without an access token, with `auth: {type: m.login.email.identity, threepid_creds: {sid, client_secret}}`, sets the new password and, unless `logout_devices` is false, logs every device out.
+
+Without e-mail configured, every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`.
+
+Sends a `POST` request to `/_matrix/client/r0/account/password/email/requestToken`
+
+*/
+    pub async fn request_token_to_reset_password_email_r0<'a>(
+        &'a self,
+        body: &'a types::RequestEmailValidation,
+    ) -> Result<ResponseValue<types::RequestTokenResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/r0/account/password/email/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to_reset_password_email_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Would text a token to validate a phone number for a new account
+
+This server sends no SMS: every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`, as the spec answers for a
+medium a server does not validate. Described so that clients get
+that answer instead of a 404, and so that the path is in the
+published document.
+
+Sends a `POST` request to `/_matrix/client/v3/register/msisdn/requestToken`
+
+*/
+    pub async fn request_token_to_register_msisdn<'a>(
+        &'a self,
+        body: &'a types::RequestMsisdnValidation,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/v3/register/msisdn/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.post(url).json(&body).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to_register_msisdn",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200..=299 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Would text a token to validate a phone number for a new account
+
+This server sends no SMS: every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`, as the spec answers for a
+medium a server does not validate. Described so that clients get
+that answer instead of a 404, and so that the path is in the
+published document.
+
+Sends a `POST` request to `/_matrix/client/r0/register/msisdn/requestToken`
+
+*/
+    pub async fn request_token_to_register_msisdn_r0<'a>(
+        &'a self,
+        body: &'a types::RequestMsisdnValidation,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/r0/register/msisdn/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.post(url).json(&body).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to_register_msisdn_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200..=299 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Would text a token to validate a phone number to add to an account
+
+This server sends no SMS: every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`, as the spec answers for a
+medium a server does not validate. Described so that clients get
+that answer instead of a 404, and so that the path is in the
+published document.
+
+Sends a `POST` request to `/_matrix/client/v3/account/3pid/msisdn/requestToken`
+
+*/
+    pub async fn request_token_to3_pidmsisdn<'a>(
+        &'a self,
+        body: &'a types::RequestMsisdnValidation,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/v3/account/3pid/msisdn/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.post(url).json(&body).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to3_pidmsisdn",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200..=299 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Would text a token to validate a phone number to add to an account
+
+This server sends no SMS: every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`, as the spec answers for a
+medium a server does not validate. Described so that clients get
+that answer instead of a 404, and so that the path is in the
+published document.
+
+Sends a `POST` request to `/_matrix/client/r0/account/3pid/msisdn/requestToken`
+
+*/
+    pub async fn request_token_to3_pidmsisdn_r0<'a>(
+        &'a self,
+        body: &'a types::RequestMsisdnValidation,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/r0/account/3pid/msisdn/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.post(url).json(&body).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to3_pidmsisdn_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200..=299 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Would text a token to reset a password by phone number
+
+This server sends no SMS: every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`, as the spec answers for a
+medium a server does not validate. Described so that clients get
+that answer instead of a 404, and so that the path is in the
+published document.
+
+Sends a `POST` request to `/_matrix/client/v3/account/password/msisdn/requestToken`
+
+*/
+    pub async fn request_token_to_reset_password_msisdn<'a>(
+        &'a self,
+        body: &'a types::RequestMsisdnValidation,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/v3/account/password/msisdn/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.post(url).json(&body).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to_reset_password_msisdn",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200..=299 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Would text a token to reset a password by phone number
+
+This server sends no SMS: every request is 400
+`M_THREEPID_MEDIUM_NOT_SUPPORTED`, as the spec answers for a
+medium a server does not validate. Described so that clients get
+that answer instead of a 404, and so that the path is in the
+published document.
+
+Sends a `POST` request to `/_matrix/client/r0/account/password/msisdn/requestToken`
+
+*/
+    pub async fn request_token_to_reset_password_msisdn_r0<'a>(
+        &'a self,
+        body: &'a types::RequestMsisdnValidation,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/r0/account/password/msisdn/requestToken", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.post(url).json(&body).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "request_token_to_reset_password_msisdn_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200..=299 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**The validation page the mail links to
+
+What the person sees on opening the link in the mail. For
+registration and adding an address, opening it validates the
+session and says so (with a link on to the client's `next_link`,
+if it gave one). For a password reset it shows a form asking the
+person to confirm, which posts to this same address: a mail
+scanner that follows links validates nothing. A link that is
+wrong, used or expired shows a page saying so.
+
+Sends a `GET` request to `/_matrix/client/unstable/email/validate`
+
+Arguments:
+- `client_secret`: The client's secret for the session, from the link.
+- `sid`: The validation session, from the link in the mail.
+- `token`: The token, from the link.
+*/
+    pub async fn get_email_validation_page<'a>(
+        &'a self,
+        client_secret: &'a str,
+        sid: &'a str,
+        token: &'a str,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!("{}/_matrix/client/unstable/email/validate", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .query(&progenitor_client::QueryParam::new("client_secret", &client_secret))
+            .query(&progenitor_client::QueryParam::new("sid", &sid))
+            .query(&progenitor_client::QueryParam::new("token", &token))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_email_validation_page",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Confirms a validation from the page's form
+
+The form of the password-reset page posts here (the parameters in
+the query, as the form's address carries them, and no body). It
+validates the session, as opening the link does for the other
+purposes, and answers an HTML page saying what happened.
+
+Sends a `POST` request to `/_matrix/client/unstable/email/validate`
+
+Arguments:
+- `client_secret`: The client's secret for the session, from the link.
+- `sid`: The validation session, from the link in the mail.
+- `token`: The token, from the link.
+*/
+    pub async fn confirm_email_validation<'a>(
+        &'a self,
+        client_secret: &'a str,
+        sid: &'a str,
+        token: &'a str,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!("{}/_matrix/client/unstable/email/validate", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .query(&progenitor_client::QueryParam::new("client_secret", &client_secret))
+            .query(&progenitor_client::QueryParam::new("sid", &sid))
+            .query(&progenitor_client::QueryParam::new("token", &token))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "confirm_email_validation",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Validates a session with the code from the mail (`submit_url`)
+
+The `submit_url` of every e-mail requestToken answer: the client
+posts the code the person typed. A right code validates the
+session (whatever its purpose: the reset itself is a separate,
+authenticated request). A session takes five wrong codes; then its
+token is void and a new `send_attempt` must be asked for.
+
+Sends a `POST` request to `/_matrix/client/unstable/email/submit_token`
+
+*/
+    pub async fn submit_email_token<'a>(
+        &'a self,
+        body: &'a types::SubmitEmailTokenRequest,
+    ) -> Result<
+        ResponseValue<types::SubmitEmailTokenResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_matrix/client/unstable/email/submit_token", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "submit_email_token",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**Lists the ways a user can log in here
 
 Lists the login types this server accepts at `POST /login`. A
@@ -2096,9 +2985,13 @@ out: its access and refresh tokens stop working. With
 A user who has lost their password can reset it without an access
 token: the only stage offered then is `m.login.email.identity`,
 proving they own an email address of the account in a session that
-an identity server this homeserver trusts validated
-(`threepid_creds: {sid, client_secret, id_server}`). A reset logs
-out every device of the account.
+this homeserver validated by mail (`threepid_creds: {sid,
+client_secret}`, from `/account/password/email/requestToken`; the
+session is used up) or that an identity server this homeserver
+trusts validated (`threepid_creds: {sid, client_secret, id_server}`).
+A reset logs out every device of the account unless
+`logout_devices` is false. A session that is not validated fails
+the stage (401 with `M_UNAUTHORIZED`).
 
 Sends a `POST` request to `/_matrix/client/v3/account/password`
 
@@ -2166,9 +3059,13 @@ out: its access and refresh tokens stop working. With
 A user who has lost their password can reset it without an access
 token: the only stage offered then is `m.login.email.identity`,
 proving they own an email address of the account in a session that
-an identity server this homeserver trusts validated
-(`threepid_creds: {sid, client_secret, id_server}`). A reset logs
-out every device of the account.
+this homeserver validated by mail (`threepid_creds: {sid,
+client_secret}`, from `/account/password/email/requestToken`; the
+session is used up) or that an identity server this homeserver
+trusts validated (`threepid_creds: {sid, client_secret, id_server}`).
+A reset logs out every device of the account unless
+`logout_devices` is false. A session that is not validated fails
+the stage (401 with `M_UNAUTHORIZED`).
 
 Sends a `POST` request to `/_matrix/client/r0/account/password`
 
@@ -2282,7 +3179,11 @@ There are two kinds of account, chosen with `kind`:
   goes through User-Interactive Authentication: the first attempt is
   answered with a 401 naming the stages to complete (here
   `m.login.dummy`, or `m.login.registration_token` when the server
-  asks for registration tokens). The server remembers the body of
+  asks for registration tokens; when the server sends mail, a
+  second flow adds `m.login.email.identity`, with `threepid_creds:
+  {sid, client_secret}` of a session validated through
+  `/register/email/requestToken`, and the new account gets that
+  address). The server remembers the body of
   the first request of a session, so the request that completes the
   last stage may carry `auth` alone. A client may also complete a
   stage in its very first request, without a `session`.
@@ -2362,7 +3263,11 @@ There are two kinds of account, chosen with `kind`:
   goes through User-Interactive Authentication: the first attempt is
   answered with a 401 naming the stages to complete (here
   `m.login.dummy`, or `m.login.registration_token` when the server
-  asks for registration tokens). The server remembers the body of
+  asks for registration tokens; when the server sends mail, a
+  second flow adds `m.login.email.identity`, with `threepid_creds:
+  {sid, client_secret}` of a session validated through
+  `/register/email/requestToken`, and the new account gets that
+  address). The server remembers the body of
   the first request of a session, so the request that completes the
   last stage may carry `auth` alone. A client may also complete a
   stage in its very first request, without a `session`.
@@ -2611,6 +3516,8 @@ replaces it.
 it validated the identifier. The homeserver asks that server, and
 only if it is one it trusts, whether the session was validated and
 for which identifier, then attaches the identifier to the account.
+Without `id_server`, the session is one this homeserver validated
+by mail (`/account/3pid/email/requestToken`).
 With `bind` the homeserver also asks the identity server to publish
 the identifier as the user's (today's spec dropped `bind`, and
 `POST /account/3pid/bind` does that). No User-Interactive
@@ -2726,6 +3633,8 @@ replaces it.
 it validated the identifier. The homeserver asks that server, and
 only if it is one it trusts, whether the session was validated and
 for which identifier, then attaches the identifier to the account.
+Without `id_server`, the session is one this homeserver validated
+by mail (`/account/3pid/email/requestToken`).
 With `bind` the homeserver also asks the identity server to publish
 the identifier as the user's (today's spec dropped `bind`, and
 `POST /account/3pid/bind` does that). No User-Interactive
@@ -2790,9 +3699,11 @@ naming the stage, the session remembers the first request's body
 (so the request completing it may carry `auth` alone), and the stage
 may also be completed in the very first request.
 
-The validation session is checked with the identity server this
-homeserver delegates validation to; an identifier that another
-account already has is refused.
+The validation session is one this homeserver ran by mail
+(`/account/3pid/email/requestToken`, used up by the addition) or,
+failing that, one the identity server this homeserver delegates
+validation to ran; an identifier that another account already has
+is refused.
 
 Sends a `POST` request to `/_matrix/client/v3/account/3pid/add`
 
@@ -2850,9 +3761,11 @@ naming the stage, the session remembers the first request's body
 (so the request completing it may carry `auth` alone), and the stage
 may also be completed in the very first request.
 
-The validation session is checked with the identity server this
-homeserver delegates validation to; an identifier that another
-account already has is refused.
+The validation session is one this homeserver ran by mail
+(`/account/3pid/email/requestToken`, used up by the addition) or,
+failing that, one the identity server this homeserver delegates
+validation to ran; an identifier that another account already has
+is refused.
 
 Sends a `POST` request to `/_matrix/client/r0/account/3pid/add`
 

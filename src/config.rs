@@ -53,12 +53,21 @@ pub struct Config {
     /// a trusted proxy), so per-IP rate limits apply to the client, not to
     /// the proxy. Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The URL at which people reach this server (`https://matrix.example.org`),
+    /// for links the server hands out, such as the validation link of the
+    /// mail it sends. Unset: `http://` and `listen`, right only when
+    /// clients reach the server directly.
+    pub public_base_url: Option<String>,
     pub http: Http,
     pub registration: Registration,
     pub passwords: Passwords,
     pub tokens: Tokens,
     pub rate_limits: RateLimits,
     pub identity: Identity,
+    /// Validating e-mail addresses by sending mail ourselves. Unset: the
+    /// e-mail `requestToken` endpoints answer 400
+    /// `M_THREEPID_MEDIUM_NOT_SUPPORTED`, as Synapse does without e-mail.
+    pub email: Option<Email>,
 }
 
 impl Default for Config {
@@ -76,6 +85,19 @@ impl Default for Config {
             tokens: Tokens::default(),
             rate_limits: RateLimits::default(),
             identity: Identity::default(),
+            public_base_url: None,
+            email: None,
+        }
+    }
+}
+
+impl Config {
+    /// `public_base_url` without a trailing slash, or the listening
+    /// address over plain HTTP.
+    pub fn public_base_url(&self) -> String {
+        match &self.public_base_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
         }
     }
 }
@@ -266,6 +288,10 @@ pub struct RateLimits {
     pub registration_token_failed: Bucket,
     /// 3pid additions per IP and per account.
     pub threepid: Bucket,
+    /// Validation mails requested (`*/email/requestToken`), per client IP
+    /// and, separately, per e-mail address: a stranger must not be able to
+    /// make the server flood someone's mailbox.
+    pub email: Bucket,
     /// How many IPs and accounts are tracked at once. Only buckets that have
     /// refilled completely are forgotten to make room; when every tracked
     /// bucket is still counting, new subjects get 429 until some refill.
@@ -280,11 +306,87 @@ impl Default for RateLimits {
             login: Bucket { per_second: 0.003, burst: 5 },
             login_failed: Bucket { per_second: 0.17, burst: 3 },
             threepid: Bucket { per_second: 0.17, burst: 3 },
+            email: Bucket { per_second: 0.003, burst: 5 },
             available: Bucket { per_second: 1.0, burst: 10 },
             registration_token_failed: Bucket { per_second: 0.17, burst: 3 },
             max_tracked_keys: 10_000,
         }
     }
+}
+
+/// The mail server the homeserver sends its validation mail through, and
+/// the rules of that validation.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Email {
+    /// The SMTP server (a relay, or a local MTA).
+    pub smtp_host: String,
+    /// Its port; default by `tls`: 25 for `none`, 587 for `starttls`, 465
+    /// for `tls`.
+    #[serde(default)]
+    pub smtp_port: Option<u16>,
+    /// Log in with these when both are set (PLAIN or LOGIN, whichever the
+    /// server offers). Only sent over TLS unless `tls = "none"`.
+    #[serde(default)]
+    pub smtp_user: Option<String>,
+    #[serde(default)]
+    pub smtp_pass: Option<String>,
+    /// `starttls` (the default: every submission server offers it, and the
+    /// credentials and the validation links must not cross the network in
+    /// clear), `tls` (implicit TLS, port 465) or `none` (a local MTA or a
+    /// test sink only).
+    #[serde(default)]
+    pub tls: SmtpTls,
+    /// The `From` of every mail, e.g. `Example Chat <noreply@example.org>`.
+    pub from: String,
+    /// How long a mailed token, and a session validated with it, can be
+    /// used (ms; default 24 h, as Synapse).
+    #[serde(default = "Email::default_token_lifetime", with = "milliseconds")]
+    pub token_lifetime: Duration,
+    /// What a password-reset request for an address no account has gets:
+    /// `refuse` (the default) answers 400 `M_THREEPID_NOT_FOUND`, as
+    /// Synapse does and as clients expect (Element tells the person to
+    /// check the address); `pretend` answers as if a mail had been sent and
+    /// sends none, so that the endpoint cannot tell a stranger which
+    /// addresses have accounts (registration still tells, by
+    /// `M_THREEPID_IN_USE`, which is why this is not the default). A
+    /// pretended session is stored nowhere: each request gets a new `sid`.
+    #[serde(default)]
+    pub reset_unknown_address: ResetUnknownAddress,
+}
+
+impl Email {
+    fn default_token_lifetime() -> Duration {
+        Duration::from_secs(24 * 60 * 60)
+    }
+
+    /// The configured port, or the usual one for `tls`.
+    pub fn port(&self) -> u16 {
+        self.smtp_port.unwrap_or(match self.tls {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        })
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    #[default]
+    Starttls,
+    Tls,
+}
+
+/// See [`Email::reset_unknown_address`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResetUnknownAddress {
+    #[default]
+    Refuse,
+    Pretend,
 }
 
 /// Identity servers this server will ask to validate third-party IDs.
@@ -375,6 +477,17 @@ mod tests {
         let read: Config = toml::from_str(&text).unwrap();
         assert_eq!(toml::to_string(&read).unwrap(), text);
         assert_eq!(read.tokens.access_token_lifetime, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn the_email_section_has_sane_defaults() {
+        let config: Config =
+            toml::from_str("[email]\nsmtp_host = \"mail.example.org\"\nfrom = \"noreply@example.org\"\n").unwrap();
+        let email = config.email.unwrap();
+        assert_eq!((email.tls, email.port()), (SmtpTls::Starttls, 587));
+        assert_eq!(email.token_lifetime, Duration::from_secs(86_400));
+        assert_eq!(email.reset_unknown_address, ResetUnknownAddress::Refuse);
+        assert_eq!(Config::default().public_base_url(), "http://127.0.0.1:8008");
     }
 
     #[test]

@@ -53,6 +53,7 @@ error_codes! {
     ThreepidInUse => "M_THREEPID_IN_USE",
     ThreepidNotFound => "M_THREEPID_NOT_FOUND",
     ThreepidDenied => "M_THREEPID_DENIED",
+    ThreepidMediumNotSupported => "M_THREEPID_MEDIUM_NOT_SUPPORTED",
     ServerNotTrusted => "M_SERVER_NOT_TRUSTED",
     MissingParam => "M_MISSING_PARAM",
     InvalidParam => "M_INVALID_PARAM",

@@ -11,5 +11,6 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod mail;
 pub mod server;
 pub mod store;

@@ -39,6 +39,18 @@ pub(crate) fn uia_session_id() -> Result<String> {
     random_string(LETTERS, 24)
 }
 
+/// An e-mail validation session ID (`sid`): 24 letters, like a UIA session.
+pub(crate) fn email_session_id() -> Result<String> {
+    random_string(LETTERS, 24)
+}
+
+/// The token mailed to validate an address: 8 characters a person can
+/// type from the mail (no `0`/`O`, `1`/`I`), 40 bits. Short, so a session
+/// accepts only a few wrong guesses before its token is void.
+pub(crate) fn email_token() -> Result<String> {
+    random_string(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789", 8)
+}
+
 /// The SHA-256 of a token: how tokens are stored and cached.
 pub(crate) fn token_hash(token: &str) -> TokenHash {
     Sha256::digest(token.as_bytes()).into()

@@ -28,9 +28,12 @@
 //! - `password`: `change_password`;
 //! - `threepids`: `threepids`, `add_threepid`, `bind_threepid`,
 //!   `delete_threepid`;
+//! - `email`: `request_email_token`, `submit_email_token`,
+//!   `open_email_link` (the e-mail validation the server runs itself);
 //! - `uia`: the UIA engine the UIA-protected operations share.
 
 mod cache;
+mod email;
 mod hashing;
 mod identifier;
 mod identity_server;
@@ -55,10 +58,11 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, SqliteStore, Store, StoreResult, TokenHash};
 
+pub use email::{EmailLink, EmailTokenRequest, EmailTokenSent, SUBMIT_PATH, VALIDATION_PATH};
 pub use identifier::UserIdentifier;
 pub use login::{LoggedIn, LoginRequest};
 pub use password::ChangePasswordRequest;
-pub use register::{RegisterRequest, Registered};
+pub use register::{EmailSessionCredentials, RegisterRequest, Registered};
 pub use secret::Secret;
 pub use threepids::{AddThreepidRequest, IdServerUnbindResult, Threepid, ThreepidCredentials};
 pub use tokens::{Refreshed, Session};
@@ -78,6 +82,8 @@ struct Inner {
     threepids: cache::CoherentCache<String, Arc<[Threepid]>>,
     limits: rate_limit::RateLimiter,
     identity: identity_server::IdentityServers,
+    /// The SMTP client, when `[email]` is configured.
+    mailer: Option<crate::mail::Mailer>,
     /// Turns per UIA session ID: concurrent completions of one session
     /// run one after the other.
     turns: turns::Turns,
@@ -115,6 +121,7 @@ impl Accounts {
                 threepids: cache::CoherentCache::new(config.tokens.cache_capacity),
                 limits: rate_limit::RateLimiter::new(&config.rate_limits),
                 identity: identity_server::IdentityServers::new(&config.identity)?,
+                mailer: config.email.as_ref().map(crate::mail::Mailer::new).transpose()?,
                 turns: turns::Turns::default(),
             }),
         })

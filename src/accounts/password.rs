@@ -3,9 +3,11 @@
 //!
 //! With an access token the caller proves the current password
 //! (`m.login.password`, for the token's own account). Without one, as the
-//! seed allows, the flow is `m.login.email.identity`: a 3pid validated by a
-//! trusted identity server names the account (an unknown address is the
-//! seed's 404 `M_NOT_FOUND`).
+//! seed allows, the flow is `m.login.email.identity`: an address validated
+//! by a trusted identity server, or by this server's own mail (a session
+//! requested through `/account/password/email/requestToken`, used up by the
+//! reset), names the account (an unknown address is the seed's 404
+//! `M_NOT_FOUND`).
 //!
 //! A missing `new_password` is refused *before* UIA, on the request merged
 //! with its session: the client learns at once, no session is stored for a
@@ -96,6 +98,11 @@ impl Accounts {
             self.inner.limits.consume(Action::PasswordReset, &Subject::ip(client.ip))?;
         }
         let auth = uia::Auth::parse(auth)?;
+        // A reset through one of this server's e-mail sessions uses it up.
+        let email_session = match auth.as_ref().and_then(|auth| auth.stage.as_ref()).map(uia::Submitted::stage) {
+            Some(Ok(uia::Stage::EmailIdentity { sid, id_server: None, .. })) => Some(sid.clone()),
+            _ => None,
+        };
         let uia_session = self.uia_session(UiaOperation::ChangePassword, auth.as_ref(), caller).await?;
         let mut request = uia::resume(request, uia_session.as_ref())?;
         let new_password = request.new_password.take().filter(|password| !password.is_empty()).map(Secret::from);
@@ -132,6 +139,9 @@ impl Accounts {
             )
         })
         .await?;
+        if let Some(sid) = email_session {
+            self.forget_email_session(sid).await?;
+        }
         let via = if session.is_some() { "password" } else { "email" };
         tracing::info!(event = "password.changed", user = %self.user_id(&logged), ip = %client.ip, via, logout_devices);
         Ok(())

@@ -48,6 +48,8 @@ pub(crate) enum Action {
     RegistrationTokenFailed,
     /// A password reset without an access token (the e-mail flow).
     PasswordReset,
+    /// A validation mail requested (`requestToken`).
+    Email,
 }
 
 /// Who is being limited.
@@ -55,6 +57,8 @@ pub(crate) enum Action {
 pub(crate) enum Subject {
     Ip(IpAddr),
     Account(String),
+    /// An e-mail address (canonical form), for the mail sent to it.
+    Address(String),
     /// An account as named from one client IP (see [`Subject::ip`]): the key
     /// of failed logins.
     AccountFrom(String, IpAddr),
@@ -126,6 +130,7 @@ impl RateLimiter {
             Action::Available => self.config.available,
             Action::RegistrationTokenFailed => self.config.registration_token_failed,
             Action::PasswordReset => self.config.login,
+            Action::Email => self.config.email,
         }
     }
 

@@ -33,10 +33,12 @@ use serde::{Deserialize, Serialize};
 use super::rate_limit::{Action, Subject};
 use super::secret::Secret;
 use super::tokens::{Credentials, check_device_id};
-use super::uia::{self, DUMMY, REGISTRATION_TOKEN, Remember, Resumable, Uia};
+use super::uia::{self, DUMMY, EMAIL_IDENTITY, REGISTRATION_TOKEN, Remember, Resumable, Stage, Submitted, Uia};
 use super::{Accounts, ClientInfo, now_ms};
-use crate::error::{Error, Result};
-use crate::store::{NewLocalpart, NewUser, RegistrationCompletion, UiaOperation, UiaSessionRecord};
+use crate::error::{Error, ErrorCode, Result};
+use crate::store::{
+    EmailPurpose, NewLocalpart, NewUser, RegistrationCompletion, ThreepidRecord, UiaOperation, UiaSessionRecord,
+};
 
 /// A registration request, whatever the era. Every field is optional so
 /// that a UIA follow-up may carry only what changed; the session supplies
@@ -60,6 +62,23 @@ pub struct RegisterRequest {
     /// field but `initial_device_display_name` is ignored.
     #[serde(skip)]
     pub guest: bool,
+    /// The e-mail session (this server's own) of the latest
+    /// `m.login.email.identity` stage submitted. [`Accounts::register`]
+    /// sets it from `auth` (callers leave it `None`) and the UIA session
+    /// remembers it with the request, so that the account created at the
+    /// end of the flow gets the address, whichever request passed the
+    /// stage. It counts only once that stage is completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_session: Option<EmailSessionCredentials>,
+}
+
+/// `threepid_creds` of an `m.login.email.identity` stage without
+/// `id_server`. The `client_secret` stays in the UIA session's parameters
+/// until the session completes or expires, as 3pid add's does.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailSessionCredentials {
+    pub sid: String,
+    pub client_secret: String,
 }
 
 impl fmt::Debug for RegisterRequest {
@@ -72,6 +91,7 @@ impl fmt::Debug for RegisterRequest {
             .field("inhibit_login", &self.inhibit_login)
             .field("refresh_token", &self.refresh_token)
             .field("guest", &self.guest)
+            .field("email_session", &self.email_session.as_ref().map(|creds| &creds.sid))
             .finish()
     }
 }
@@ -86,6 +106,7 @@ impl Resumable for RegisterRequest {
             inhibit_login: self.inhibit_login.or(stored.inhibit_login),
             refresh_token: self.refresh_token.or(stored.refresh_token),
             guest: self.guest,
+            email_session: self.email_session.or(stored.email_session),
         }
     }
 }
@@ -175,6 +196,13 @@ impl Accounts {
         {
             return self.retry_registration(session, localpart, request, client).await;
         }
+        let mut request = request;
+        if let Some(Ok(Stage::EmailIdentity { sid, client_secret, id_server: None })) =
+            auth.as_ref().and_then(|auth| auth.stage.as_ref()).map(Submitted::stage)
+        {
+            let client_secret = client_secret.expose().to_owned();
+            request.email_session = Some(EmailSessionCredentials { sid: sid.clone(), client_secret });
+        }
         let mut request = uia::resume(request, session.as_ref())?;
 
         let localpart = match &request.username {
@@ -187,10 +215,18 @@ impl Accounts {
         let password = request.password.take().filter(|password| !password.is_empty()).map(Secret::from);
 
         let registration = &self.inner.config.registration;
-        let flows = if registration.requires_token || !registration.tokens.is_empty() {
-            vec![vec![REGISTRATION_TOKEN]]
+        let base = if registration.requires_token || !registration.tokens.is_empty() {
+            vec![REGISTRATION_TOKEN]
         } else {
-            vec![vec![DUMMY]]
+            vec![DUMMY]
+        };
+        // With e-mail configured, registering with an address is offered
+        // beside the flow without one.
+        let flows = if self.inner.mailer.is_some() {
+            let with_email = base.iter().copied().filter(|stage| *stage != DUMMY).chain([EMAIL_IDENTITY]).collect();
+            vec![base, with_email]
+        } else {
+            vec![base]
         };
         let params = serde_json::to_value(&request).map_err(Error::internal)?;
         // Starting a flow costs an attempt, before it can cost a stored
@@ -207,6 +243,7 @@ impl Accounts {
             remember: Remember::Hash,
         };
         let passed = self.uia_authenticate(uia, session, params, password.as_ref()).await?;
+        let email = self.registration_email(&passed, request.email_session.as_ref()).await?;
 
         // What a retry of this session will have to repeat: the password
         // the account is created with, as a keyed digest.
@@ -229,8 +266,40 @@ impl Accounts {
             is_guest: false,
             created_at: now,
             registration_token: passed.registration_token,
+            threepid: email.as_ref().map(|(_, threepid)| threepid.clone()),
         };
-        self.create_account(user, &request, completion).await
+        let registered = self.create_account(user, &request, completion).await?;
+        if let Some((sid, _)) = email {
+            self.forget_email_session(sid).await?;
+        }
+        Ok(registered)
+    }
+
+    /// The address a registration that passed `m.login.email.identity`
+    /// with one of this server's sessions gives the account (`None` when
+    /// the flow completed had no e-mail stage), and that session's `sid`.
+    /// Its session must still be validated: 401 `M_UNAUTHORIZED` if it
+    /// expired since the stage passed.
+    async fn registration_email(
+        &self,
+        passed: &uia::Passed,
+        creds: Option<&EmailSessionCredentials>,
+    ) -> Result<Option<(String, ThreepidRecord)>> {
+        let Some(creds) = creds.filter(|_| passed.completed.iter().any(|stage| stage == EMAIL_IDENTITY)) else {
+            return Ok(None);
+        };
+        let session = self.validated_email(&creds.sid, &creds.client_secret, EmailPurpose::Register).await?;
+        let session = session.ok_or_else(|| {
+            Error::new(http::StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, super::email::NOT_VALIDATED)
+        })?;
+        let threepid = ThreepidRecord {
+            medium: "email".into(),
+            address: session.address,
+            validated_at: session.validated_at.unwrap_or_else(now_ms),
+            added_at: now_ms(),
+            id_server: None,
+        };
+        Ok(Some((session.sid, threepid)))
     }
 
     /// A request on a session that has already registered an account: the
@@ -282,6 +351,7 @@ impl Accounts {
             is_guest: true,
             created_at: now_ms(),
             registration_token: None,
+            threepid: None,
         };
         let request = RegisterRequest {
             initial_device_display_name: request.initial_device_display_name,

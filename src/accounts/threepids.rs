@@ -1,11 +1,13 @@
 //! Third-party identifiers on an account: list, add, delete.
 //!
 //! A 3pid is only ever added once an identity server the operator trusts
-//! vouches that the client validated it (see `identity_server`): the seed's
+//! vouches that the client validated it (see `identity_server`), or once
+//! this server validated it by mail itself (see `email`): the seed's
 //! `POST /account/3pid` names the identity server in `threePidCreds` and may
 //! ask for a `bind`; today's `POST /account/3pid/add` is UIA-protected and
-//! names none, so its sessions are checked with the configured
-//! `identity.threepid_delegate`. Both end in the same
+//! names none, so its sessions are this server's own e-mail sessions or,
+//! failing that, the configured `identity.threepid_delegate`'s. All end in
+//! the same
 //! [`Accounts::attach_threepid`]. A 3pid belongs to one account: another
 //! account's is 400 `M_THREEPID_IN_USE`, the caller's own is a no-op.
 //!
@@ -22,12 +24,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::identity_server::check_session_token;
+use super::identity_server::{Validated, check_session_token};
 use super::rate_limit::{Action, Subject};
 use super::uia::{self, PASSWORD, Remember, Resumable, Uia};
 use super::{Accounts, ClientInfo, Session, guest_forbidden, now_ms};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::{StoreError, ThreepidRecord, UiaOperation};
+use crate::store::{EmailPurpose, StoreError, ThreepidRecord, UiaOperation};
 
 /// A 3pid as `GET /account/3pid` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,15 +180,23 @@ impl Accounts {
         };
         let passed = self.uia_authenticate(uia, uia_session, params, None).await?;
 
-        let id_server = self.inner.identity.delegate().ok_or_else(|| {
-            Error::bad_request(
-                ErrorCode::ThreepidAuthFailed,
-                "This server has no identity server to validate 3pid sessions",
-            )
-        })?;
-        let credentials = ThreepidCredentials { id_server: id_server.to_owned(), sid, client_secret };
         self.check_threepid_limits(session, client, true)?;
-        self.attach_threepid(session, &credentials, false, passed.session_id, client).await
+        // A session this server mailed itself, else the delegate's.
+        let proof = if self.is_own_email_session(&sid).await? {
+            Proof::Homeserver { sid, client_secret }
+        } else {
+            let id_server = self.inner.identity.delegate().ok_or_else(|| {
+                Error::bad_request(
+                    ErrorCode::ThreepidAuthFailed,
+                    "This server has no identity server to validate 3pid sessions",
+                )
+            })?;
+            Proof::IdentityServer {
+                credentials: ThreepidCredentials { id_server: id_server.to_owned(), sid, client_secret },
+                bind: false,
+            }
+        };
+        self.attach_threepid(session, proof, passed.session_id, client).await
     }
 
     /// Adds a 3pid validated by the named identity server (seed
@@ -214,7 +224,31 @@ impl Accounts {
         check_session_token("sid", &credentials.sid)?;
         check_session_token("client_secret", &credentials.client_secret)?;
         self.check_threepid_limits(session, client, true)?;
-        self.attach_threepid(session, &credentials, bind, None, client).await
+        self.attach_threepid(session, Proof::IdentityServer { credentials, bind }, None, client).await
+    }
+
+    /// Adds an e-mail address this server validated itself, in a session
+    /// requested through `/account/3pid/email/requestToken` (the
+    /// deprecated `POST /account/3pid` without `id_server`; no UIA).
+    ///
+    /// - As [`Accounts::bind_threepid`]: guests 403, limits 429, malformed
+    ///   credentials 400 `M_INVALID_PARAM`.
+    /// - A session that is unknown, another client's, for another purpose
+    ///   or not validated: 400 `M_THREEPID_AUTH_FAILED`.
+    pub async fn add_own_email(
+        &self,
+        session: &Session,
+        sid: String,
+        client_secret: String,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if session.is_guest() {
+            return Err(guest_forbidden());
+        }
+        check_session_token("sid", &sid)?;
+        check_session_token("client_secret", &client_secret)?;
+        self.check_threepid_limits(session, client, true)?;
+        self.attach_threepid(session, Proof::Homeserver { sid, client_secret }, None, client).await
     }
 
     /// Removes a 3pid from the caller's account (`POST /account/3pid/delete`).
@@ -271,19 +305,33 @@ impl Accounts {
     }
 
     /// The one path by which a 3pid joins an account: validated by a trusted
-    /// identity server, free or already the caller's, optionally bound, then
-    /// stored, using up the UIA session that authorised it, if any.
+    /// identity server or by this server's own mail, free or already the
+    /// caller's, optionally bound, then stored, using up the UIA session
+    /// that authorised it, if any (and this server's e-mail session).
     async fn attach_threepid(
         &self,
         session: &Session,
-        credentials: &ThreepidCredentials,
-        bind: bool,
+        proof: Proof,
         uia_session: Option<String>,
         client: &ClientInfo,
     ) -> Result<()> {
-        let ThreepidCredentials { id_server, sid, client_secret } = credentials;
         let identity = &self.inner.identity;
-        let validated = identity.validated_threepid(id_server, sid, client_secret).await?;
+        let validated = match &proof {
+            Proof::IdentityServer { credentials: ThreepidCredentials { id_server, sid, client_secret }, .. } => {
+                identity.validated_threepid(id_server, sid, client_secret).await?
+            }
+            Proof::Homeserver { sid, client_secret } => {
+                let own = self.validated_email(sid, client_secret, EmailPurpose::AddThreepid).await?;
+                let own = own.ok_or_else(|| {
+                    Error::bad_request(ErrorCode::ThreepidAuthFailed, "No validated 3pid session found")
+                })?;
+                Validated {
+                    medium: "email".into(),
+                    validated_at: own.validated_at.unwrap_or_else(now_ms),
+                    address: own.address,
+                }
+            }
+        };
         let address = canonical_address(&validated.medium, &validated.address);
         let localpart = session.localpart().to_owned();
         let owner = {
@@ -293,29 +341,48 @@ impl Accounts {
         if owner.as_ref().is_some_and(|owner| *owner != localpart) {
             return Err(StoreError::ThreepidInUse.into());
         }
-        if bind {
+        if let Proof::IdentityServer {
+            credentials: ThreepidCredentials { id_server, sid, client_secret },
+            bind: true,
+        } = &proof
+        {
             identity.bind(id_server, sid, client_secret, session.user_id()).await?;
         }
+        let (id_server, email_session) = match proof {
+            Proof::IdentityServer { credentials, .. } => (Some(credentials.id_server), None),
+            Proof::Homeserver { sid, .. } => (None, Some(sid)),
+        };
         // Already the caller's: nothing to store, unless a UIA session is
         // to be used up (the store's add is then a no-op but for that).
-        if owner.is_some() && uia_session.is_none() {
-            return Ok(());
+        if owner.is_none() || uia_session.is_some() {
+            let record = ThreepidRecord {
+                medium: validated.medium,
+                address,
+                validated_at: validated.validated_at,
+                added_at: now_ms(),
+                id_server: id_server.clone(),
+            };
+            let evicted = localpart.clone();
+            let medium = record.medium.clone();
+            self.db_then(
+                move |store| store.add_threepid(&localpart, &record, uia_session.as_deref()),
+                move |inner, ()| inner.threepids.invalidate([&evicted]),
+            )
+            .await?;
+            let via = id_server.as_deref().unwrap_or("email");
+            tracing::info!(event = "threepid.added", user = session.user_id(), ip = %client.ip, %medium, via);
         }
-        let record = ThreepidRecord {
-            medium: validated.medium,
-            address,
-            validated_at: validated.validated_at,
-            added_at: now_ms(),
-            id_server: Some(id_server.clone()),
-        };
-        let evicted = localpart.clone();
-        let medium = record.medium.clone();
-        self.db_then(
-            move |store| store.add_threepid(&localpart, &record, uia_session.as_deref()),
-            move |inner, ()| inner.threepids.invalidate([&evicted]),
-        )
-        .await?;
-        tracing::info!(event = "threepid.added", user = session.user_id(), ip = %client.ip, %medium, %id_server);
+        if let Some(sid) = email_session {
+            self.forget_email_session(sid).await?;
+        }
         Ok(())
     }
+}
+
+/// Who vouches that the caller controls a 3pid being added.
+enum Proof {
+    /// A trusted identity server's session; `bind`: publish it there too.
+    IdentityServer { credentials: ThreepidCredentials, bind: bool },
+    /// One of this server's e-mail sessions (`accounts::email`).
+    Homeserver { sid: String, client_secret: String },
 }

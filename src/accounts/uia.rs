@@ -50,7 +50,8 @@
 //! `m.login.password` (the caller's own password: a valid password of
 //! another account is 403); `m.login.email.identity`
 //! (a 3pid session validated by a trusted identity server, naming the
-//! account: the token-less password reset of the seed).
+//! account: the token-less password reset of the seed), or a session this
+//! server validated by mail itself (`email`).
 
 use std::borrow::Cow;
 
@@ -58,14 +59,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::email;
 use super::identifier::UserIdentifier;
 use super::rate_limit::{Action, Subject};
 use super::secret::Secret;
-use super::threepids::ThreepidCredentials;
 pub(crate) use super::uia_auth::{Auth, DUMMY, EMAIL_IDENTITY, PASSWORD, REGISTRATION_TOKEN, Stage, Submitted};
 use super::{Accounts, ClientInfo, ids, now_ms};
 use crate::error::{Challenge, Error, ErrorCode, Flow, Result};
-use crate::store::{UiaOperation, UiaSessionRecord};
+use crate::store::{EmailPurpose, StoreError, UiaOperation, UiaSessionRecord};
 
 /// A request whose parameters a UIA session remembers.
 pub(crate) trait Resumable: Serialize + DeserializeOwned {
@@ -139,6 +140,8 @@ pub(crate) struct Passed {
     /// the token stage with: its use is taken when the account is created.
     /// (A stored session reserved its use when it passed the stage.)
     pub(crate) registration_token: Option<String>,
+    /// The stages the session has completed, this request's included.
+    pub(crate) completed: Vec<String>,
 }
 
 /// How a stage ended, when it did not pass.
@@ -230,6 +233,7 @@ impl Accounts {
                     (Some(Ok(Stage::RegistrationToken { token })), None) => Some(token.expose().to_owned()),
                     _ => None,
                 },
+                completed,
             };
             // The completion is not written here: the operation's own
             // transaction uses the session up (password change, 3pid add)
@@ -336,7 +340,9 @@ impl Accounts {
             Stage::Password { identifier, password } => {
                 self.password_stage(identifier.as_ref(), password, uia).await.map(Some)
             }
-            Stage::EmailIdentity { credentials } => self.email_identity_stage(credentials, uia).await.map(Some),
+            Stage::EmailIdentity { sid, client_secret, id_server } => {
+                self.email_identity_stage(sid, client_secret, id_server.as_deref(), uia).await
+            }
             Stage::Unknown(kind) => Err(StageError::Fatal(Error::invalid_param(format!("Unsupported stage {kind}")))),
         }
     }
@@ -426,24 +432,60 @@ impl Accounts {
             .ok_or(StageError::Failed(ErrorCode::Forbidden, "Invalid username or password".into()))
     }
 
-    /// `m.login.email.identity`: a 3pid session a trusted identity server
-    /// validated, naming an account by its e-mail address.
+    /// `m.login.email.identity`: an e-mail address validated in a session
+    /// that this homeserver ran (no `id_server`; the session must have been
+    /// requested for this operation) or that a trusted identity server ran.
+    /// For registration the address must be free (400 `M_THREEPID_IN_USE`)
+    /// and names nobody; otherwise it names the account that has it (none:
+    /// 404 `M_NOT_FOUND`). A session that is unknown, another client's, or
+    /// not validated yet fails the stage: 401 `M_UNAUTHORIZED` from our own
+    /// sessions, `M_THREEPID_AUTH_FAILED` from an identity server's.
     async fn email_identity_stage(
         &self,
-        credentials: &ThreepidCredentials,
+        sid: &str,
+        client_secret: &Secret,
+        id_server: Option<&str>,
         uia: &Uia<'_>,
-    ) -> Result<String, StageError> {
-        let ThreepidCredentials { id_server, sid, client_secret } = credentials;
+    ) -> Result<Option<String>, StageError> {
         self.inner.limits.consume(Action::Threepid, &Subject::ip(uia.client.ip))?;
-        let validated = match self.inner.identity.validated_threepid(id_server, sid, client_secret).await {
-            Ok(validated) if validated.medium == "email" => validated,
-            Ok(_) => return Err(StageError::Failed(ErrorCode::ThreepidAuthFailed, "Not an e-mail address".into())),
-            Err(error) => {
-                return Err(StageError::Failed(ErrorCode::ThreepidAuthFailed, error.message().to_owned().into()));
+        let address = match id_server {
+            None => {
+                let purpose = match uia.operation {
+                    UiaOperation::Register => EmailPurpose::Register,
+                    UiaOperation::ChangePassword => EmailPurpose::ResetPassword,
+                    UiaOperation::AddThreepid => EmailPurpose::AddThreepid,
+                };
+                match self.validated_email(sid, client_secret.expose(), purpose).await? {
+                    Some(session) => session.address,
+                    None => {
+                        return Err(StageError::Failed(ErrorCode::Unauthorized, email::NOT_VALIDATED.into()));
+                    }
+                }
+            }
+            Some(id_server) => {
+                match self.inner.identity.validated_threepid(id_server, sid, client_secret.expose()).await {
+                    Ok(validated) if validated.medium == "email" => validated.address,
+                    Ok(_) => {
+                        return Err(StageError::Failed(ErrorCode::ThreepidAuthFailed, "Not an e-mail address".into()));
+                    }
+                    Err(error) => {
+                        return Err(StageError::Failed(
+                            ErrorCode::ThreepidAuthFailed,
+                            error.message().to_owned().into(),
+                        ));
+                    }
+                }
             }
         };
-        let identifier = UserIdentifier::ThirdParty { medium: validated.medium, address: validated.address };
-        let localpart = self.resolve_identifier(&identifier).await?.ok_or_else(|| {
+        let identifier = UserIdentifier::ThirdParty { medium: "email".into(), address };
+        let owner = self.resolve_identifier(&identifier).await?;
+        if uia.operation == UiaOperation::Register {
+            return match owner {
+                Some(_) => Err(Error::from(StoreError::ThreepidInUse).into()),
+                None => Ok(None),
+            };
+        }
+        let localpart = owner.ok_or_else(|| {
             Error::new(
                 http::StatusCode::NOT_FOUND,
                 ErrorCode::NotFound,
@@ -453,7 +495,7 @@ impl Accounts {
         if uia.user.is_some_and(|bound| bound != localpart) {
             return Err(Error::forbidden("Invalid auth").into());
         }
-        Ok(localpart)
+        Ok(Some(localpart))
     }
 }
 

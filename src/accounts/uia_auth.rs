@@ -17,7 +17,6 @@ use serde_json::{Map, Value};
 use super::identifier::UserIdentifier;
 use super::identity_server::check_session_token;
 use super::secret::Secret;
-use super::threepids::ThreepidCredentials;
 use crate::error::{Error, ErrorCode, Result};
 
 pub(crate) const DUMMY: &str = "m.login.dummy";
@@ -67,9 +66,13 @@ pub(crate) enum Stage {
     RegistrationToken {
         token: Secret,
     },
-    /// `m.login.email.identity`, with its validation session's credentials.
+    /// `m.login.email.identity`, with its validation session's credentials:
+    /// with an `id_server`, a session that identity server ran; without, one
+    /// this homeserver ran itself (`accounts::email`).
     EmailIdentity {
-        credentials: ThreepidCredentials,
+        sid: String,
+        client_secret: Secret,
+        id_server: Option<String>,
     },
     /// A `type` this server does not implement.
     Unknown(String),
@@ -130,14 +133,11 @@ impl Stage {
                 let field = |name: &'static str| -> Result<String> {
                     creds.get(name).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| Error::missing_param(name))
                 };
-                let credentials = ThreepidCredentials {
-                    sid: field("sid")?,
-                    client_secret: field("client_secret")?,
-                    id_server: field("id_server")?,
-                };
-                check_session_token("sid", &credentials.sid)?;
-                check_session_token("client_secret", &credentials.client_secret)?;
-                Stage::EmailIdentity { credentials }
+                let (sid, client_secret) = (field("sid")?, field("client_secret")?);
+                check_session_token("sid", &sid)?;
+                check_session_token("client_secret", &client_secret)?;
+                let id_server = creds.get("id_server").and_then(Value::as_str).map(str::to_owned);
+                Stage::EmailIdentity { sid, client_secret: Secret::from(client_secret), id_server }
             }
             other => Stage::Unknown(other.to_owned()),
         })
@@ -169,8 +169,11 @@ mod tests {
         let seed = json!({"type": "m.login.email.identity",
             "threepidCreds": {"sid": "s", "client_secret": "c", "id_server": "id.org"}});
         let seed = parse(seed).unwrap().unwrap().stage.unwrap();
-        let Ok(Stage::EmailIdentity { credentials }) = seed.stage() else { panic!("{seed:?}") };
-        assert_eq!((credentials.sid.as_str(), credentials.id_server.as_str()), ("s", "id.org"));
+        let Ok(Stage::EmailIdentity { sid, id_server, .. }) = seed.stage() else { panic!("{seed:?}") };
+        assert_eq!((sid.as_str(), id_server.as_deref()), ("s", Some("id.org")));
+        let own = json!({"type": "m.login.email.identity", "threepid_creds": {"sid": "s", "client_secret": "c"}});
+        let own = parse(own).unwrap().unwrap().stage.unwrap();
+        assert!(matches!(own.stage(), Ok(Stage::EmailIdentity { id_server: None, .. })), "{own:?}");
 
         let unknown = parse(json!({"type": "m.login.recaptcha"})).unwrap().unwrap();
         let unknown = unknown.stage.unwrap();

@@ -10,9 +10,11 @@
 //! - `discovery`: `Document`, `Versions`;
 //! - `login`: `Login`; `register`: `Registration`; `password`: `Password`;
 //! - `session`: `Tokenrefresh`, `Refresh`, `Logout`, `Whoami`;
-//! - `threepids`: `Threepids`.
+//! - `threepids`: `Threepids`;
+//! - `email_validation`: `EmailValidation`.
 
 mod discovery;
+mod email_validation;
 mod login;
 mod password;
 mod register;

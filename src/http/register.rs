@@ -58,6 +58,7 @@ impl Registration for Handlers {
             inhibit_login: body.inhibit_login.then_some(true),
             refresh_token: body.refresh_token.then_some(true),
             guest: matches!(query.kind, Some(types::RegisterKind::Guest)),
+            ..RegisterRequest::default()
         };
         let auth = body.auth.map(|auth| Value::Object(auth.0));
         let registered = self.accounts.register(registration, auth, &self.client(request)).await?;

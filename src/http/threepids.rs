@@ -4,7 +4,8 @@
 //!   `GET /_matrix/client/{r0,v3}/account/3pid`: the list, always present.
 //! - `POST /_matrix/client/api/v2_alpha/account/3pid` (`threePidCreds`) and
 //!   its deprecated r0/v3 form (`three_pid_creds`): add an identifier an
-//!   identity server validated, optionally binding it there.
+//!   identity server validated, optionally binding it there; r0/v3 without
+//!   `id_server`: an address this server validated by mail.
 //! - `POST /_matrix/client/{r0,v3}/account/3pid/add` (UIA) and `/delete`.
 
 use serde_json::Value;
@@ -52,9 +53,18 @@ impl Threepids for Handlers {
         body: types::Post3pidsRequest,
     ) -> Result<types::Post3pidsResponse, Error> {
         let creds = body.three_pid_creds;
-        let credentials =
-            ThreepidCredentials { id_server: creds.id_server, sid: creds.sid, client_secret: creds.client_secret };
-        bind(self, request, token, credentials, body.bind).await?;
+        match creds.id_server {
+            Some(id_server) => {
+                let credentials = ThreepidCredentials { id_server, sid: creds.sid, client_secret: creds.client_secret };
+                bind(self, request, token, credentials, body.bind).await?;
+            }
+            // No identity server: a session this server validated by mail.
+            None => {
+                let session = self.session(&token).await?;
+                let client = self.client(request);
+                self.accounts.add_own_email(&session, creds.sid, creds.client_secret, &client).await?;
+            }
+        }
         Ok(types::Post3pidsResponse { submit_url: None })
     }
 

@@ -53,17 +53,20 @@ struct App {
 
 impl Server {
     /// Opens the database and starts listening.
-    pub async fn start(config: Config) -> anyhow::Result<Server> {
+    pub async fn start(mut config: Config) -> anyhow::Result<Server> {
         let open_files = connections::raise_open_file_limit();
+        let listener =
+            TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+        let local_addr = listener.local_addr()?;
+        // The address really bound (`:0` picks a port): what links fall
+        // back to when `public_base_url` is unset.
+        config.listen = local_addr;
         let accounts = Accounts::open(&config)?;
         let app = Arc::new(App {
             handlers: Handlers::new(accounts, config.trusted_proxies.clone()),
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.http.body_timeout,
         });
-        let listener =
-            TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
-        let local_addr = listener.local_addr()?;
         let connections = Connections::new(connections::cap(config.http.max_connections, open_files));
         let (stop, stopped) = watch::channel(false);
         let accepting = tokio::spawn(accept(listener, app, connections, config.http.header_timeout, stopped));

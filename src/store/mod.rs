@@ -124,6 +124,11 @@ pub struct NewUser {
     /// counted when the session passed the stage (`pending`), and moves to
     /// `completed` when the session registers.
     pub registration_token: Option<String>,
+    /// A 3pid the account is created with (an e-mail address validated in
+    /// the registration's `m.login.email.identity` stage), in the same
+    /// transaction: one attached to another account meanwhile is
+    /// [`StoreError::ThreepidInUse`] and nothing is written.
+    pub threepid: Option<ThreepidRecord>,
 }
 
 /// A registration token, as Synapse models it (and its admin API shows it).
@@ -300,6 +305,64 @@ pub struct ThreepidRecord {
     pub id_server: Option<String>,
 }
 
+/// What an e-mail validation session is for: it can only be used for that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailPurpose {
+    Register,
+    AddThreepid,
+    ResetPassword,
+}
+
+impl EmailPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailPurpose::Register => "register",
+            EmailPurpose::AddThreepid => "add_threepid",
+            EmailPurpose::ResetPassword => "reset_password",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [EmailPurpose::Register, EmailPurpose::AddThreepid, EmailPurpose::ResetPassword]
+            .into_iter()
+            .find(|purpose| purpose.as_str() == name)
+    }
+}
+
+/// An e-mail validation session the homeserver runs itself.
+///
+/// The `client_secret` is stored as sent: it is the client's proof that
+/// the session is its own, compared on every use, and it proves control of
+/// this session only, never of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSessionRecord {
+    pub sid: String,
+    pub client_secret: String,
+    /// Canonical (lower-cased).
+    pub address: String,
+    pub purpose: EmailPurpose,
+    pub send_attempt: i64,
+    /// SHA-256 of the token mailed; `None` once used or voided.
+    pub token_hash: Option<TokenHash>,
+    pub failed_attempts: i64,
+    pub next_link: Option<String>,
+    pub created_at: Millis,
+    /// The token, and the session once validated, are usable until then.
+    pub expires_at: Millis,
+    pub validated_at: Option<Millis>,
+}
+
+/// The outcome of [`Store::submit_email_token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSubmission {
+    /// The token was right: the session is validated (and the token used).
+    Validated(EmailSessionRecord),
+    /// No live session has this `sid` and `client_secret`, or its token was
+    /// used, voided or is wrong (counted; the token is voided after
+    /// `max_failures`).
+    Refused,
+}
+
 /// The storage the accounts domain runs on. Every method is synchronous
 /// and one transaction; call it from a blocking thread.
 pub trait Store: Send + Sync + 'static {
@@ -431,4 +494,38 @@ pub trait Store: Send + Sync + 'static {
     /// A session that already holds this token keeps it (no second use).
     /// `false`: not usable (or the session is gone); nothing is written.
     fn claim_registration_token(&self, token: &str, session: &str, now: Millis) -> StoreResult<bool>;
+
+    /// The live (not expired at `now`) e-mail session a request names by
+    /// its `client_secret`, address and purpose.
+    fn email_session_for(
+        &self,
+        client_secret: &str,
+        address: &str,
+        purpose: EmailPurpose,
+        now: Millis,
+    ) -> StoreResult<Option<EmailSessionRecord>>;
+
+    /// The live e-mail session `sid`.
+    fn email_session(&self, sid: &str, now: Millis) -> StoreResult<Option<EmailSessionRecord>>;
+
+    /// Inserts or replaces an e-mail session (by `sid`; an expired session
+    /// of the same `client_secret`, address and purpose is replaced too),
+    /// and forgets sessions that expired before `now`.
+    fn put_email_session(&self, session: &EmailSessionRecord, now: Millis) -> StoreResult<()>;
+
+    /// Checks a submitted token against session `sid`, in one transaction:
+    /// right, the session is validated and the token used up; wrong, the
+    /// failure is counted and the token voided at `max_failures`, so that a
+    /// short code cannot be guessed.
+    fn submit_email_token(
+        &self,
+        sid: &str,
+        client_secret: &str,
+        token: &TokenHash,
+        now: Millis,
+        max_failures: i64,
+    ) -> StoreResult<TokenSubmission>;
+
+    /// Forgets an e-mail session (it has been used).
+    fn delete_email_session(&self, sid: &str) -> StoreResult<()>;
 }

@@ -23,9 +23,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 
 use super::migrations::{self, MigrationError};
 use super::{
-    AccessTokenRecord, Created, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, RegistrationCompletion,
-    RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, Store, StoreError, StoreResult, ThreepidRecord,
-    TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, EmailPurpose, EmailSessionRecord, Millis, NewLocalpart, NewLogin, NewTokens, NewUser,
+    RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, Store, StoreError, StoreResult,
+    ThreepidRecord, TokenHash, TokenSubmission, UiaOperation, UiaSessionRecord, UserRecord,
 };
 
 /// How long a connection waits for a lock held by another process before
@@ -111,6 +111,54 @@ impl SqliteStore {
             .unwrap_or_else(|| lock(&self.readers[start % count]));
         Ok(f(&conn)?)
     }
+}
+
+/// Attaches a 3pid no account has yet; taken meanwhile: `ThreepidInUse`.
+fn insert_threepid(tx: &Transaction<'_>, localpart: &str, threepid: &ThreepidRecord) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO threepids (medium, address, user_id, validated_at, added_at, id_server) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        threepid.medium,
+        threepid.address,
+        localpart,
+        threepid.validated_at,
+        threepid.added_at,
+        threepid.id_server,
+    ])
+    .map_err(|error| if is_constraint_violation(&error) { StoreError::ThreepidInUse } else { error.into() })?;
+    Ok(())
+}
+
+const EMAIL_SESSION_COLUMNS: &str = "sid, client_secret, address, purpose, send_attempt, token_hash, \
+    failed_attempts, next_link, created_at, expires_at, validated_at";
+
+fn email_session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(EmailSessionRecord, String)> {
+    let token_hash: Option<Vec<u8>> = row.get(5)?;
+    Ok((
+        EmailSessionRecord {
+            sid: row.get(0)?,
+            client_secret: row.get(1)?,
+            address: row.get(2)?,
+            purpose: EmailPurpose::Register,
+            send_attempt: row.get(4)?,
+            token_hash: token_hash.map(self::token_hash).transpose()?,
+            failed_attempts: row.get(6)?,
+            next_link: row.get(7)?,
+            created_at: row.get(8)?,
+            expires_at: row.get(9)?,
+            validated_at: row.get(10)?,
+        },
+        row.get(3)?,
+    ))
+}
+
+fn email_session_record(row: Option<(EmailSessionRecord, String)>) -> StoreResult<Option<EmailSessionRecord>> {
+    let Some((mut record, purpose)) = row else { return Ok(None) };
+    record.purpose = EmailPurpose::parse(&purpose)
+        .ok_or_else(|| StoreError::backend(format!("unknown e-mail purpose {purpose:?} in session {}", record.sid)))?;
+    Ok(Some(record))
 }
 
 fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
@@ -343,6 +391,9 @@ impl Store for SqliteStore {
             )?
             .execute(params![localpart, user.password_hash, user.is_guest, user.created_at])
             .map_err(|error| if is_constraint_violation(&error) { StoreError::UserExists } else { error.into() })?;
+            if let Some(threepid) = &user.threepid {
+                insert_threepid(tx, &localpart, threepid)?;
+            }
             if let Some(login) = login {
                 insert_login(tx, &localpart, login)?;
             }
@@ -591,21 +642,7 @@ impl Store for SqliteStore {
             match owner {
                 Some(owner) if owner == localpart => Ok(()),
                 Some(_) => Err(StoreError::ThreepidInUse),
-                None => {
-                    tx.prepare_cached(
-                        "INSERT INTO threepids (medium, address, user_id, validated_at, added_at, id_server) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )?
-                    .execute(params![
-                        threepid.medium,
-                        threepid.address,
-                        localpart,
-                        threepid.validated_at,
-                        threepid.added_at,
-                        threepid.id_server,
-                    ])?;
-                    Ok(())
-                }
+                None => insert_threepid(tx, localpart, threepid),
             }
         })
     }
@@ -722,6 +759,101 @@ impl Store for SqliteStore {
             Ok(true)
         })
     }
+
+    fn email_session_for(
+        &self,
+        client_secret: &str,
+        address: &str,
+        purpose: EmailPurpose,
+        now: Millis,
+    ) -> StoreResult<Option<EmailSessionRecord>> {
+        self.email_session_where(
+            "client_secret = ?1 AND address = ?2 AND purpose = ?3 AND expires_at > ?4",
+            params![client_secret, address, purpose.as_str(), now],
+        )
+    }
+
+    fn email_session(&self, sid: &str, now: Millis) -> StoreResult<Option<EmailSessionRecord>> {
+        self.email_session_where("sid = ?1 AND expires_at > ?2", params![sid, now])
+    }
+
+    fn put_email_session(&self, session: &EmailSessionRecord, now: Millis) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM email_sessions WHERE expires_at <= ?1")?.execute([now])?;
+            tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO email_sessions ({EMAIL_SESSION_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            ))?
+            .execute(params![
+                session.sid,
+                session.client_secret,
+                session.address,
+                session.purpose.as_str(),
+                session.send_attempt,
+                session.token_hash.as_ref().map(|hash| hash.as_slice()),
+                session.failed_attempts,
+                session.next_link,
+                session.created_at,
+                session.expires_at,
+                session.validated_at,
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn submit_email_token(
+        &self,
+        sid: &str,
+        client_secret: &str,
+        token: &TokenHash,
+        now: Millis,
+        max_failures: i64,
+    ) -> StoreResult<TokenSubmission> {
+        self.write(|tx| {
+            let sql = format!(
+                "SELECT {EMAIL_SESSION_COLUMNS} FROM email_sessions \
+                 WHERE sid = ?1 AND client_secret = ?2 AND expires_at > ?3"
+            );
+            let row = tx.prepare_cached(&sql)?.query_row(params![sid, client_secret, now], email_session_from_row);
+            let Some(mut session) = email_session_record(row.optional()?)? else {
+                return Ok(TokenSubmission::Refused);
+            };
+            let Some(expected) = session.token_hash else { return Ok(TokenSubmission::Refused) };
+            if expected != *token {
+                tx.prepare_cached(
+                    "UPDATE email_sessions SET failed_attempts = failed_attempts + 1, \
+                       token_hash = CASE WHEN failed_attempts + 1 >= ?2 THEN NULL ELSE token_hash END \
+                     WHERE sid = ?1",
+                )?
+                .execute(params![sid, max_failures])?;
+                return Ok(TokenSubmission::Refused);
+            }
+            tx.prepare_cached("UPDATE email_sessions SET token_hash = NULL, validated_at = ?2 WHERE sid = ?1")?
+                .execute(params![sid, now])?;
+            session.token_hash = None;
+            session.validated_at = Some(now);
+            Ok(TokenSubmission::Validated(session))
+        })
+    }
+
+    fn delete_email_session(&self, sid: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM email_sessions WHERE sid = ?1")?.execute([sid])?;
+            Ok(())
+        })
+    }
+}
+
+impl SqliteStore {
+    fn email_session_where(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> StoreResult<Option<EmailSessionRecord>> {
+        let sql = format!("SELECT {EMAIL_SESSION_COLUMNS} FROM email_sessions WHERE {condition}");
+        let row = self.read(|conn| conn.prepare_cached(&sql)?.query_row(params, email_session_from_row).optional())?;
+        email_session_record(row)
+    }
 }
 
 #[cfg(test)]
@@ -737,6 +869,7 @@ mod tests {
 
     fn user(localpart: NewLocalpart) -> NewUser {
         NewUser {
+            threepid: None,
             localpart,
             password_hash: Some("$argon2id$…".into()),
             is_guest: false,
@@ -855,6 +988,51 @@ mod tests {
         assert!(!store.delete_threepid("gina", "email", "f@example.org").unwrap());
         assert!(store.delete_threepid("frank", "email", "f@example.org").unwrap());
         assert!(store.threepids("frank").unwrap().is_empty());
+    }
+
+    fn email_session(sid: &str, token: u8, expires_at: Millis) -> EmailSessionRecord {
+        EmailSessionRecord {
+            sid: sid.into(),
+            client_secret: "secret".into(),
+            address: format!("{sid}@example.org"),
+            purpose: EmailPurpose::Register,
+            send_attempt: 1,
+            token_hash: Some([token; 32]),
+            failed_attempts: 0,
+            next_link: None,
+            created_at: 1,
+            expires_at,
+            validated_at: None,
+        }
+    }
+
+    #[test]
+    fn an_email_token_is_single_use_and_wrong_ones_void_it() {
+        let (_dir, store) = store();
+        store.put_email_session(&email_session("s1", 1, 100), 10).unwrap();
+        let found = store.email_session_for("secret", "s1@example.org", EmailPurpose::Register, 10).unwrap();
+        assert_eq!(found.map(|s| s.sid).as_deref(), Some("s1"));
+        assert_eq!(store.email_session_for("secret", "s1@example.org", EmailPurpose::AddThreepid, 10).unwrap(), None);
+        assert_eq!(store.submit_email_token("s1", "other", &[1; 32], 10, 3).unwrap(), TokenSubmission::Refused);
+        let TokenSubmission::Validated(session) = store.submit_email_token("s1", "secret", &[1; 32], 11, 3).unwrap()
+        else {
+            panic!("the right token")
+        };
+        assert_eq!((session.validated_at, session.token_hash), (Some(11), None));
+        assert_eq!(store.submit_email_token("s1", "secret", &[1; 32], 12, 3).unwrap(), TokenSubmission::Refused);
+        assert_eq!(store.email_session("s1", 12).unwrap().unwrap().validated_at, Some(11));
+
+        store.put_email_session(&email_session("s2", 2, 100), 10).unwrap();
+        for _ in 0..3 {
+            assert_eq!(store.submit_email_token("s2", "secret", &[9; 32], 10, 3).unwrap(), TokenSubmission::Refused);
+        }
+        assert_eq!(store.submit_email_token("s2", "secret", &[2; 32], 10, 3).unwrap(), TokenSubmission::Refused);
+        // Expired: gone for reads, swept by the next write.
+        assert_eq!(store.email_session("s2", 100).unwrap(), None);
+        store.put_email_session(&email_session("s3", 3, 500), 200).unwrap();
+        assert_eq!(store.email_session("s1", 0).unwrap(), None, "expired sessions are swept");
+        store.delete_email_session("s3").unwrap();
+        assert_eq!(store.email_session("s3", 0).unwrap(), None);
     }
 
     #[test]

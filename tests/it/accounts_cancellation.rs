@@ -22,9 +22,9 @@ use matrix_accounts::accounts::{Accounts, ChangePasswordRequest, LoginRequest, R
 use matrix_accounts::config::Config;
 use matrix_accounts::error::ErrorCode;
 use matrix_accounts::store::{
-    AccessTokenRecord, Created, Millis, NewLogin, NewTokens, NewUser, RegistrationCompletion, RegistrationTokenRecord,
-    RegistrationTokenUpdate, Rotated, SqliteStore, Store, StoreResult, ThreepidRecord, TokenHash, UiaSessionRecord,
-    UserRecord,
+    AccessTokenRecord, Created, EmailPurpose, EmailSessionRecord, Millis, NewLogin, NewTokens, NewUser,
+    RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, SqliteStore, Store, StoreResult,
+    ThreepidRecord, TokenHash, TokenSubmission, UiaSessionRecord, UserRecord,
 };
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -176,6 +176,39 @@ impl Store for GatedStore {
 
     fn claim_registration_token(&self, token: &str, session: &str, now: Millis) -> StoreResult<bool> {
         self.pass("claim_registration_token", self.inner.claim_registration_token(token, session, now))
+    }
+
+    fn email_session_for(
+        &self,
+        client_secret: &str,
+        address: &str,
+        purpose: EmailPurpose,
+        now: Millis,
+    ) -> StoreResult<Option<EmailSessionRecord>> {
+        self.pass("email_session_for", self.inner.email_session_for(client_secret, address, purpose, now))
+    }
+
+    fn email_session(&self, sid: &str, now: Millis) -> StoreResult<Option<EmailSessionRecord>> {
+        self.pass("email_session", self.inner.email_session(sid, now))
+    }
+
+    fn put_email_session(&self, session: &EmailSessionRecord, now: Millis) -> StoreResult<()> {
+        self.pass("put_email_session", self.inner.put_email_session(session, now))
+    }
+
+    fn submit_email_token(
+        &self,
+        sid: &str,
+        client_secret: &str,
+        token: &TokenHash,
+        now: Millis,
+        max_failures: i64,
+    ) -> StoreResult<TokenSubmission> {
+        self.pass("submit_email_token", self.inner.submit_email_token(sid, client_secret, token, now, max_failures))
+    }
+
+    fn delete_email_session(&self, sid: &str) -> StoreResult<()> {
+        self.pass("delete_email_session", self.inner.delete_email_session(sid))
     }
 }
 

@@ -29,6 +29,7 @@ fn server_with(config: Config, localpart: &str, hash: &str) -> (Server, SqliteSt
         is_guest: false,
         created_at: 0,
         registration_token: None,
+        threepid: None,
     };
     store.create_user(&user, None, None).unwrap();
     (server, store)

@@ -23,6 +23,7 @@
 
 use crate::common;
 use crate::identity_server;
+use crate::smtp_sink::SmtpSink;
 
 use std::collections::BTreeMap;
 
@@ -37,6 +38,9 @@ const DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 /// The server name the examples use (`@wren:example.org`).
 const SERVER_NAME: &str = "example.org";
 
+/// The base URL the examples' `submit_url` names.
+const PUBLIC_BASE_URL: &str = "https://matrix.example.org";
+
 fn contract() -> Contract {
     Contract::new(&serde_json::from_str(DOCUMENT).expect("the document is JSON")).expect("the document loads")
 }
@@ -50,34 +54,70 @@ enum Setup {
     Closed,
     /// Registration open, guests refused.
     NoGuests,
-    /// Rate limits with buckets of one.
+    /// Rate limits with buckets of one (and e-mail configured).
     Limited,
+    /// As `Open`, and e-mail is configured (mail goes to a sink): only for
+    /// the e-mail operations, as it adds a flow to registration's answers.
+    Email,
 }
 
-/// A fresh server and the identity server it trusts.
+impl Setup {
+    /// The server an operation's examples are replayed on.
+    fn for_operation(operation: &Operation) -> Setup {
+        if sends_mail(family(operation)) { Setup::Email } else { Setup::Open }
+    }
+}
+
+/// Whether an operation family is one of the e-mail validation ones.
+fn sends_mail(family: &str) -> bool {
+    family.starts_with("requestToken") && family.ends_with("Email")
+        || matches!(family, "getEmailValidationPage" | "confirmEmailValidation" | "submitEmailToken")
+}
+
+/// A fresh server, the identity server it trusts, and the SMTP sink it
+/// mails to (with `Setup::Email` and `Setup::Limited`).
 struct Fixture {
     server: TestServer,
     identity: IdentityServer,
+    sink: SmtpSink,
 }
 
 impl Fixture {
     fn start(setup: Setup) -> Fixture {
         let identity = IdentityServer::start();
+        let sink = SmtpSink::start();
         let server = TestServer::with(|c| {
             c.server_name = SERVER_NAME.into();
+            c.public_base_url = Some(PUBLIC_BASE_URL.into());
             c.registration.enabled = setup != Setup::Closed;
             c.registration.guest_access = setup != Setup::NoGuests;
             if setup == Setup::Limited {
                 let once = Bucket { per_second: 0.001, burst: 1 };
                 let limits = &mut c.rate_limits;
                 limits.enabled = true;
-                (limits.register, limits.login, limits.login_failed, limits.threepid) = (once, once, once, once);
+                (limits.register, limits.login, limits.login_failed, limits.threepid, limits.email) =
+                    (once, once, once, once, once);
             }
             c.identity.trusted_servers = vec![identity.address.clone()];
             c.identity.insecure_http = true;
             c.identity.threepid_delegate = Some(identity.address.clone());
+            if matches!(setup, Setup::Email | Setup::Limited) {
+                c.email = Some(sink.config());
+            }
         });
-        Fixture { server, identity }
+        Fixture { server, identity, sink }
+    }
+
+    /// Asks for a registration e-mail token for the examples' address and
+    /// secret, and reads the mail: the `sid` and the code.
+    async fn mailed_token(&self) -> (String, String) {
+        let body = json!({"client_secret": "moth-Dial-4417", "email": "wren@example.org", "send_attempt": 1});
+        let path = "/_matrix/client/v3/register/email/requestToken";
+        let answer = self.send("POST", path, &BTreeMap::new(), Some(&body), None).await;
+        assert_eq!(answer.status, 200, "arranging an e-mail token: {}", answer.body);
+        let text = self.sink.wait_for("wren@example.org", 1).text();
+        let code = text.split("code where you were asked to:").nth(1).and_then(|rest| rest.split_whitespace().next());
+        (answer.body["sid"].as_str().expect("a sid").to_owned(), code.expect("a code in the mail").to_owned())
     }
 
     /// Registers `localpart` with `password` (v3, one-shot UIA); answers
@@ -287,6 +327,28 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
             }
             request.token = Some(token);
         }
+        "requestTokenToRegisterEmail" | "requestTokenTo3PIDEmail" => {}
+        "requestTokenToResetPasswordEmail" => {
+            let (token, _) = fixture.account("wren", "lantern-ink-7").await;
+            fixture.email(&token, "wren@example.org").await;
+        }
+        // No SMS is ever sent: the one answer is the 400.
+        "requestTokenToRegisterMSISDN" | "requestTokenTo3PIDMSISDN" | "requestTokenToResetPasswordMSISDN" => {
+            request.expect = 400;
+        }
+        "submitEmailToken" | "getEmailValidationPage" | "confirmEmailValidation" => {
+            let (sid, code) = fixture.mailed_token().await;
+            match request.body.as_mut() {
+                Some(body) => {
+                    body["sid"] = sid.into();
+                    body["token"] = code.into();
+                }
+                None => {
+                    request.query.insert("sid".into(), sid);
+                    request.query.insert("token".into(), code);
+                }
+            }
+        }
         other => {
             return Err(format!(
                 "no hook arranges the state `{other}` needs: add a match arm for it to `fn arrange` in \
@@ -305,7 +367,7 @@ async fn every_request_example_keeps_the_contract() {
     for operation in contract.operations().iter().filter(|o| !o.not_implemented) {
         let mut answers = Vec::new();
         for example in &operation.requests {
-            let fixture = Fixture::start(Setup::Open);
+            let fixture = Fixture::start(Setup::for_operation(operation));
             let request = match arrange(&fixture, operation, example).await {
                 Ok(request) => request,
                 Err(why) => {
@@ -452,6 +514,12 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
             }
             return Some(request);
         }
+        (400, "M_THREEPID_NOT_FOUND") => {
+            request.body.as_mut()?["email"] = "nobody@example.org".into();
+            return Some(request);
+        }
+        // The phone-number operations answer it to any request.
+        (400, "M_THREEPID_MEDIUM_NOT_SUPPORTED") => return Some(request),
         (400, "M_THREEPID_IN_USE") => {
             let (other, _) = fixture.account("rook", "rook-pass-3").await;
             fixture.email(&other, "wren@example.org").await;
@@ -580,7 +648,7 @@ async fn check_errors(operation: &Operation, outcome: &mut Outcome) {
                     Some(fixture.replay(operation, &request).await)
                 }
                 _ => {
-                    let fixture = Fixture::start(Setup::Open);
+                    let fixture = Fixture::start(Setup::for_operation(operation));
                     match provoke(&fixture, operation, status, example).await {
                         Some(request) => Some(fixture.replay(operation, &request).await),
                         None => None,
@@ -633,6 +701,9 @@ async fn rate_limited(operation: &Operation) -> Option<Answer> {
             body["password"] = "wrong".into();
         }
         request
+    } else if sends_mail(family) && family.starts_with("requestToken") {
+        // Every request counts against the address and the client.
+        arrange(&fixture, operation, &operation.requests[0]).await.ok()?
     } else if family.starts_with("register") || family.contains("3P") || family.contains("ThreePid") {
         let example = operation.requests.iter().find(|r| r.name != "first_attempt" && r.name != "guest")?;
         let mut request = arrange(&fixture, operation, example).await.ok()?;

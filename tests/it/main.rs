@@ -10,6 +10,7 @@
 mod accounts_support;
 mod common;
 mod identity_server;
+mod smtp_sink;
 mod v3_support;
 
 mod accounts_cancellation;
@@ -23,6 +24,7 @@ mod accounts_uia;
 mod breaking_changes;
 mod connections;
 mod contract;
+mod email;
 mod generated;
 mod generated_client;
 mod http_surface;

@@ -28,6 +28,12 @@ impl Prerendered {
     pub const fn html(html: &'static str) -> Self {
         Prerendered { bytes: Bytes::from_static(html.as_bytes()), media_type: HTML }
     }
+
+    /// An HTML page rendered for this request (a page that says what
+    /// happened, like the e-mail validation page).
+    pub fn html_page(html: String) -> Self {
+        Prerendered { bytes: Bytes::from(html), media_type: HTML }
+    }
 }
 
 /// Renders an operation's outcome: its body with the documented `STATUS`
