@@ -15,6 +15,9 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_accounts", include_str!("migrations/0001_accounts.sql")),
     ("0002_uia_password_digest", include_str!("migrations/0002_uia_password_digest.sql")),
     ("0003_registration_tokens", include_str!("migrations/0003_registration_tokens.sql")),
+    // 0004 and 0005 are on other branches; the runner counts applied
+    // scripts, so the list, not the file name, decides the order.
+    ("0006_synapse_import", include_str!("migrations/0006_synapse_import.sql")),
 ];
 
 /// Brings the schema up to date. Refuses a database written by a newer

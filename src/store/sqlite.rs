@@ -23,9 +23,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 
 use super::migrations::{self, MigrationError};
 use super::{
-    AccessTokenRecord, Created, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, RegistrationCompletion,
-    RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, Store, StoreError, StoreResult, ThreepidRecord,
-    TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, ImportOutcome, ImportedCounts, ImportedDevice, ImportedUser, Millis, NewLocalpart,
+    NewLogin, NewTokens, NewUser, RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated,
+    Store, StoreError, StoreResult, ThreepidRecord, TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
 };
 
 /// How long a connection waits for a lock held by another process before
@@ -258,6 +258,106 @@ fn consume_uia_session(tx: &Transaction<'_>, session: Option<&str>) -> StoreResu
     let deleted = tx.prepare_cached("DELETE FROM uia_sessions WHERE id = ?1")?.execute([session])?;
     if deleted == 0 {
         return Err(StoreError::UnknownUiaSession(session.to_owned()));
+    }
+    Ok(())
+}
+
+/// Writes one imported account with its 3pids, devices and tokens, unless
+/// its localpart exists (then nothing).
+fn insert_imported_user(tx: &Transaction<'_>, user: &ImportedUser) -> StoreResult<ImportOutcome> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO users (localpart, password_hash, is_guest, deactivated, admin, user_type, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (localpart) DO NOTHING",
+        )?
+        .execute(params![
+            user.localpart,
+            user.password_hash,
+            user.is_guest,
+            user.deactivated,
+            user.admin,
+            user.user_type,
+            user.created_at
+        ])?;
+    if inserted == 0 {
+        return Ok(ImportOutcome::AlreadyPresent);
+    }
+    let mut counts = ImportedCounts::default();
+    for threepid in &user.threepids {
+        let added = tx
+            .prepare_cached(
+                "INSERT INTO threepids (medium, address, user_id, validated_at, added_at, id_server) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (medium, address) DO NOTHING",
+            )?
+            .execute(params![
+                threepid.medium,
+                threepid.address,
+                user.localpart,
+                threepid.validated_at,
+                threepid.added_at,
+                threepid.id_server
+            ])?;
+        if added == 1 {
+            counts.threepids += 1;
+        } else {
+            counts.threepids_in_use += 1;
+        }
+    }
+    for device in &user.devices {
+        insert_imported_device(tx, &user.localpart, device, &mut counts)?;
+    }
+    Ok(ImportOutcome::Imported(counts))
+}
+
+fn insert_imported_device(
+    tx: &Transaction<'_>,
+    localpart: &str,
+    device: &ImportedDevice,
+    counts: &mut ImportedCounts,
+) -> StoreResult<()> {
+    tx.prepare_cached("INSERT INTO devices (user_id, device_id, display_name, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![localpart, device.device_id, device.display_name, device.created_at])?;
+    counts.devices += 1;
+    // The source's refresh-token IDs, as the IDs they get here.
+    let mut refresh_ids = Vec::with_capacity(device.refresh_tokens.len());
+    for refresh in &device.refresh_tokens {
+        let id: Option<i64> = tx
+            .prepare_cached(
+                "INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (token_hash) DO NOTHING RETURNING id",
+            )?
+            .query_row(params![&refresh.token[..], localpart, device.device_id, device.created_at], |row| row.get(0))
+            .optional()?;
+        match id {
+            Some(id) => {
+                counts.refresh_tokens += 1;
+                refresh_ids.push((refresh.source_id, id));
+            }
+            None => counts.tokens_in_use += 1,
+        }
+    }
+    for access in &device.access_tokens {
+        let refresh_id = access
+            .refresh_source_id
+            .and_then(|source| refresh_ids.iter().find(|(from, _)| *from == source).map(|(_, id)| *id));
+        let added = tx
+            .prepare_cached(
+                "INSERT INTO access_tokens (token_hash, user_id, device_id, refresh_token_id, expires_at, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (token_hash) DO NOTHING",
+            )?
+            .execute(params![
+                &access.token[..],
+                localpart,
+                device.device_id,
+                refresh_id,
+                access.expires_at,
+                device.created_at
+            ])?;
+        if added == 1 {
+            counts.access_tokens += 1;
+        } else {
+            counts.tokens_in_use += 1;
+        }
     }
     Ok(())
 }
@@ -721,6 +821,10 @@ impl Store for SqliteStore {
                 .execute([token, session])?;
             Ok(true)
         })
+    }
+
+    fn import_users(&self, users: &[ImportedUser]) -> StoreResult<Vec<ImportOutcome>> {
+        self.write(|tx| users.iter().map(|user| insert_imported_user(tx, user)).collect())
     }
 }
 
