@@ -177,6 +177,13 @@ impl Store for GatedStore {
     fn claim_registration_token(&self, token: &str, session: &str, now: Millis) -> StoreResult<bool> {
         self.pass("claim_registration_token", self.inner.claim_registration_token(token, session, now))
     }
+
+    fn import_users(
+        &self,
+        users: &[matrix_accounts::store::ImportedUser],
+    ) -> StoreResult<Vec<matrix_accounts::store::ImportOutcome>> {
+        self.pass("import_users", self.inner.import_users(users))
+    }
 }
 
 struct Server {

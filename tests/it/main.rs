@@ -26,6 +26,7 @@ mod contract;
 mod generated;
 mod generated_client;
 mod http_surface;
+mod import;
 mod proxies;
 mod seed_durability;
 mod seed_limits_and_errors;
