@@ -335,6 +335,64 @@ mod tests {
         assert_eq!(split_user_id("@alice"), None);
     }
 
+    /// A database with Synapse's `schema_version`, `users`,
+    /// `user_threepids` and `devices` tables (as version 94 has them) and
+    /// the given rows.
+    fn source(users: &str) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("homeserver.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "CREATE TABLE schema_version (lock CHAR(1) NOT NULL DEFAULT 'X', version INTEGER NOT NULL, \
+               upgraded BOOL NOT NULL); INSERT INTO schema_version VALUES ('X', 94, 1); \
+             CREATE TABLE users (name TEXT, password_hash TEXT, creation_ts BIGINT, admin SMALLINT DEFAULT 0 NOT NULL, \
+               upgrade_ts BIGINT, is_guest SMALLINT DEFAULT 0 NOT NULL, appservice_id TEXT, consent_version TEXT, \
+               consent_server_notice_sent TEXT, user_type TEXT DEFAULT NULL, deactivated SMALLINT DEFAULT 0 NOT NULL, \
+               shadow_banned BOOLEAN, consent_ts bigint, approved BOOLEAN, locked BOOLEAN DEFAULT FALSE NOT NULL, \
+               suspended BOOLEAN DEFAULT FALSE NOT NULL, UNIQUE(name)); \
+             CREATE TABLE user_threepids (user_id TEXT NOT NULL, medium TEXT NOT NULL, address TEXT NOT NULL, \
+               validated_at BIGINT NOT NULL, added_at BIGINT NOT NULL); \
+             CREATE TABLE devices (user_id TEXT NOT NULL, device_id TEXT NOT NULL, display_name TEXT, \
+               last_seen BIGINT, ip TEXT, user_agent TEXT, hidden BOOLEAN DEFAULT 0); {users}"
+        ))
+        .unwrap();
+        (dir, path.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn a_user_id_that_is_not_one_is_named() {
+        let (_dir, path) = source("INSERT INTO users (name) VALUES ('@alice:example.org'), ('bob');");
+        let error = SynapseDb::open(&path, false, 0).unwrap().server_names().unwrap_err();
+        assert!(format!("{error:#}").contains("table users: \"bob\" is not a user ID"), "{error:#}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_table_and_user() {
+        let (_dir, path) = source("INSERT INTO users (name, creation_ts) VALUES ('@alice:example.org', 'yesterday');");
+        let db = SynapseDb::open(&path, false, 0).unwrap();
+        let error = db.batch("", 10, &mut Report::default()).unwrap_err();
+        assert!(format!("{error:#}").contains("Synapse table users, user @alice:example.org"), "{error:#}");
+    }
+
+    #[test]
+    fn restricted_and_application_service_users_stay_behind() {
+        let (_dir, path) = source(
+            "INSERT INTO users (name, locked) VALUES ('@locked:example.org', 1); \
+             INSERT INTO users (name, appservice_id) VALUES ('@bridge:example.org', 'irc'); \
+             INSERT INTO users (name, creation_ts, admin) VALUES ('@zoe:example.org', 3, 1);",
+        );
+        let db = SynapseDb::open(&path, false, 0).unwrap();
+        let mut report = Report::default();
+        let batch = db.batch("", 10, &mut report).unwrap();
+        assert_eq!((batch.read, batch.users.len()), (3, 1));
+        assert_eq!(
+            (batch.users[0].localpart.as_str(), batch.users[0].created_at, batch.users[0].admin),
+            ("zoe", 3000, true)
+        );
+        assert_eq!(report.skipped.get(&Skip::RestrictedUser), Some(&1));
+        assert_eq!(report.skipped.get(&Skip::ApplicationServiceUser), Some(&1));
+    }
+
     #[test]
     fn a_postgres_source_is_refused_plainly() {
         let error = SynapseDb::open("postgres://synapse@localhost/synapse", false, 0).err().unwrap();

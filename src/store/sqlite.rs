@@ -1125,4 +1125,68 @@ mod tests {
         assert!(store.user("hank").unwrap().is_some());
         assert!(store.access_token(&[1; 32]).unwrap().is_some());
     }
+
+    fn imported(localpart: &str, email: &str, token: u8) -> ImportedUser {
+        ImportedUser {
+            localpart: localpart.into(),
+            password_hash: Some("$2b$04$…".into()),
+            is_guest: false,
+            deactivated: false,
+            admin: true,
+            user_type: Some("bot".into()),
+            created_at: 5,
+            threepids: vec![ThreepidRecord {
+                medium: "email".into(),
+                address: email.into(),
+                validated_at: 6,
+                added_at: 7,
+                id_server: None,
+            }],
+            devices: vec![ImportedDevice {
+                device_id: "PHONE".into(),
+                display_name: Some("Phone".into()),
+                created_at: 8,
+                refresh_tokens: vec![super::super::ImportedRefreshToken { source_id: 40, token: [token + 1; 32] }],
+                access_tokens: vec![super::super::ImportedAccessToken {
+                    token: [token; 32],
+                    expires_at: Some(9),
+                    refresh_source_id: Some(40),
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn an_import_writes_each_user_once_and_never_overwrites() {
+        let (_dir, store) = store();
+        // A local account of the same name, made before the import.
+        store.create_user(&user(NewLocalpart::Chosen("bob".into())), None, None).unwrap();
+        let users = [imported("alice", "a@example.org", 1), imported("bob", "b@example.org", 3)];
+        let outcomes = store.import_users(&users).unwrap();
+        let counts =
+            ImportedCounts { threepids: 1, devices: 1, access_tokens: 1, refresh_tokens: 1, ..Default::default() };
+        assert_eq!(outcomes, [ImportOutcome::Imported(counts), ImportOutcome::AlreadyPresent]);
+        assert_eq!(store.user("bob").unwrap().unwrap().password_hash.as_deref(), Some("$argon2id$…"));
+        assert_eq!(store.threepid_owner("email", "b@example.org").unwrap(), None);
+
+        // The access token works, linked to its refresh token, which rotates.
+        let token = store.access_token(&[1; 32]).unwrap().unwrap();
+        assert_eq!((token.localpart.as_str(), token.device_id.as_str(), token.expires_at), ("alice", "PHONE", Some(9)));
+        assert!(token.refresh_token_id.is_some());
+        assert!(store.rotate_refresh_token(&[2; 32], &tokens(20, Some(21))).unwrap().is_some());
+
+        // A second run: nothing new.
+        let again = store.import_users(&users).unwrap();
+        assert_eq!(again, [ImportOutcome::AlreadyPresent, ImportOutcome::AlreadyPresent]);
+    }
+
+    #[test]
+    fn an_imported_3pid_or_token_held_here_is_left_out() {
+        let (_dir, store) = store();
+        store.import_users(&[imported("alice", "shared@example.org", 1)]).unwrap();
+        let outcomes = store.import_users(&[imported("carol", "shared@example.org", 1)]).unwrap();
+        let counts = ImportedCounts { devices: 1, threepids_in_use: 1, tokens_in_use: 2, ..Default::default() };
+        assert_eq!(outcomes, [ImportOutcome::Imported(counts)]);
+        assert_eq!(store.threepid_owner("email", "shared@example.org").unwrap().as_deref(), Some("alice"));
+    }
 }
