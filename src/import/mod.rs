@@ -126,8 +126,9 @@ fn check_server_names(names: &HashMap<String, u64>, ours: &str, force: bool) -> 
     )
 }
 
-/// The database written to; for a dry run, the existing one (read only, to
-/// tell who is already here) or none.
+/// The database written to; for a dry run, the existing one (only read, to
+/// tell who is already here; like any start, opening it applies pending
+/// schema migrations) or none, which is then not created.
 fn open_target(config: &Config, dry_run: bool) -> anyhow::Result<Option<SqliteStore>> {
     if dry_run && !config.database.exists() {
         return Ok(None);

@@ -21,9 +21,10 @@ pub enum Skip {
     /// devices a user signed in on.
     HiddenDevice,
     ThreepidInUse,
-    /// Tokens with no device (old Synapse logins), of a device that was not
-    /// imported, or made by an admin to act as the user (`puppets_user_id`).
+    /// Tokens with no device (old Synapse logins) or of a device that was
+    /// not imported.
     TokenWithoutImportedDevice,
+    /// Access tokens an admin made to act as the user (`puppets_user_id`).
     PuppetToken,
     /// Rotated: the successor holds the session.
     RotatedRefreshToken,
