@@ -74,15 +74,15 @@ async fn synapse_users_log_in_with_their_passwords_and_sessions() {
     let users = &fixture["users"];
 
     let report = import_json(&server, &source, &["--sessions"]);
-    assert_eq!(report["users_imported"], 4, "{report}");
+    assert_eq!(report["users_imported"], 5, "{report}");
     assert_eq!(report["threepids"], 1, "{report}");
-    assert!(report["devices"].as_u64().unwrap() >= 3, "{report}");
-    assert!(report["access_tokens"].as_u64().unwrap() >= 3, "{report}");
+    assert!(report["devices"].as_u64().unwrap() >= 4, "{report}");
+    assert!(report["access_tokens"].as_u64().unwrap() >= 4, "{report}");
     assert_eq!(report["refresh_tokens"], 1, "{report}");
     server.restart();
 
     // Synapse's passwords, Unicode included (NFKC) and peppered, log in.
-    for name in ["admin", "alice", "bob"] {
+    for name in ["admin", "alice", "bob", "dave"] {
         let answer = login(&server, name, users[name]["password"].as_str().unwrap()).await;
         assert_eq!(answer.status, 200, "{name}: {}", answer.body);
     }
@@ -116,18 +116,20 @@ async fn synapse_users_log_in_with_their_passwords_and_sessions() {
 
     // Sessions: a Synapse access token still answers whoami, a refresh token
     // still refreshes.
-    let whoami =
-        call(&server, "GET", "/_matrix/client/v3/account/whoami", None, users["bob"]["access_token"].as_str()).await;
-    assert_eq!(whoami.status, 200, "{}", whoami.body);
-    assert_eq!(whoami.body["user_id"], "@bob:test.local");
-    assert_eq!(whoami.body["device_id"], users["bob"]["device_id"]);
+    for name in ["bob", "dave"] {
+        let token = users[name]["access_token"].as_str();
+        let whoami = call(&server, "GET", "/_matrix/client/v3/account/whoami", None, token).await;
+        assert_eq!(whoami.status, 200, "{name}: {}", whoami.body);
+        assert_eq!(whoami.body["user_id"], format!("@{name}:test.local"));
+        assert_eq!(whoami.body["device_id"], users[name]["device_id"]);
+    }
     let refresh = json!({"refresh_token": users["alice"]["refresh_token"]});
     let refreshed = call(&server, "POST", "/_matrix/client/v3/refresh", Some(&refresh), None).await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
 
     // A second run changes nothing, and says so.
     let again = import_json(&server, &source, &["--sessions"]);
-    assert_eq!((again["users_imported"].clone(), again["users_already_present"].clone()), (json!(0), json!(4)));
+    assert_eq!((again["users_imported"].clone(), again["users_already_present"].clone()), (json!(0), json!(5)));
     let text = matrix_accounts(&server, &["import", "synapse", source.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("nothing new to import"));
 }
@@ -149,7 +151,7 @@ async fn another_server_name_is_refused_unless_forced() {
     let dry = matrix_accounts(&server, &["import", "synapse", source, "--dry-run", "--json"]);
     assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
     let report: Value = serde_json::from_slice(&dry.stdout).unwrap();
-    assert_eq!((report["dry_run"].clone(), report["users_imported"].clone()), (json!(true), json!(4)));
+    assert_eq!((report["dry_run"].clone(), report["users_imported"].clone()), (json!(true), json!(5)));
     assert!(!server.dir.path().join("accounts.db").exists(), "a dry run created the database");
 
     let forced = matrix_accounts(

@@ -6,16 +6,19 @@
 #   tests/synapse/make_fixture.sh real [OUT_DIR]
 #       throwaway venv + matrix-synapse, started once on SQLite on 127.0.0.1
 #       (server name test.local, bcrypt_rounds 4, a pepper), users made the
-#       way an operator and clients make them, then stopped. Writes
+#       way an operator and clients make them (register_new_matrix_user,
+#       POST /register, the admin API for an e-mail and a deactivation,
+#       logins with and without refresh tokens), then stopped. Writes
 #       OUT_DIR/synapse.db and OUT_DIR/fixture.json (passwords, tokens).
 #   tests/synapse/make_fixture.sh synthetic N [OUT_DIR]
-#       copies the real fixture's schema (makes it first if missing) and
-#       inserts N users, each with an e-mail, a device and an access token.
+#       copies the real fixture (made first if missing), empties the tables
+#       the import reads and fills them with N users, each with an e-mail, a
+#       device and an access token: Synapse's own schema, at any size.
 #       Writes OUT_DIR/synthetic-N.db.
 #
 # Then: MATRIX_ACCOUNTS_SYNAPSE_FIXTURE=OUT_DIR/synapse.db cargo test --test it import::
 #
-# Environment: OUT_DIR default target/synapse-fixture; WORK_DIR (venv and
+# OUT_DIR defaults to target/synapse-fixture. Environment: WORK_DIR (venv and
 # Synapse's data) default /tmp/matrix-accounts-synapse; SYNAPSE_VERSION
 # default 1.163.2; SYNAPSE_PORT default 18448. Nothing listens beyond
 # 127.0.0.1, and the Synapse started here is stopped by its pid.
@@ -78,7 +81,8 @@ listeners:
     resources:
       - names: [client]
         compress: false
-enable_registration: false
+enable_registration: true
+enable_registration_without_verification: true
 report_stats: false
 trusted_key_servers: []
 suppress_key_server_warning: true
@@ -108,6 +112,12 @@ YAML
   "$reg" -c "$data/homeserver.yaml" -u bob -p 'bob-pässword' --no-admin "$BASE" >/dev/null
   "$reg" -c "$data/homeserver.yaml" -u carol -p 'carol-password' --no-admin "$BASE" >/dev/null
 
+  # dave registers as a client does: POST /register, then the dummy stage.
+  local session dave
+  session="$(curl -sS -m 30 -X POST -H 'Content-Type: application/json' \
+    --data '{"username":"dave","password":"dave-password"}' "$BASE/_matrix/client/v3/register" | json_field session)"
+  dave="$(api POST /_matrix/client/v3/register "{\"username\":\"dave\",\"password\":\"dave-password\",\"device_id\":\"DAVETAB\",\"initial_device_display_name\":\"Dave tablet\",\"auth\":{\"type\":\"m.login.dummy\",\"session\":\"$session\"}}")"
+
   local admin_token alice alice_token alice_refresh bob_token
   admin_token="$(login admin admin-password ADMINDEV 'Admin laptop' | json_field access_token)"
   alice="$(login alice alice-password ALICEPHONE 'Alice phone' refresh)"
@@ -132,7 +142,8 @@ YAML
     "admin": {"password": "admin-password", "admin": true, "access_token": "$admin_token", "device_id": "ADMINDEV"},
     "alice": {"password": "alice-password", "email": "alice@example.org", "access_token": "$alice_token", "refresh_token": "$alice_refresh", "device_id": "ALICEPHONE"},
     "bob": {"password": "bob-pässword", "access_token": "$bob_token", "device_id": "BOBDESK"},
-    "carol": {"password": "carol-password", "deactivated": true}
+    "carol": {"password": "carol-password", "deactivated": true},
+    "dave": {"password": "dave-password", "access_token": "$(echo "$dave" | json_field access_token)", "device_id": "DAVETAB"}
   }
 }
 JSON
