@@ -124,7 +124,9 @@ impl SynapseDb {
 
     /// Up to `limit` users whose ID sorts after `after`, with their 3pids,
     /// devices and (with sessions) tokens. Users and rows that do not come
-    /// over are counted in `report`. An empty batch: no more users.
+    /// over are counted in `report`. A batch that read no row
+    /// ([`Batch::read`] 0): no more users. Its 3pids, devices and tokens are
+    /// read over the same user-ID range, `after < user_id <= last`.
     pub fn batch(&self, after: &str, limit: usize, report: &mut Report) -> anyhow::Result<Batch> {
         let mut statement = self.conn.prepare_cached(
             "SELECT name, password_hash, creation_ts, admin, is_guest, deactivated, user_type, appservice_id, \
