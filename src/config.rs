@@ -13,25 +13,38 @@ use anyhow::Context;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
-/// Command-line flags; every one may also come from the environment.
+/// Command-line flags; every one may also come from the environment. They
+/// are global: accepted before or after a subcommand, which reads the same
+/// configuration as serving does.
 #[derive(Debug, Clone, Default, Parser)]
 #[command(name = "matrix-accounts", version, about)]
 pub struct Cli {
+    /// What to do instead of serving (no subcommand: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Address to listen on [default: 127.0.0.1:8008].
-    #[arg(long, env = "MATRIX_ACCOUNTS_LISTEN")]
+    #[arg(long, global = true, env = "MATRIX_ACCOUNTS_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// The server name in user IDs (`@alice:NAME`) [default: localhost].
-    #[arg(long, env = "MATRIX_ACCOUNTS_SERVER_NAME")]
+    #[arg(long, global = true, env = "MATRIX_ACCOUNTS_SERVER_NAME")]
     pub server_name: Option<String>,
     /// SQLite database file, created on first start [default: matrix-accounts.db].
-    #[arg(long, env = "MATRIX_ACCOUNTS_DATABASE")]
+    #[arg(long, global = true, env = "MATRIX_ACCOUNTS_DATABASE")]
     pub database: Option<PathBuf>,
     /// TOML configuration file.
-    #[arg(long, env = "MATRIX_ACCOUNTS_CONFIG")]
+    #[arg(long, global = true, env = "MATRIX_ACCOUNTS_CONFIG")]
     pub config: Option<PathBuf>,
     /// Switch every rate limit off (tests and benchmarks).
-    #[arg(long, env = "MATRIX_ACCOUNTS_NO_RATE_LIMITS")]
+    #[arg(long, global = true, env = "MATRIX_ACCOUNTS_NO_RATE_LIMITS")]
     pub no_rate_limits: bool,
+}
+
+/// The binary's subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Import accounts from another homeserver's database.
+    #[command(subcommand)]
+    Import(crate::import::ImportCommand),
 }
 
 /// Everything the server reads at start. It serializes back to the TOML it
@@ -488,6 +501,22 @@ mod tests {
         assert_eq!(email.token_lifetime, Duration::from_secs(86_400));
         assert_eq!(email.reset_unknown_address, ResetUnknownAddress::Refuse);
         assert_eq!(Config::default().public_base_url(), "http://127.0.0.1:8008");
+    }
+
+    #[test]
+    fn flags_are_accepted_before_and_after_a_subcommand() {
+        use crate::import::ImportCommand;
+        for args in [
+            &["matrix-accounts", "--server-name", "a.example", "import", "synapse", "db", "--sessions"][..],
+            &["matrix-accounts", "import", "synapse", "--server-name", "a.example", "db", "--sessions"][..],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            assert_eq!(cli.server_name.as_deref(), Some("a.example"));
+            let Some(Command::Import(ImportCommand::Synapse(import))) = cli.command else { panic!("{args:?}") };
+            assert!(import.sessions && !import.dry_run);
+            assert_eq!(import.source, "db");
+        }
+        assert!(Cli::try_parse_from(["matrix-accounts", "--listen", "127.0.0.1:0"]).unwrap().command.is_none());
     }
 
     #[test]

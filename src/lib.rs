@@ -10,6 +10,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod logging;
 pub mod mail;
 pub mod server;

@@ -1,15 +1,23 @@
-//! `matrix-accounts`: run the account server.
+//! `matrix-accounts`: run the account server, or one of its subcommands.
 
 use clap::Parser;
-use matrix_accounts::config::{Cli, Config};
-use matrix_accounts::logging;
+use matrix_accounts::config::{Cli, Command, Config};
 use matrix_accounts::server::Server;
+use matrix_accounts::{import, logging};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    return_large_buffers_to_the_system();
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(&cli)?;
+    match &cli.command {
+        // Synchronous, and its report is stdout: no runtime, no log lines.
+        Some(Command::Import(command)) => import::run(&config, command),
+        None => serve(config),
+    }
+}
+
+#[tokio::main]
+async fn serve(config: Config) -> anyhow::Result<()> {
+    return_large_buffers_to_the_system();
     logging::init(&config.log);
 
     let server_name = config.server_name.clone();

@@ -14,6 +14,9 @@ use crate::store::TokenHash;
 
 pub(crate) const ACCESS_TOKEN_PREFIX: &str = "mat_";
 pub(crate) const REFRESH_TOKEN_PREFIX: &str = "mar_";
+/// Synapse's refresh tokens, which `import synapse --sessions` brings over:
+/// they must keep refreshing here.
+pub(crate) const SYNAPSE_REFRESH_TOKEN_PREFIX: &str = "syr_";
 
 /// 40 characters of a 64-letter alphabet: 240 bits.
 const TOKEN_LENGTH: usize = 40;

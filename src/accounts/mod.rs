@@ -67,6 +67,10 @@ pub use secret::Secret;
 pub use threepids::{AddThreepidRequest, IdServerUnbindResult, Threepid, ThreepidCredentials};
 pub use tokens::{Refreshed, Session};
 
+/// How tokens are stored: the importer hashes Synapse's plain-text tokens
+/// with it, so that they authenticate here as they did there.
+pub(crate) use ids::token_hash;
+
 /// The account service. Cheap to clone: clones share one state.
 #[derive(Clone)]
 pub struct Accounts {

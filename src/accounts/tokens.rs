@@ -195,7 +195,8 @@ impl Accounts {
     ///   sign of a stolen one. Its owner is not known any more (used-up
     ///   tokens are deleted), and the token itself is never logged.
     pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<Refreshed> {
-        if !refresh_token.starts_with(ids::REFRESH_TOKEN_PREFIX) {
+        let prefixes = [ids::REFRESH_TOKEN_PREFIX, ids::SYNAPSE_REFRESH_TOKEN_PREFIX];
+        if !prefixes.iter().any(|prefix| refresh_token.starts_with(prefix)) {
             return Err(Error::unknown_token("Invalid refresh token", false));
         }
         let hash = ids::token_hash(refresh_token);

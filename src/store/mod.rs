@@ -363,6 +363,74 @@ pub enum TokenSubmission {
     Refused,
 }
 
+/// An account brought over from another homeserver (see `crate::import`),
+/// written as it was there: its password hash is not made here (bcrypt from
+/// Synapse; login replaces it), and it keeps its devices and sessions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedUser {
+    pub localpart: String,
+    /// `None`: no password login (deactivated, SSO-only, guest).
+    pub password_hash: Option<String>,
+    pub is_guest: bool,
+    pub deactivated: bool,
+    pub admin: bool,
+    /// Synapse's `user_type`: `None` for a person, `support`, `bot`.
+    pub user_type: Option<String>,
+    pub created_at: Millis,
+    pub threepids: Vec<ThreepidRecord>,
+    pub devices: Vec<ImportedDevice>,
+}
+
+/// A device of an [`ImportedUser`], with the sessions that stay signed in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedDevice {
+    pub device_id: String,
+    pub display_name: Option<String>,
+    pub created_at: Millis,
+    pub refresh_tokens: Vec<ImportedRefreshToken>,
+    pub access_tokens: Vec<ImportedAccessToken>,
+}
+
+/// A refresh token of an imported device; `source_id` is its ID in the
+/// source, by which the access tokens issued with it name it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedRefreshToken {
+    pub source_id: i64,
+    pub token: TokenHash,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedAccessToken {
+    pub token: TokenHash,
+    pub expires_at: Option<Millis>,
+    /// The [`ImportedRefreshToken::source_id`] of the refresh token it was
+    /// issued with, in the same device.
+    pub refresh_source_id: Option<i64>,
+}
+
+/// What [`Store::import_users`] did with one account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// The localpart exists here: nothing of this account was written, so
+    /// that an import never overwrites, and a second run changes nothing.
+    AlreadyPresent,
+    Imported(ImportedCounts),
+}
+
+/// What came over with one imported account, and what could not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportedCounts {
+    pub threepids: u64,
+    /// 3pids already attached to another account here (a 3pid belongs to
+    /// one account): left out.
+    pub threepids_in_use: u64,
+    pub devices: u64,
+    pub access_tokens: u64,
+    pub refresh_tokens: u64,
+    /// Tokens whose digest is already stored (for another account): left out.
+    pub tokens_in_use: u64,
+}
+
 /// The storage the accounts domain runs on. Every method is synchronous
 /// and one transaction; call it from a blocking thread.
 pub trait Store: Send + Sync + 'static {
@@ -486,6 +554,12 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a registration token; `false` if there was none. Sessions
     /// that passed the stage with it may still register.
     fn delete_registration_token(&self, token: &str) -> StoreResult<bool>;
+
+    /// Writes accounts brought over from another homeserver, in one
+    /// transaction: an interrupted import keeps every batch it committed,
+    /// and its next run skips them ([`ImportOutcome::AlreadyPresent`]).
+    /// One outcome per account, in order.
+    fn import_users(&self, users: &[ImportedUser]) -> StoreResult<Vec<ImportOutcome>>;
 
     /// The UIA session `session` passes the token stage with `token`: if
     /// the token is usable at `now`, one use is reserved for the session

@@ -23,9 +23,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 
 use super::migrations::{self, MigrationError};
 use super::{
-    AccessTokenRecord, Created, EmailPurpose, EmailSessionRecord, Millis, NewLocalpart, NewLogin, NewTokens, NewUser,
-    RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, Store, StoreError, StoreResult,
-    ThreepidRecord, TokenHash, TokenSubmission, UiaOperation, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, EmailPurpose, EmailSessionRecord, ImportOutcome, ImportedCounts, ImportedDevice,
+    ImportedUser, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, RegistrationCompletion, RegistrationTokenRecord,
+    RegistrationTokenUpdate, Rotated, Store, StoreError, StoreResult, ThreepidRecord, TokenHash, TokenSubmission,
+    UiaOperation, UiaSessionRecord, UserRecord,
 };
 
 /// How long a connection waits for a lock held by another process before
@@ -306,6 +307,106 @@ fn consume_uia_session(tx: &Transaction<'_>, session: Option<&str>) -> StoreResu
     let deleted = tx.prepare_cached("DELETE FROM uia_sessions WHERE id = ?1")?.execute([session])?;
     if deleted == 0 {
         return Err(StoreError::UnknownUiaSession(session.to_owned()));
+    }
+    Ok(())
+}
+
+/// Writes one imported account with its 3pids, devices and tokens, unless
+/// its localpart exists (then nothing).
+fn insert_imported_user(tx: &Transaction<'_>, user: &ImportedUser) -> StoreResult<ImportOutcome> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO users (localpart, password_hash, is_guest, deactivated, admin, user_type, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (localpart) DO NOTHING",
+        )?
+        .execute(params![
+            user.localpart,
+            user.password_hash,
+            user.is_guest,
+            user.deactivated,
+            user.admin,
+            user.user_type,
+            user.created_at
+        ])?;
+    if inserted == 0 {
+        return Ok(ImportOutcome::AlreadyPresent);
+    }
+    let mut counts = ImportedCounts::default();
+    for threepid in &user.threepids {
+        let added = tx
+            .prepare_cached(
+                "INSERT INTO threepids (medium, address, user_id, validated_at, added_at, id_server) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (medium, address) DO NOTHING",
+            )?
+            .execute(params![
+                threepid.medium,
+                threepid.address,
+                user.localpart,
+                threepid.validated_at,
+                threepid.added_at,
+                threepid.id_server
+            ])?;
+        if added == 1 {
+            counts.threepids += 1;
+        } else {
+            counts.threepids_in_use += 1;
+        }
+    }
+    for device in &user.devices {
+        insert_imported_device(tx, &user.localpart, device, &mut counts)?;
+    }
+    Ok(ImportOutcome::Imported(counts))
+}
+
+fn insert_imported_device(
+    tx: &Transaction<'_>,
+    localpart: &str,
+    device: &ImportedDevice,
+    counts: &mut ImportedCounts,
+) -> StoreResult<()> {
+    tx.prepare_cached("INSERT INTO devices (user_id, device_id, display_name, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![localpart, device.device_id, device.display_name, device.created_at])?;
+    counts.devices += 1;
+    // The source's refresh-token IDs, as the IDs they get here.
+    let mut refresh_ids = Vec::with_capacity(device.refresh_tokens.len());
+    for refresh in &device.refresh_tokens {
+        let id: Option<i64> = tx
+            .prepare_cached(
+                "INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (token_hash) DO NOTHING RETURNING id",
+            )?
+            .query_row(params![&refresh.token[..], localpart, device.device_id, device.created_at], |row| row.get(0))
+            .optional()?;
+        match id {
+            Some(id) => {
+                counts.refresh_tokens += 1;
+                refresh_ids.push((refresh.source_id, id));
+            }
+            None => counts.tokens_in_use += 1,
+        }
+    }
+    for access in &device.access_tokens {
+        let refresh_id = access
+            .refresh_source_id
+            .and_then(|source| refresh_ids.iter().find(|(from, _)| *from == source).map(|(_, id)| *id));
+        let added = tx
+            .prepare_cached(
+                "INSERT INTO access_tokens (token_hash, user_id, device_id, refresh_token_id, expires_at, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (token_hash) DO NOTHING",
+            )?
+            .execute(params![
+                &access.token[..],
+                localpart,
+                device.device_id,
+                refresh_id,
+                access.expires_at,
+                device.created_at
+            ])?;
+        if added == 1 {
+            counts.access_tokens += 1;
+        } else {
+            counts.tokens_in_use += 1;
+        }
     }
     Ok(())
 }
@@ -842,6 +943,10 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
+
+    fn import_users(&self, users: &[ImportedUser]) -> StoreResult<Vec<ImportOutcome>> {
+        self.write(|tx| users.iter().map(|user| insert_imported_user(tx, user)).collect())
+    }
 }
 
 impl SqliteStore {
@@ -1198,5 +1303,69 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         assert!(store.user("hank").unwrap().is_some());
         assert!(store.access_token(&[1; 32]).unwrap().is_some());
+    }
+
+    fn imported(localpart: &str, email: &str, token: u8) -> ImportedUser {
+        ImportedUser {
+            localpart: localpart.into(),
+            password_hash: Some("$2b$04$…".into()),
+            is_guest: false,
+            deactivated: false,
+            admin: true,
+            user_type: Some("bot".into()),
+            created_at: 5,
+            threepids: vec![ThreepidRecord {
+                medium: "email".into(),
+                address: email.into(),
+                validated_at: 6,
+                added_at: 7,
+                id_server: None,
+            }],
+            devices: vec![ImportedDevice {
+                device_id: "PHONE".into(),
+                display_name: Some("Phone".into()),
+                created_at: 8,
+                refresh_tokens: vec![super::super::ImportedRefreshToken { source_id: 40, token: [token + 1; 32] }],
+                access_tokens: vec![super::super::ImportedAccessToken {
+                    token: [token; 32],
+                    expires_at: Some(9),
+                    refresh_source_id: Some(40),
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn an_import_writes_each_user_once_and_never_overwrites() {
+        let (_dir, store) = store();
+        // A local account of the same name, made before the import.
+        store.create_user(&user(NewLocalpart::Chosen("bob".into())), None, None).unwrap();
+        let users = [imported("alice", "a@example.org", 1), imported("bob", "b@example.org", 3)];
+        let outcomes = store.import_users(&users).unwrap();
+        let counts =
+            ImportedCounts { threepids: 1, devices: 1, access_tokens: 1, refresh_tokens: 1, ..Default::default() };
+        assert_eq!(outcomes, [ImportOutcome::Imported(counts), ImportOutcome::AlreadyPresent]);
+        assert_eq!(store.user("bob").unwrap().unwrap().password_hash.as_deref(), Some("$argon2id$…"));
+        assert_eq!(store.threepid_owner("email", "b@example.org").unwrap(), None);
+
+        // The access token works, linked to its refresh token, which rotates.
+        let token = store.access_token(&[1; 32]).unwrap().unwrap();
+        assert_eq!((token.localpart.as_str(), token.device_id.as_str(), token.expires_at), ("alice", "PHONE", Some(9)));
+        assert!(token.refresh_token_id.is_some());
+        assert!(store.rotate_refresh_token(&[2; 32], &tokens(20, Some(21))).unwrap().is_some());
+
+        // A second run: nothing new.
+        let again = store.import_users(&users).unwrap();
+        assert_eq!(again, [ImportOutcome::AlreadyPresent, ImportOutcome::AlreadyPresent]);
+    }
+
+    #[test]
+    fn an_imported_3pid_or_token_held_here_is_left_out() {
+        let (_dir, store) = store();
+        store.import_users(&[imported("alice", "shared@example.org", 1)]).unwrap();
+        let outcomes = store.import_users(&[imported("carol", "shared@example.org", 1)]).unwrap();
+        let counts = ImportedCounts { devices: 1, threepids_in_use: 1, tokens_in_use: 2, ..Default::default() };
+        assert_eq!(outcomes, [ImportOutcome::Imported(counts)]);
+        assert_eq!(store.threepid_owner("email", "shared@example.org").unwrap().as_deref(), Some("alice"));
     }
 }

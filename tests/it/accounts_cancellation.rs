@@ -210,6 +210,13 @@ impl Store for GatedStore {
     fn delete_email_session(&self, sid: &str) -> StoreResult<()> {
         self.pass("delete_email_session", self.inner.delete_email_session(sid))
     }
+
+    fn import_users(
+        &self,
+        users: &[matrix_accounts::store::ImportedUser],
+    ) -> StoreResult<Vec<matrix_accounts::store::ImportOutcome>> {
+        self.pass("import_users", self.inner.import_users(users))
+    }
 }
 
 struct Server {

@@ -28,6 +28,7 @@ mod email;
 mod generated;
 mod generated_client;
 mod http_surface;
+mod import;
 mod proxies;
 mod seed_durability;
 mod seed_limits_and_errors;
