@@ -2,6 +2,7 @@
 # Real Matrix clients against a freshly started server:
 #   - matrix-nio (PyPI, pinned in requirements.txt)      → nio_session.py
 #   - matrix-js-sdk (npm, pinned in package-lock.json)    → js_sdk_session.mjs
+#     and, reading real mail from aiosmtpd (PyPI)        → js_sdk_email.mjs
 #   - headless Chromium via playwright-core (if Chromium is installed, or
 #     can be installed with apt-get)                      → browser_cors.mjs
 #
@@ -61,13 +62,26 @@ if [ -z "${CLIENTS_SKIP_BROWSER:-}" ]; then
     CHROMIUM="$(command -v chromium || true)"
 fi
 
-step "starting the server"
+step "an SMTP server for the mail the server sends (aiosmtpd, into a Maildir)"
 . "$ROOT/tests/server.sh"
+MAILDIR="$RUN/maildir"
+SMTP_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$WORK/venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" &
+SMTP_PID=$!
+trap 'stop_server; kill "$SMTP_PID" 2>/dev/null; rm -rf "$RUN"' EXIT
+for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null && break
+    sleep 0.1
+done
+echo "SMTP at 127.0.0.1:$SMTP_PORT, mail into $MAILDIR"
+
+step "starting the server"
 {
     echo 'log = "warn,matrix_accounts=info"'
     cat "$ROOT/tests/fixtures/test_server.toml"
     # Short-lived access tokens: the js-sdk must refresh by itself.
     printf '[tokens]\naccess_token_lifetime = 4000\n'
+    printf '[email]\nsmtp_host = "127.0.0.1"\nsmtp_port = %s\ntls = "none"\nfrom = "Matrix <noreply@example.org>"\n' "$SMTP_PORT"
 } >"$RUN/config.toml"
 start_server "$BINARY" --no-rate-limits
 
@@ -81,6 +95,7 @@ run() {
 
 run "matrix-nio" "$WORK/venv/bin/python" "$HERE/nio_session.py" "$BASE"
 run "matrix-js-sdk" node "$WORK/js/js_sdk_session.mjs" "$BASE"
+run "matrix-js-sdk, with the mail the server sends" node "$WORK/js/js_sdk_email.mjs" "$BASE" "$MAILDIR"
 if [ -n "$CHROMIUM" ]; then
     run "browser CORS" node "$WORK/js/browser_cors.mjs" "$BASE" "$CHROMIUM"
     # The screenshot stays under target/ as a CI artefact.
