@@ -23,9 +23,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 
 use super::migrations::{self, MigrationError};
 use super::{
-    AccessTokenRecord, Created, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, RegistrationCompletion,
-    RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, Store, StoreError, StoreResult, ThreepidRecord,
-    TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, Deactivated, DeviceRecord, LastSeen, Millis, NewLocalpart, NewLogin, NewTokens,
+    NewUser, RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, Store, StoreError,
+    StoreResult, ThreepidRecord, TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
 };
 
 /// How long a connection waits for a lock held by another process before
@@ -226,6 +226,28 @@ fn uia_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(UiaSessionRecord, 
     Ok((record, row.get(1)?, row.get(3)?, row.get(5)?))
 }
 
+const DEVICE_COLUMNS: &str = "device_id, display_name, last_seen_ip, last_seen_ts";
+
+fn device_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {
+    Ok(DeviceRecord {
+        device_id: row.get(0)?,
+        display_name: row.get(1)?,
+        last_seen_ip: row.get(2)?,
+        last_seen_ts: row.get(3)?,
+    })
+}
+
+/// A 3pid from `medium, address, validated_at, added_at, id_server`.
+fn threepid_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ThreepidRecord> {
+    Ok(ThreepidRecord {
+        medium: row.get(0)?,
+        address: row.get(1)?,
+        validated_at: row.get(2)?,
+        added_at: row.get(3)?,
+        id_server: row.get(4)?,
+    })
+}
+
 /// The condition under which a registration token (in a statement whose
 /// `?2` is now) can be used.
 const USABLE: &str = "(expiry_time IS NULL OR expiry_time > ?2) \
@@ -266,7 +288,8 @@ impl Store for SqliteStore {
     fn user(&self, localpart: &str) -> StoreResult<Option<UserRecord>> {
         self.read(|conn| {
             conn.prepare_cached(
-                "SELECT localpart, password_hash, is_guest, deactivated, created_at FROM users WHERE localpart = ?1",
+                "SELECT localpart, password_hash, is_guest, deactivated, admin, created_at \
+                 FROM users WHERE localpart = ?1",
             )?
             .query_row([localpart], |row| {
                 Ok(UserRecord {
@@ -274,7 +297,8 @@ impl Store for SqliteStore {
                     password_hash: row.get(1)?,
                     is_guest: row.get(2)?,
                     deactivated: row.get(3)?,
-                    created_at: row.get(4)?,
+                    admin: row.get(4)?,
+                    created_at: row.get(5)?,
                 })
             })
             .optional()
@@ -485,6 +509,109 @@ impl Store for SqliteStore {
         })
     }
 
+    fn devices(&self, localpart: &str) -> StoreResult<Vec<DeviceRecord>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = ?1 ORDER BY device_id"
+            ))?;
+            let rows = statement.query_map([localpart], device_from_row)?;
+            rows.collect()
+        })
+    }
+
+    fn device(&self, localpart: &str, device_id: &str) -> StoreResult<Option<DeviceRecord>> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = ?1 AND device_id = ?2"))?
+                .query_row([localpart, device_id], device_from_row)
+                .optional()
+        })
+    }
+
+    fn set_device_display_name(
+        &self,
+        localpart: &str,
+        device_id: &str,
+        display_name: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.write(|tx| {
+            let updated = tx
+                .prepare_cached("UPDATE devices SET display_name = ?3 WHERE user_id = ?1 AND device_id = ?2")?
+                .execute(params![localpart, device_id, display_name])?;
+            Ok(updated > 0)
+        })
+    }
+
+    fn delete_devices(
+        &self,
+        localpart: &str,
+        device_ids: &[String],
+        uia_session: Option<&str>,
+    ) -> StoreResult<Vec<TokenHash>> {
+        self.write(|tx| {
+            consume_uia_session(tx, uia_session)?;
+            let mut revoked = Vec::new();
+            for device_id in device_ids {
+                revoked.extend(delete_returning_hashes(
+                    tx,
+                    "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id = ?2 RETURNING token_hash",
+                    params![localpart, device_id],
+                )?);
+                tx.prepare_cached("DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2")?
+                    .execute(params![localpart, device_id])?;
+            }
+            Ok(revoked)
+        })
+    }
+
+    fn record_last_seen(&self, seen: &[LastSeen]) -> StoreResult<()> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut statement = tx.prepare_cached(
+                "UPDATE devices SET last_seen_ip = ?3, last_seen_ts = ?4 \
+                 WHERE user_id = ?1 AND device_id = ?2 AND (last_seen_ts IS NULL OR last_seen_ts <= ?4)",
+            )?;
+            for use_ in seen {
+                statement.execute(params![use_.localpart, use_.device_id, use_.ip, use_.ts])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn deactivate_user(&self, localpart: &str, uia_session: Option<&str>) -> StoreResult<Deactivated> {
+        self.write(|tx| {
+            consume_uia_session(tx, uia_session)?;
+            tx.prepare_cached("UPDATE users SET deactivated = 1 WHERE localpart = ?1")?.execute([localpart])?;
+            let revoked = delete_returning_hashes(
+                tx,
+                "DELETE FROM access_tokens WHERE user_id = ?1 RETURNING token_hash",
+                [localpart],
+            )?;
+            tx.prepare_cached("DELETE FROM devices WHERE user_id = ?1")?.execute([localpart])?;
+            let threepids = {
+                let mut statement = tx.prepare_cached(
+                    "DELETE FROM threepids WHERE user_id = ?1 \
+                     RETURNING medium, address, validated_at, added_at, id_server",
+                )?;
+                let rows = statement.query_map([localpart], threepid_from_row)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            // Sessions bound to the account can authorise nothing any more.
+            tx.prepare_cached("DELETE FROM uia_sessions WHERE user_id = ?1")?.execute([localpart])?;
+            Ok(Deactivated { revoked, threepids })
+        })
+    }
+
+    fn set_admin(&self, localpart: &str, admin: bool) -> StoreResult<bool> {
+        self.write(|tx| {
+            let updated = tx
+                .prepare_cached("UPDATE users SET admin = ?2 WHERE localpart = ?1")?
+                .execute(params![localpart, admin])?;
+            Ok(updated > 0)
+        })
+    }
+
     fn put_uia_session(&self, session: &UiaSessionRecord, now: Millis) -> StoreResult<()> {
         let params_json = serde_json::to_string(&session.params).map_err(StoreError::backend)?;
         let completed_json = serde_json::to_string(&session.completed).map_err(StoreError::backend)?;
@@ -551,15 +678,7 @@ impl Store for SqliteStore {
                 "SELECT medium, address, validated_at, added_at, id_server FROM threepids \
                  WHERE user_id = ?1 ORDER BY added_at, medium, address",
             )?;
-            let rows = statement.query_map([localpart], |row| {
-                Ok(ThreepidRecord {
-                    medium: row.get(0)?,
-                    address: row.get(1)?,
-                    validated_at: row.get(2)?,
-                    added_at: row.get(3)?,
-                    id_server: row.get(4)?,
-                })
-            })?;
+            let rows = statement.query_map([localpart], threepid_from_row)?;
             rows.collect()
         })
     }
