@@ -51,12 +51,19 @@ pub struct Config {
     /// a trusted proxy), so per-IP rate limits apply to the client, not to
     /// the proxy. Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The URL clients reach this server at (e.g. `https://matrix.example.org`),
+    /// when it is not `http://{listen}`: the default base URL of server
+    /// discovery (`GET /.well-known/matrix/client` and `well_known` in the
+    /// login answer). Unset: nothing to discover.
+    pub public_base_url: Option<String>,
     pub http: Http,
     pub registration: Registration,
     pub passwords: Passwords,
     pub tokens: Tokens,
     pub rate_limits: RateLimits,
     pub identity: Identity,
+    pub well_known: WellKnown,
+    pub devices: Devices,
 }
 
 impl Default for Config {
@@ -68,13 +75,46 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             log: "info".into(),
             trusted_proxies: Vec::new(),
+            public_base_url: None,
             http: Http::default(),
             registration: Registration::default(),
             passwords: Passwords::default(),
             tokens: Tokens::default(),
             rate_limits: RateLimits::default(),
             identity: Identity::default(),
+            well_known: WellKnown::default(),
+            devices: Devices::default(),
         }
+    }
+}
+
+/// What server discovery tells clients (`GET /.well-known/matrix/client`,
+/// and `well_known` in the login answer).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WellKnown {
+    /// The homeserver's base URL, when clients must be sent elsewhere than
+    /// `public_base_url` (the default).
+    pub base_url: Option<String>,
+    /// An identity server to suggest to clients (`m.identity_server`).
+    pub identity_server: Option<String>,
+}
+
+/// Device bookkeeping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Devices {
+    /// How often the devices' last uses (`last_seen_ip`, `last_seen_ts`),
+    /// noted in memory, are written to the database in one transaction;
+    /// they are also written when the server stops. A crash loses at most
+    /// this much of them.
+    #[serde(with = "milliseconds")]
+    pub last_seen_flush_interval: Duration,
+}
+
+impl Default for Devices {
+    fn default() -> Self {
+        Devices { last_seen_flush_interval: Duration::from_secs(10) }
     }
 }
 

@@ -28,13 +28,22 @@
 //! - `password`: `change_password`;
 //! - `threepids`: `threepids`, `add_threepid`, `bind_threepid`,
 //!   `delete_threepid`;
+//! - `devices`: `devices`, `device`, `rename_device`, `delete_device`,
+//!   `delete_devices`, `flush_last_seen` (with `last_seen`, the batched
+//!   last-use times);
+//! - `deactivate`: `deactivate`;
+//! - `discovery`: `well_known`, `capabilities`;
 //! - `uia`: the UIA engine the UIA-protected operations share.
 
 mod cache;
+mod deactivate;
+mod devices;
+mod discovery;
 mod hashing;
 mod identifier;
 mod identity_server;
 mod ids;
+mod last_seen;
 mod login;
 mod password;
 mod rate_limit;
@@ -55,6 +64,9 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, SqliteStore, Store, StoreResult, TokenHash};
 
+pub use deactivate::DeactivateRequest;
+pub use devices::Device;
+pub use discovery::{Capabilities, WellKnown};
 pub use identifier::UserIdentifier;
 pub use login::{LoggedIn, LoginRequest};
 pub use password::ChangePasswordRequest;
@@ -81,6 +93,8 @@ struct Inner {
     /// Turns per UIA session ID: concurrent completions of one session
     /// run one after the other.
     turns: turns::Turns,
+    /// Device uses not written yet.
+    last_seen: last_seen::LastSeenTracker,
 }
 
 /// What the domain knows about the client making a request.
@@ -116,6 +130,7 @@ impl Accounts {
                 limits: rate_limit::RateLimiter::new(&config.rate_limits),
                 identity: identity_server::IdentityServers::new(&config.identity)?,
                 turns: turns::Turns::default(),
+                last_seen: last_seen::LastSeenTracker::default(),
             }),
         })
     }

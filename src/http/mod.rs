@@ -7,11 +7,15 @@
 //! on the domain ([`crate::accounts`]) and the domain's answer into the
 //! era's response type. No behaviour lives here.
 //!
-//! - `discovery`: `Document`, `Versions`;
-//! - `login`: `Login`; `register`: `Registration`; `password`: `Password`;
+//! - `discovery`: `Document`, `Versions`, `Capabilities`, `Wellknown`;
+//! - `login`: `Login`; `register`: `Registration`,
+//!   `RegistrationTokenValidity`; `password`: `Password`;
+//! - `devices`: `Devices`; `deactivate`: `Deactivate`;
 //! - `session`: `Tokenrefresh`, `Refresh`, `Logout`, `Whoami`;
 //! - `threepids`: `Threepids`.
 
+mod deactivate;
+mod devices;
 mod discovery;
 mod login;
 mod password;
@@ -61,8 +65,12 @@ impl Handlers {
     }
 
     /// The session an access token belongs to (401 when it is unknown).
-    async fn session(&self, token: &AccessToken) -> Result<Session, Error> {
-        self.accounts.authenticate(token.as_str()).await
+    /// The use is noted for the device's `last_seen_ip`/`last_seen_ts`
+    /// (in memory; see `accounts::last_seen`).
+    async fn session(&self, request: &Request, token: &AccessToken) -> Result<Session, Error> {
+        let session = self.accounts.authenticate(token.as_str()).await?;
+        self.accounts.note_use(&session, &self.client(request));
+        Ok(session)
     }
 }
 

@@ -18,10 +18,10 @@ use crate::error::Error;
 impl Threepids for Handlers {
     async fn get_three_pids_v2_alpha(
         &self,
-        _: &Request,
+        request: &Request,
         token: AccessToken,
     ) -> Result<types::GetThreePidsV2AlphaResponse, Error> {
-        let session = self.session(&token).await?;
+        let session = self.session(request, &token).await?;
         let threepids = self.accounts.threepids(&session).await?;
         let threepids = threepids.iter().map(|t| types::ThirdPartyIdentifier {
             added_at: t.added_at,
@@ -34,10 +34,10 @@ impl Threepids for Handlers {
 
     async fn get_account_3pids(
         &self,
-        _: &Request,
+        request: &Request,
         token: AccessToken,
     ) -> Result<types::GetAccount3pidsResponse, Error> {
-        let session = self.session(&token).await?;
+        let session = self.session(request, &token).await?;
         let threepids = self.accounts.threepids(&session).await?;
         let threepids = threepids.iter().map(|t| types::Threepid {
             added_at: t.added_at,
@@ -80,7 +80,7 @@ impl Threepids for Handlers {
         token: AccessToken,
         body: types::Add3pidRequest,
     ) -> Result<Json, Error> {
-        let session = self.session(&token).await?;
+        let session = self.session(request, &token).await?;
         let add = AddThreepidRequest { sid: body.sid, client_secret: body.client_secret };
         let auth = body.auth.map(|auth| Value::Object(auth.0));
         self.accounts.add_threepid(&session, add, auth, &self.client(request)).await?;
@@ -94,7 +94,7 @@ impl Threepids for Handlers {
         body: types::Delete3pidFromAccountRequest,
     ) -> Result<types::Delete3pidFromAccountResponse, Error> {
         use types::Delete3pidFromAccountResponseIdServerUnbindResult as Unbind;
-        let session = self.session(&token).await?;
+        let session = self.session(request, &token).await?;
         let client = self.client(request);
         let result = self.accounts.delete_threepid(&session, &body.medium, &body.address, &client).await?;
         let id_server_unbind_result = match result {
@@ -112,6 +112,6 @@ async fn bind(
     credentials: ThreepidCredentials,
     bind: bool,
 ) -> Result<(), Error> {
-    let session = handlers.session(&token).await?;
+    let session = handlers.session(request, &token).await?;
     handlers.accounts.bind_threepid(&session, credentials, bind, &handlers.client(request)).await
 }

@@ -35,6 +35,8 @@ const DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 /// The server name the examples use (`@wren:example.org`).
 const SERVER_NAME: &str = "example.org";
+/// The device the device examples name.
+const EXAMPLE_DEVICE: &str = "WRENPHONE";
 
 fn contract() -> Contract {
     Contract::new(&serde_json::from_str(DOCUMENT).expect("the document is JSON")).expect("the document loads")
@@ -70,7 +72,7 @@ impl Fixture {
             _ => "enabled = false",
         };
         let config = format!(
-            "server_name = {SERVER_NAME:?}\n\
+            "server_name = {SERVER_NAME:?}\npublic_base_url = \"https://matrix.example.org\"\n\
              [passwords]\nmemory_kib = 256\niterations = 1\nparallelism = 1\n\
              [registration]\nenabled = {}\nguest_access = {}\n\
              [rate_limits]\n{limits}\n\
@@ -94,6 +96,19 @@ impl Fixture {
         assert_eq!(answer.status, 200, "arranging account {localpart}: {}", answer.body);
         let token = |key: &str| answer.body[key].as_str().expect("a token").to_owned();
         (token("access_token"), token("refresh_token"))
+    }
+
+    /// Registers `localpart` on the device the device examples show
+    /// (`WRENPHONE`, "Wren's phone"), its only device; answers its access
+    /// token.
+    async fn device_account(&self, localpart: &str, password: &str) -> String {
+        let body = json!({
+            "username": localpart, "password": password, "device_id": EXAMPLE_DEVICE,
+            "initial_device_display_name": "Wren's phone", "auth": {"type": "m.login.dummy"},
+        });
+        let answer = self.send("POST", "/_matrix/client/v3/register", &BTreeMap::new(), Some(&body), None).await;
+        assert_eq!(answer.status, 200, "arranging account {localpart}: {}", answer.body);
+        answer.body["access_token"].as_str().expect("a token").to_owned()
     }
 
     /// Gives an account an e-mail address, through the identity server.
@@ -130,12 +145,13 @@ impl Fixture {
     }
 
     async fn replay(&self, operation: &Operation, request: &Request) -> Answer {
+        let path = request.path.as_deref().unwrap_or(&operation.path);
         let Some(raw) = &request.raw else {
             let (body, token) = (request.body.as_ref(), request.token.as_deref());
-            return self.send(&operation.method, &operation.path, &request.query, body, token).await;
+            return self.send(&operation.method, path, &request.query, body, token).await;
         };
         let method = reqwest::Method::from_bytes(operation.method.as_bytes()).expect("an HTTP method");
-        let mut call = client().request(method, self.server.url(&operation.path)).body(raw.clone());
+        let mut call = client().request(method, self.server.url(path)).body(raw.clone());
         if let Some(token) = &request.token {
             call = call.bearer_auth(token);
         }
@@ -146,6 +162,9 @@ impl Fixture {
 /// A request ready to send, and the status it should get.
 struct Request {
     token: Option<String>,
+    /// The path with its parameters filled in, for an operation that has
+    /// some.
+    path: Option<String>,
     query: BTreeMap<String, String>,
     body: Option<Value>,
     /// Bytes sent instead of `body` (malformed input).
@@ -155,7 +174,7 @@ struct Request {
 
 impl Request {
     fn from_example(example: &RequestExample, expect: u16) -> Request {
-        Request { token: None, query: example.query.clone(), body: example.body.clone(), raw: None, expect }
+        Request { token: None, path: None, query: example.query.clone(), body: example.body.clone(), raw: None, expect }
     }
 }
 
@@ -195,9 +214,21 @@ async fn with_real_session(
     operation: &Operation,
     token: Option<&str>,
     first: Value,
+    body: Value,
+) -> Result<Value, String> {
+    with_real_session_at(fixture, operation, &operation.path, token, first, body).await
+}
+
+/// [`with_real_session`] for an operation whose path has parameters.
+async fn with_real_session_at(
+    fixture: &Fixture,
+    operation: &Operation,
+    path: &str,
+    token: Option<&str>,
+    first: Value,
     mut body: Value,
 ) -> Result<Value, String> {
-    let answer = fixture.send(&operation.method, &operation.path, &BTreeMap::new(), Some(&first), token).await;
+    let answer = fixture.send(&operation.method, path, &BTreeMap::new(), Some(&first), token).await;
     let session = answer.body["session"].as_str().ok_or(format!("no UIA session from {first}: {}", answer.body))?;
     body["auth"]["session"] = session.into();
     Ok(body)
@@ -228,7 +259,24 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
         | "getVersions"
         | "getLoginFlows"
         | "checkUsernameAvailability"
-        | "registerV2Alpha" => {}
+        | "registerV2Alpha"
+        | "getWellknown"
+        | "registrationTokenValidity" => {}
+        "getDevices" | "getDevice" | "updateDevice" | "getCapabilities" => {
+            request.token = Some(fixture.device_account("wren", "lantern-ink-7").await);
+            request.path = Some(operation.path.replace("{deviceId}", EXAMPLE_DEVICE));
+        }
+        "deleteDevice" | "deleteDevices" | "deactivateAccount" => {
+            let (localpart, password) = credentials(operation, &body)?;
+            let token = fixture.device_account(&localpart, &password).await;
+            let path = operation.path.replace("{deviceId}", EXAMPLE_DEVICE);
+            if in_session {
+                let first = first_request(operation, &body);
+                request.body = Some(with_real_session_at(fixture, operation, &path, Some(&token), first, body).await?);
+            }
+            request.token = Some(token);
+            request.path = Some(path);
+        }
         "register" => {
             if example.name == "guest" {
                 request.query.insert("kind".into(), "guest".into());
@@ -474,6 +522,11 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
             let body = request.body.as_mut()?;
             body["auth"] = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "wren"},
                                   "password": "not the password"});
+            return Some(request);
+        }
+        (404, "M_NOT_FOUND") if request.path.is_some() => {
+            request.path = Some(operation.path.replace("{deviceId}", "NOSUCHDEVICE"));
+            request.body.as_mut().and_then(Value::as_object_mut).map(|body| body.remove("auth"));
             return Some(request);
         }
         (403, "M_GUEST_ACCESS_FORBIDDEN") => {
