@@ -529,6 +529,18 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
             request.body.as_mut().and_then(Value::as_object_mut).map(|body| body.remove("auth"));
             return Some(request);
         }
+        (403, "M_USER_DEACTIVATED") if login => {
+            // The account logs in with the right password after closing itself.
+            let body = request.body.clone()?;
+            let (localpart, password) = credentials(operation, &body).ok()?;
+            let logged_in = fixture.send("POST", &operation.path, &BTreeMap::new(), Some(&body), None).await;
+            let token = logged_in.body["access_token"].as_str()?.to_owned();
+            let auth = json!({"auth": {"type": "m.login.password", "user": localpart, "password": password}});
+            let path = "/_matrix/client/v3/account/deactivate";
+            let closed = fixture.send("POST", path, &BTreeMap::new(), Some(&auth), Some(&token)).await;
+            (closed.status == 200).then_some(())?;
+            return Some(request);
+        }
         (403, "M_GUEST_ACCESS_FORBIDDEN") => {
             request.token = Some(guest_token(fixture).await?);
             return Some(request);
