@@ -64,6 +64,7 @@ pub struct Config {
     pub identity: Identity,
     pub well_known: WellKnown,
     pub devices: Devices,
+    pub admin: Admin,
 }
 
 impl Default for Config {
@@ -84,8 +85,22 @@ impl Default for Config {
             identity: Identity::default(),
             well_known: WellKnown::default(),
             devices: Devices::default(),
+            admin: Admin::default(),
         }
     }
+}
+
+/// The admin API (Synapse's `/_synapse/admin`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Admin {
+    /// Enables shared-secret registration (`/_synapse/admin/v1/register`,
+    /// what Synapse's `register_new_matrix_user` speaks): whoever knows it
+    /// can create accounts, admins included. Unset (and no `_path`): off.
+    pub registration_shared_secret: Option<String>,
+    /// The same secret, read from this file at start (trailing newline
+    /// ignored), so that it need not sit in the configuration file.
+    pub registration_shared_secret_path: Option<PathBuf>,
 }
 
 /// What server discovery tells clients (`GET /.well-known/matrix/client`,

@@ -32,9 +32,12 @@
 //!   `delete_devices`, `flush_last_seen` (with `last_seen`, the batched
 //!   last-use times);
 //! - `deactivate`: `deactivate`;
+//! - `admin`: the admin API (`require_admin`, shared-secret registration,
+//!   admin flag, deactivation and password reset on an admin's behalf);
 //! - `discovery`: `well_known`, `capabilities`;
 //! - `uia`: the UIA engine the UIA-protected operations share.
 
+mod admin;
 mod cache;
 mod deactivate;
 mod devices;
@@ -64,6 +67,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, SqliteStore, Store, StoreResult, TokenHash};
 
+pub use admin::SharedSecretRegistration;
 pub use deactivate::DeactivateRequest;
 pub use devices::Device;
 pub use discovery::{Capabilities, WellKnown};
@@ -95,6 +99,10 @@ struct Inner {
     turns: turns::Turns,
     /// Device uses not written yet.
     last_seen: last_seen::LastSeenTracker,
+    /// The shared-registration secret, read at start; `None`: off.
+    shared_secret: Option<String>,
+    /// Shared-secret registration nonces handed out and not used yet.
+    nonces: admin::Nonces,
 }
 
 /// What the domain knows about the client making a request.
@@ -131,6 +139,8 @@ impl Accounts {
                 identity: identity_server::IdentityServers::new(&config.identity)?,
                 turns: turns::Turns::default(),
                 last_seen: last_seen::LastSeenTracker::default(),
+                shared_secret: shared_secret(&config.admin)?,
+                nonces: admin::Nonces::default(),
             }),
         })
     }
@@ -216,6 +226,28 @@ impl Revokes for Option<Rotated> {
 impl Revokes for Created {
     fn revoked(&self) -> &[TokenHash] {
         &self.revoked
+    }
+}
+
+/// The shared-registration secret: `registration_shared_secret`, else the
+/// contents of `registration_shared_secret_path` (one trailing newline
+/// dropped); both set is a mistake, refused at start.
+fn shared_secret(config: &crate::config::Admin) -> anyhow::Result<Option<String>> {
+    match (&config.registration_shared_secret, &config.registration_shared_secret_path) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("set admin.registration_shared_secret or admin.registration_shared_secret_path, not both")
+        }
+        (Some(secret), None) => Ok(Some(secret.clone())),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("reading admin.registration_shared_secret_path {}: {e}", path.display())
+            })?;
+            let secret = text.strip_suffix('\n').unwrap_or(&text);
+            let secret = secret.strip_suffix('\r').unwrap_or(secret);
+            anyhow::ensure!(!secret.is_empty(), "{} holds no shared secret", path.display());
+            Ok(Some(secret.to_owned()))
+        }
+        (None, None) => Ok(None),
     }
 }
 

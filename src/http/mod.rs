@@ -11,9 +11,11 @@
 //! - `login`: `Login`; `register`: `Registration`,
 //!   `RegistrationTokenValidity`; `password`: `Password`;
 //! - `devices`: `Devices`; `deactivate`: `Deactivate`;
+//! - `admin`: `AdminRegister`, `AdminUsers` (Synapse's admin API);
 //! - `session`: `Tokenrefresh`, `Refresh`, `Logout`, `Whoami`;
 //! - `threepids`: `Threepids`.
 
+mod admin;
 mod deactivate;
 mod devices;
 mod discovery;

@@ -146,6 +146,8 @@ pub struct NewUser {
     pub localpart: NewLocalpart,
     pub password_hash: Option<String>,
     pub is_guest: bool,
+    /// Created as an administrator (shared-secret registration, the admin API).
+    pub admin: bool,
     pub created_at: Millis,
     /// The registration token a registration *without* a UIA session
     /// passed: the store takes one use of it (`completed`) in the

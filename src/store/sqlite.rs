@@ -363,9 +363,9 @@ impl Store for SqliteStore {
                 },
             };
             tx.prepare_cached(
-                "INSERT INTO users (localpart, password_hash, is_guest, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO users (localpart, password_hash, is_guest, admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![localpart, user.password_hash, user.is_guest, user.created_at])
+            .execute(params![localpart, user.password_hash, user.is_guest, user.admin, user.created_at])
             .map_err(|error| if is_constraint_violation(&error) { StoreError::UserExists } else { error.into() })?;
             if let Some(login) = login {
                 insert_login(tx, &localpart, login)?;
@@ -850,6 +850,7 @@ mod tests {
             localpart,
             password_hash: Some("$argon2id$…".into()),
             is_guest: false,
+            admin: false,
             created_at: 1,
             registration_token: None,
         }

@@ -35,6 +35,13 @@ const DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 /// The server name the examples use (`@wren:example.org`).
 const SERVER_NAME: &str = "example.org";
+/// The shared-registration secret of the contract's servers.
+const SHARED_SECRET: &str = "contract-secret";
+
+/// The admin operations, which act on `@wren` with an admin's token.
+const ADMIN_OPERATIONS: [&str; 5] =
+    ["getUserAdmin", "setUserAdmin", "adminDeactivateUser", "adminResetPassword", "adminUsernameAvailable"];
+
 /// The device the device examples name.
 const EXAMPLE_DEVICE: &str = "WRENPHONE";
 
@@ -76,7 +83,8 @@ impl Fixture {
              [passwords]\nmemory_kib = 256\niterations = 1\nparallelism = 1\n\
              [registration]\nenabled = {}\nguest_access = {}\n\
              [rate_limits]\n{limits}\n\
-             [identity]\ntrusted_servers = [{:?}]\ninsecure_http = true\nthreepid_delegate = {:?}\n",
+             [identity]\ntrusted_servers = [{:?}]\ninsecure_http = true\nthreepid_delegate = {:?}\n\
+             [admin]\nregistration_shared_secret = {SHARED_SECRET:?}\n",
             setup != Setup::Closed,
             setup != Setup::NoGuests,
             identity.address,
@@ -108,6 +116,31 @@ impl Fixture {
         });
         let answer = self.send("POST", "/_matrix/client/v3/register", &BTreeMap::new(), Some(&body), None).await;
         assert_eq!(answer.status, 200, "arranging account {localpart}: {}", answer.body);
+        answer.body["access_token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Fills a shared-secret registration body with a fresh nonce and the
+    /// MAC of its username, password and admin flag.
+    async fn shared_secret_body(&self, mut body: Value) -> Value {
+        let path = "/_synapse/admin/v1/register";
+        let nonce = self.send("GET", path, &BTreeMap::new(), None, None).await;
+        let nonce = nonce.body["nonce"].as_str().expect("a nonce").to_owned();
+        let (user, password) = (body["username"].as_str().unwrap_or(""), body["password"].as_str().unwrap_or(""));
+        let admin = if body["admin"] == true { "admin" } else { "notadmin" };
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, SHARED_SECRET.as_bytes());
+        let signed = aws_lc_rs::hmac::sign(&key, format!("{nonce}\0{user}\0{password}\0{admin}").as_bytes());
+        body["mac"] = signed.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>().into();
+        body["nonce"] = nonce.into();
+        body
+    }
+
+    /// Creates a server admin by shared-secret registration; answers its token.
+    async fn admin(&self) -> String {
+        let body = json!({"username": "root", "password": "root-pass-1", "admin": true});
+        let body = self.shared_secret_body(body).await;
+        let path = "/_synapse/admin/v1/register";
+        let answer = self.send("POST", path, &BTreeMap::new(), Some(&body), None).await;
+        assert_eq!(answer.status, 200, "arranging an admin: {}", answer.body);
         answer.body["access_token"].as_str().expect("a token").to_owned()
     }
 
@@ -261,7 +294,15 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
         | "checkUsernameAvailability"
         | "registerV2Alpha"
         | "getWellknown"
-        | "registrationTokenValidity" => {}
+        | "registrationTokenValidity"
+        | "getRegistrationNonce"
+        | "getServerVersion" => {}
+        "sharedSecretRegister" => request.body = Some(fixture.shared_secret_body(body).await),
+        admin if ADMIN_OPERATIONS.contains(&admin) => {
+            fixture.account("wren", "lantern-ink-7").await;
+            request.token = Some(fixture.admin().await);
+            request.path = Some(operation.path.replace("{user_id}", "@wren:example.org"));
+        }
         "getDevices" | "getDevice" | "updateDevice" | "getCapabilities" => {
             request.token = Some(fixture.device_account("wren", "lantern-ink-7").await);
             request.path = Some(operation.path.replace("{deviceId}", EXAMPLE_DEVICE));
@@ -525,7 +566,8 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
             return Some(request);
         }
         (404, "M_NOT_FOUND") if request.path.is_some() => {
-            request.path = Some(operation.path.replace("{deviceId}", "NOSUCHDEVICE"));
+            let path = operation.path.replace("{deviceId}", "NOSUCHDEVICE");
+            request.path = Some(path.replace("{user_id}", "@nobody:example.org"));
             request.body.as_mut().and_then(Value::as_object_mut).map(|body| body.remove("auth"));
             return Some(request);
         }
@@ -539,6 +581,23 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
             let path = "/_matrix/client/v3/account/deactivate";
             let closed = fixture.send("POST", path, &BTreeMap::new(), Some(&auth), Some(&token)).await;
             (closed.status == 200).then_some(())?;
+            return Some(request);
+        }
+        (400, "M_UNKNOWN") if family == "sharedSecretRegister" => {
+            request.body.as_mut()?["nonce"] = "stale".into();
+            return Some(request);
+        }
+        (403, "M_FORBIDDEN") if family == "sharedSecretRegister" => {
+            request.body.as_mut()?["mac"] = "0".repeat(40).into();
+            return Some(request);
+        }
+        (403, "M_FORBIDDEN") if ADMIN_OPERATIONS.contains(&family) => {
+            // A valid token, of a user who is no admin.
+            request.token = Some(fixture.account("intruder", "intruder-pass").await.0);
+            return Some(request);
+        }
+        (400, "M_INVALID_PARAM") if ADMIN_OPERATIONS.contains(&family) => {
+            request.path = Some(operation.path.replace("{user_id}", "@wren:elsewhere.org"));
             return Some(request);
         }
         (403, "M_GUEST_ACCESS_FORBIDDEN") => {

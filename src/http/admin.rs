@@ -1,0 +1,124 @@
+//! Synapse's admin API, the account part, so that Synapse's tools
+//! (`register_new_matrix_user`, synapse-admin, scripts) work unchanged.
+//!
+//! - `GET|POST /_synapse/admin/v1/register`: shared-secret registration;
+//! - `GET /_synapse/admin/v1/server_version`;
+//! - `GET|PUT /_synapse/admin/v1/users/{user_id}/admin`,
+//!   `POST /_synapse/admin/v1/deactivate/{user_id}`,
+//!   `POST /_synapse/admin/v1/reset_password/{user_id}`,
+//!   `GET /_synapse/admin/v1/username_available`: admins only.
+//!
+//! Any other `/_synapse/admin/...` path is not in `api/`, so it answers
+//! 404 `M_UNRECOGNIZED` like every unknown path.
+
+use super::{Handlers, Json, empty};
+use crate::accounts::{Secret, Session, SharedSecretRegistration};
+use crate::api::runtime::{AccessToken, Request};
+use crate::api::{AdminRegister, AdminUsers, types};
+use crate::error::Error;
+
+impl Handlers {
+    /// The session of an admin's access token: 401 without a valid token,
+    /// 403 `M_FORBIDDEN` for a non-admin.
+    async fn admin(&self, request: &Request, token: &AccessToken) -> Result<Session, Error> {
+        let session = self.session(request, token).await?;
+        self.accounts.require_admin(&session).await?;
+        Ok(session)
+    }
+}
+
+impl AdminRegister for Handlers {
+    async fn get_registration_nonce(&self, _: &Request) -> Result<types::GetRegistrationNonceResponse, Error> {
+        Ok(types::GetRegistrationNonceResponse { nonce: self.accounts.registration_nonce()? })
+    }
+
+    async fn shared_secret_register(
+        &self,
+        request: &Request,
+        body: types::SharedSecretRegisterRequest,
+    ) -> Result<types::SharedSecretRegisterResponse, Error> {
+        let registration = SharedSecretRegistration {
+            nonce: body.nonce,
+            username: body.username,
+            password: Secret::from(body.password),
+            admin: body.admin,
+            mac: body.mac,
+        };
+        let registered = self.accounts.register_with_shared_secret(registration, &self.client(request)).await?;
+        let (Some(access_token), Some(device_id)) = (registered.access_token, registered.device_id) else {
+            return Err(Error::internal("a shared-secret registration signed no device in"));
+        };
+        Ok(types::SharedSecretRegisterResponse {
+            access_token,
+            device_id,
+            home_server: self.accounts.server_name().to_owned(),
+            user_id: registered.user_id,
+        })
+    }
+}
+
+impl AdminUsers for Handlers {
+    async fn get_server_version(&self, _: &Request) -> Result<types::GetServerVersionResponse, Error> {
+        Ok(types::GetServerVersionResponse {
+            server_version: concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION")).to_owned(),
+        })
+    }
+
+    async fn get_user_admin(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+    ) -> Result<types::AdminFlag, Error> {
+        self.admin(request, &token).await?;
+        Ok(types::AdminFlag { admin: self.accounts.is_admin(&user_id).await? })
+    }
+
+    async fn set_user_admin(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+        body: types::AdminFlag,
+    ) -> Result<Json, Error> {
+        let admin = self.admin(request, &token).await?;
+        self.accounts.set_admin(&admin, &user_id, body.admin).await?;
+        Ok(empty())
+    }
+
+    async fn admin_deactivate_user(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+        body: types::AdminDeactivateUserRequest,
+    ) -> Result<types::AdminDeactivateUserResponse, Error> {
+        let admin = self.admin(request, &token).await?;
+        self.accounts.admin_deactivate(&admin, &user_id, body.erase).await?;
+        Ok(types::AdminDeactivateUserResponse { id_server_unbind_result: "success".into() })
+    }
+
+    async fn admin_reset_password(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+        body: types::AdminResetPasswordRequest,
+    ) -> Result<Json, Error> {
+        let admin = self.admin(request, &token).await?;
+        let password = Secret::from(body.new_password);
+        self.accounts.admin_reset_password(&admin, &user_id, password, body.logout_devices).await?;
+        Ok(empty())
+    }
+
+    async fn admin_username_available(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        query: types::AdminUsernameAvailableQuery,
+    ) -> Result<types::AdminUsernameAvailableResponse, Error> {
+        self.admin(request, &token).await?;
+        self.accounts.username_available_unlimited(&query.username).await?;
+        Ok(types::AdminUsernameAvailableResponse { available: true })
+    }
+}
