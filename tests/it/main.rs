@@ -19,6 +19,7 @@ mod accounts_registration_tokens;
 mod accounts_session;
 mod accounts_threepids;
 mod accounts_uia;
+mod admin;
 mod breaking_changes;
 mod connections;
 mod contract;

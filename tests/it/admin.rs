@@ -1,0 +1,146 @@
+//! Synapse's admin API over HTTP: who may use it, shared-secret
+//! registration, and what an admin can do to an account.
+
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, call};
+use crate::v3_support::{PASSWORD, V3, assert_error, login_with, ok, text, user, whoami};
+
+const SECRET: &str = "it-is-a-secret";
+const REGISTER: &str = "/_synapse/admin/v1/register";
+
+fn server() -> TestServer {
+    TestServer::with_config(&format!("[admin]\nregistration_shared_secret = {SECRET:?}\n"))
+}
+
+/// `register_new_matrix_user`'s MAC.
+fn mac(secret: &str, nonce: &str, user: &str, password: &str, admin: bool) -> String {
+    use aws_lc_rs::hmac;
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret.as_bytes());
+    let flag = if admin { "admin" } else { "notadmin" };
+    let signed = hmac::sign(&key, format!("{nonce}\0{user}\0{password}\0{flag}").as_bytes());
+    signed.as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+async fn nonce(server: &TestServer) -> String {
+    text(&ok(call(server, "GET", REGISTER, None, None).await), "nonce").to_owned()
+}
+
+fn registration(nonce: &str, user: &str, admin: bool, mac: String) -> Value {
+    json!({"nonce": nonce, "username": user, "password": PASSWORD, "admin": admin, "mac": mac})
+}
+
+/// Registers `user` with the shared secret; answers its access token.
+async fn shared_secret_user(server: &TestServer, user: &str, admin: bool) -> String {
+    let nonce = nonce(server).await;
+    let body = registration(&nonce, user, admin, mac(SECRET, &nonce, user, PASSWORD, admin));
+    text(&ok(call(server, "POST", REGISTER, Some(&body), None).await), "access_token").to_owned()
+}
+
+#[tokio::test]
+async fn shared_secret_registration_creates_admins_once_per_nonce() {
+    let server = server();
+    let nonce = nonce(&server).await;
+    let body = registration(&nonce, "root", true, mac(SECRET, &nonce, "root", PASSWORD, true));
+    let answer = ok(call(&server, "POST", REGISTER, Some(&body), None).await);
+    assert_eq!(answer["user_id"], "@root:localhost");
+    assert_eq!(ok(whoami(&server, V3, text(&answer, "access_token")).await)["user_id"], "@root:localhost");
+    // The nonce was used up.
+    let again = registration(&nonce, "root2", true, mac(SECRET, &nonce, "root2", PASSWORD, true));
+    assert_error(&call(&server, "POST", REGISTER, Some(&again), None).await, 400, "M_UNKNOWN");
+    // The admin flag is part of the MAC: a MAC for notadmin cannot make an admin.
+    let nonce = self::nonce(&server).await;
+    let forged = registration(&nonce, "mallory", true, mac(SECRET, &nonce, "mallory", PASSWORD, false));
+    assert_error(&call(&server, "POST", REGISTER, Some(&forged), None).await, 403, "M_FORBIDDEN");
+    // ...and a wrong MAC used the nonce up too.
+    let retry = registration(&nonce, "mallory", false, mac(SECRET, &nonce, "mallory", PASSWORD, false));
+    assert_error(&call(&server, "POST", REGISTER, Some(&retry), None).await, 400, "M_UNKNOWN");
+    let wrong_secret = {
+        let nonce = self::nonce(&server).await;
+        registration(&nonce, "eve", false, mac("guess", &nonce, "eve", PASSWORD, false))
+    };
+    assert_error(&call(&server, "POST", REGISTER, Some(&wrong_secret), None).await, 403, "M_FORBIDDEN");
+    assert_error(&login_with(&server, V3, "eve", PASSWORD, json!({})).await, 403, "M_FORBIDDEN");
+}
+
+#[tokio::test]
+async fn without_a_secret_there_is_no_shared_secret_registration() {
+    let server = TestServer::start();
+    assert_error(&call(&server, "GET", REGISTER, None, None).await, 400, "M_UNKNOWN");
+    let body = registration("n", "root", true, mac("", "n", "root", PASSWORD, true));
+    assert_error(&call(&server, "POST", REGISTER, Some(&body), None).await, 400, "M_UNKNOWN");
+}
+
+#[tokio::test]
+async fn the_secret_may_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secret");
+    std::fs::write(&path, format!("{SECRET}\n")).unwrap();
+    let server = TestServer::with_config(&format!("[admin]\nregistration_shared_secret_path = {path:?}\n"));
+    shared_secret_user(&server, "root", true).await;
+}
+
+#[tokio::test]
+async fn only_admins_use_the_admin_api() {
+    let server = server();
+    let admin = shared_secret_user(&server, "root", true).await;
+    let plain = user(&server, V3, "wren").await;
+    let path = "/_synapse/admin/v1/users/@wren:localhost/admin";
+    assert_error(&call(&server, "GET", path, None, None).await, 401, "M_MISSING_TOKEN");
+    assert_error(&call(&server, "GET", path, None, Some("nonsense")).await, 401, "M_UNKNOWN_TOKEN");
+    assert_error(&call(&server, "GET", path, None, Some(&plain)).await, 403, "M_FORBIDDEN");
+    let promote = json!({"admin": true});
+    assert_error(&call(&server, "PUT", path, Some(&promote), Some(&plain)).await, 403, "M_FORBIDDEN");
+    assert_eq!(ok(call(&server, "GET", path, None, Some(&admin)).await), json!({"admin": false}));
+
+    // Promoted, wren may use the API at once; demoted, no longer.
+    ok(call(&server, "PUT", path, Some(&promote), Some(&admin)).await);
+    assert_eq!(ok(call(&server, "GET", path, None, Some(&plain)).await), json!({"admin": true}));
+    let root = "/_synapse/admin/v1/users/@root:localhost/admin";
+    ok(call(&server, "PUT", root, Some(&json!({"admin": false})), Some(&plain)).await);
+    assert_error(&call(&server, "GET", path, None, Some(&admin)).await, 403, "M_FORBIDDEN");
+    // Nobody demotes themself.
+    let me = "/_synapse/admin/v1/users/@wren:localhost/admin";
+    assert_error(&call(&server, "PUT", me, Some(&json!({"admin": false})), Some(&plain)).await, 400, "M_UNKNOWN");
+    assert_error(&call(&server, "PUT", path, Some(&json!({"admin": "yes"})), Some(&plain)).await, 400, "M_BAD_JSON");
+
+    // Unknown admin paths are the usual 404.
+    let unknown = call(&server, "GET", "/_synapse/admin/v1/no_such_thing", None, Some(&plain)).await;
+    assert_error(&unknown, 404, "M_UNRECOGNIZED");
+    let other_server = "/_synapse/admin/v1/users/@wren:elsewhere.org/admin";
+    assert_error(&call(&server, "GET", other_server, None, Some(&plain)).await, 400, "M_INVALID_PARAM");
+    let nobody = "/_synapse/admin/v1/users/@nobody:localhost/admin";
+    assert_error(&call(&server, "GET", nobody, None, Some(&plain)).await, 404, "M_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn an_admin_deactivates_and_resets_passwords() {
+    let server = server();
+    let admin = shared_secret_user(&server, "root", true).await;
+    let wren = user(&server, V3, "wren").await;
+    let reset = json!({"new_password": "new-pass-2"});
+    ok(call(&server, "POST", "/_synapse/admin/v1/reset_password/@wren:localhost", Some(&reset), Some(&admin)).await);
+    assert_error(&whoami(&server, V3, &wren).await, 401, "M_UNKNOWN_TOKEN");
+    let wren = text(&ok(login_with(&server, V3, "wren", "new-pass-2", json!({})).await), "access_token").to_owned();
+
+    let deactivate = "/_synapse/admin/v1/deactivate/@wren:localhost";
+    let done = ok(call(&server, "POST", deactivate, Some(&json!({})), Some(&admin)).await);
+    assert_eq!(done, json!({"id_server_unbind_result": "success"}));
+    assert_error(&whoami(&server, V3, &wren).await, 401, "M_UNKNOWN_TOKEN");
+    assert_error(&login_with(&server, V3, "wren", "new-pass-2", json!({})).await, 403, "M_USER_DEACTIVATED");
+    let available = "/_synapse/admin/v1/username_available?username=wren";
+    assert_error(&call(&server, "GET", available, None, Some(&admin)).await, 400, "M_USER_IN_USE");
+    let free = "/_synapse/admin/v1/username_available?username=newcomer";
+    assert_eq!(ok(call(&server, "GET", free, None, Some(&admin)).await), json!({"available": true}));
+    // Shared-secret registration cannot bring the ID back either.
+    let nonce = nonce(&server).await;
+    let body = registration(&nonce, "wren", false, mac(SECRET, &nonce, "wren", PASSWORD, false));
+    assert_error(&call(&server, "POST", REGISTER, Some(&body), None).await, 400, "M_USER_IN_USE");
+}
+
+#[tokio::test]
+async fn the_server_version_is_public() {
+    let server = TestServer::start();
+    let body = ok(call(&server, "GET", "/_synapse/admin/v1/server_version", None, None).await);
+    assert!(text(&body, "server_version").starts_with("matrix-accounts "), "{body}");
+}
