@@ -94,6 +94,99 @@ Defaults to false.*/
             Self(value)
         }
     }
+    ///`AdminDeactivateUserRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AdminDeactivateUserRequest {
+        ///Whether the user is to be forgotten as far as possible.
+        #[serde(default)]
+        pub erase: bool,
+    }
+    ///`AdminDeactivateUserResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminDeactivateUserResponse {
+        ///Always `success`, as Synapse answers when it had nothing to unbind.
+        pub id_server_unbind_result: ::std::string::String,
+    }
+    ///`AdminFlag`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminFlag {
+        ///True for a server admin.
+        pub admin: bool,
+    }
+    ///`AdminResetPasswordRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminResetPasswordRequest {
+        ///Whether every device of the account is logged out.
+        #[serde(default = "defaults::default_bool::<true>")]
+        pub logout_devices: bool,
+        ///The account's new password.
+        pub new_password: ::std::string::String,
+    }
+    ///`AdminResetPasswordResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminResetPasswordResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminResetPasswordResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminResetPasswordResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminResetPasswordResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminResetPasswordResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AdminUsernameAvailableQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminUsernameAvailableQuery {
+        ///The localpart to check.
+        pub username: ::std::string::String,
+    }
+    ///`AdminUsernameAvailableResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminUsernameAvailableResponse {
+        pub available: bool,
+    }
+    ///The capabilities, by name; unknown ones are to be ignored.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct Capabilities {
+        #[serde(
+            rename = "m.3pid_changes",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_3pid_changes: ::std::option::Option<Capability>,
+        #[serde(
+            rename = "m.change_password",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_change_password: ::std::option::Option<Capability>,
+        #[serde(
+            rename = "m.set_displayname",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_set_displayname: ::std::option::Option<Capability>,
+    }
+    ///Whether the account may do what the capability names.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Capability {
+        ///True when the server lets the account do it.
+        pub enabled: bool,
+    }
     ///`ChangePasswordRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ChangePasswordRequest {
@@ -205,6 +298,84 @@ authentication may leave it out (the session remembers it).*/
         ///Always `true`; a name that is not free gets a 400.
         pub available: bool,
     }
+    ///`DeactivateAccountRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct DeactivateAccountRequest {
+        ///The User-Interactive Authentication stage this request completes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+        ///Whether the user asks to be forgotten as far as possible.
+        #[serde(default)]
+        pub erase: bool,
+        ///The identity server to unbind 3pids from; never contacted by this server.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_server: ::std::option::Option<::std::string::String>,
+    }
+    ///`DeactivateAccountResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct DeactivateAccountResponse {
+        /**`no-support`: no identity server was asked to unbind
+the account's addresses (always, here).*/
+        pub id_server_unbind_result: DeactivateAccountResponseIdServerUnbindResult,
+    }
+    /**`no-support`: no identity server was asked to unbind
+the account's addresses (always, here).*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum DeactivateAccountResponseIdServerUnbindResult {
+        #[serde(rename = "success")]
+        Success,
+        #[serde(rename = "no-support")]
+        NoSupport,
+    }
+    impl ::std::fmt::Display for DeactivateAccountResponseIdServerUnbindResult {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Success => f.write_str("success"),
+                Self::NoSupport => f.write_str("no-support"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for DeactivateAccountResponseIdServerUnbindResult {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "success" => Ok(Self::Success),
+                "no-support" => Ok(Self::NoSupport),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for DeactivateAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for DeactivateAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`Delete3pidFromAccountRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Delete3pidFromAccountRequest {
@@ -284,11 +455,124 @@ refused.*/
             value.parse()
         }
     }
+    ///`DeleteDeviceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct DeleteDeviceRequest {
+        ///The User-Interactive Authentication stage this request completes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+    }
+    ///`DeleteDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct DeleteDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for DeleteDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: DeleteDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for DeleteDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`DeleteDevicesRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct DeleteDevicesRequest {
+        ///The User-Interactive Authentication stage this request completes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+        ///The IDs of the devices to delete.
+        pub devices: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`DeleteDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct DeleteDevicesResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for DeleteDevicesResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteDevicesResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: DeleteDevicesResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for DeleteDevicesResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    /**A device of the account: what a login created. Its last use is kept up
+to date within a minute of each request, without a database write per
+request.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Device {
+        ///The device's ID.
+        pub device_id: ::std::string::String,
+        ///The name the user (or the client, at login) gave the device; absent if none.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+        ///The client address of the device's latest request; absent before its first one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_seen_ip: ::std::option::Option<::std::string::String>,
+        ///When the device was last used, in milliseconds since the Unix epoch; absent before its first use.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_seen_ts: ::std::option::Option<i64>,
+    }
+    ///`DiscoveryInformation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct DiscoveryInformation {
+        #[serde(rename = "m.homeserver")]
+        pub m_homeserver: HomeserverInformation,
+        #[serde(
+            rename = "m.identity_server",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_identity_server: ::std::option::Option<IdentityServerInformation>,
+    }
     ///`GetAccount3pidsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetAccount3pidsResponse {
         ///The identifiers, each with when it was validated and added.
         pub threepids: ::std::vec::Vec<Threepid>,
+    }
+    ///`GetCapabilitiesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetCapabilitiesResponse {
+        pub capabilities: Capabilities,
+    }
+    ///`GetDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetDevicesResponse {
+        ///The account's devices.
+        pub devices: ::std::vec::Vec<Device>,
     }
     ///`GetLoginFlowsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -325,6 +609,18 @@ refused.*/
             Self(value)
         }
     }
+    ///`GetRegistrationNonceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetRegistrationNonceResponse {
+        ///Goes into the MAC and the registration request.
+        pub nonce: ::std::string::String,
+    }
+    ///`GetServerVersionResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetServerVersionResponse {
+        ///This server's name and version.
+        pub server_version: ::std::string::String,
+    }
     ///`GetThreePidsV2AlphaResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetThreePidsV2AlphaResponse {
@@ -353,6 +649,18 @@ each is enabled. Always present, if only as `{}`.*/
         pub unstable_features: ::std::collections::HashMap<::std::string::String, bool>,
         ///Every spec release the server implements, e.g. `r0.6.1` or `v1.11`.
         pub versions: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`HomeserverInformation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct HomeserverInformation {
+        ///The base URL of the homeserver, without `/_matrix`.
+        pub base_url: ::std::string::String,
+    }
+    ///`IdentityServerInformation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct IdentityServerInformation {
+        ///The base URL of the identity server.
+        pub base_url: ::std::string::String,
     }
     /**The request carried no access token (`M_MISSING_TOKEN`), or one this
 server does not know, has revoked or let expire (`M_UNKNOWN_TOKEN`). The
@@ -437,6 +745,11 @@ this one expires. Only when the request set `refresh_token`.*/
         pub refresh_token: ::std::option::Option<::std::string::String>,
         ///The canonical full user ID of the account.
         pub user_id: ::std::string::String,
+        /**Where the client should talk to this server from now on
+(the same as `GET /.well-known/matrix/client`); only when
+the server is configured with a public base URL.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub well_known: ::std::option::Option<DiscoveryInformation>,
     }
     ///`LoginV1Request`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -801,6 +1114,70 @@ refresh for a new token on failure, and retry the request with the new token.*/
         ///The fully-qualified Matrix ID that has been registered.
         pub user_id: ::std::string::String,
     }
+    ///`RegistrationTokenValidityQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RegistrationTokenValidityQuery {
+        ///The registration token to check.
+        pub token: ::std::string::String,
+    }
+    ///`RegistrationTokenValidityResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RegistrationTokenValidityResponse {
+        ///True when a registration could use the token now.
+        pub valid: bool,
+    }
+    ///`SetUserAdminResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct SetUserAdminResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for SetUserAdminResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SetUserAdminResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: SetUserAdminResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for SetUserAdminResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`SharedSecretRegisterRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SharedSecretRegisterRequest {
+        ///Whether the new account is a server admin.
+        #[serde(default)]
+        pub admin: bool,
+        ///The HMAC-SHA1, in lower-case hex.
+        pub mac: ::std::string::String,
+        ///From `GET /_synapse/admin/v1/register`.
+        pub nonce: ::std::string::String,
+        ///Its password.
+        pub password: ::std::string::String,
+        ///The localpart of the new account.
+        pub username: ::std::string::String,
+    }
+    ///`SharedSecretRegisterResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SharedSecretRegisterResponse {
+        pub access_token: ::std::string::String,
+        pub device_id: ::std::string::String,
+        pub home_server: ::std::string::String,
+        pub user_id: ::std::string::String,
+    }
     /**What a Matrix server answers when a request fails: a machine-readable
 `errcode` such as `M_FORBIDDEN`, and usually an `error` text written for
 people and logs. Some errors carry further keys of their own; clients skip
@@ -969,6 +1346,42 @@ valid (`M_MISSING_TOKEN`, `M_UNKNOWN_TOKEN` with `soft_logout`).*/
     pub struct UiaFlow {
         ///The stage types of this flow, in the order they must be completed.
         pub stages: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`UpdateDeviceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct UpdateDeviceRequest {
+        ///The new display name; absent clears it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+    }
+    ///`UpdateDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct UpdateDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for UpdateDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: UpdateDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for UpdateDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
     }
     /**Names the account a client wants to log in to. `type` says how: by
 Matrix user ID (`m.id.user`), by an email address or other third-party
@@ -1224,6 +1637,240 @@ to, which the server uses to put it in international form.*/
 }
 use crate::api::runtime;
 use crate::error::Error;
+/// The operations written in api/synapse-admin/v1/admin_register.yaml.
+pub trait AdminRegister: Send + Sync + 'static {
+    /// `GET /_synapse/admin/v1/register` (`getRegistrationNonce`)
+    ///
+    /// Hands out a nonce for one shared-secret registration.
+    fn get_registration_nonce(
+        &self,
+        request: &runtime::Request,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetRegistrationNonceResponse, Error>,
+    > + Send {
+        let _ = (request,);
+        async { Err(runtime::not_implemented("getRegistrationNonce")) }
+    }
+    /// `POST /_synapse/admin/v1/register` (`sharedSecretRegister`)
+    ///
+    /// Creates an account with the shared secret.
+    fn shared_secret_register(
+        &self,
+        request: &runtime::Request,
+        body: types::SharedSecretRegisterRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::SharedSecretRegisterResponse, Error>,
+    > + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("sharedSecretRegister")) }
+    }
+}
+/// The operations written in api/synapse-admin/v1/admin_users.yaml.
+pub trait AdminUsers: Send + Sync + 'static {
+    /// `GET /_synapse/admin/v1/server_version` (`getServerVersion`)
+    ///
+    /// Tells the server's name and version.
+    fn get_server_version(
+        &self,
+        request: &runtime::Request,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetServerVersionResponse, Error>,
+    > + Send {
+        let _ = (request,);
+        async { Err(runtime::not_implemented("getServerVersion")) }
+    }
+    /// `GET /_synapse/admin/v1/users/{user_id}/admin` (`getUserAdmin`)
+    ///
+    /// Tells whether an account is a server admin.
+    fn get_user_admin(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+    ) -> impl std::future::Future<Output = Result<types::AdminFlag, Error>> + Send {
+        let _ = (request, token, user_id);
+        async { Err(runtime::not_implemented("getUserAdmin")) }
+    }
+    /// `PUT /_synapse/admin/v1/users/{user_id}/admin` (`setUserAdmin`)
+    ///
+    /// Grants or takes away the admin flag.
+    fn set_user_admin(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        body: types::AdminFlag,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, user_id, body);
+        async { Err(runtime::not_implemented("setUserAdmin")) }
+    }
+    /// `POST /_synapse/admin/v1/deactivate/{user_id}` (`adminDeactivateUser`)
+    ///
+    /// Deactivates an account.
+    fn admin_deactivate_user(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        body: types::AdminDeactivateUserRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminDeactivateUserResponse, Error>,
+    > + Send {
+        let _ = (request, token, user_id, body);
+        async { Err(runtime::not_implemented("adminDeactivateUser")) }
+    }
+    /// `POST /_synapse/admin/v1/reset_password/{user_id}` (`adminResetPassword`)
+    ///
+    /// Sets an account's password.
+    fn admin_reset_password(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        body: types::AdminResetPasswordRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, user_id, body);
+        async { Err(runtime::not_implemented("adminResetPassword")) }
+    }
+    /// `GET /_synapse/admin/v1/username_available` (`adminUsernameAvailable`)
+    ///
+    /// Tells whether a username could be registered.
+    fn admin_username_available(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        query: types::AdminUsernameAvailableQuery,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminUsernameAvailableResponse, Error>,
+    > + Send {
+        let _ = (request, token, query);
+        async { Err(runtime::not_implemented("adminUsernameAvailable")) }
+    }
+}
+/// The operations written in api/client-server/v3/capabilities.yaml.
+pub trait Capabilities: Send + Sync + 'static {
+    /// `GET /_matrix/client/v3/capabilities` (`getCapabilities`)
+    ///
+    /// Tells what this server lets the account change.
+    fn get_capabilities(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetCapabilitiesResponse, Error>,
+    > + Send {
+        let _ = (request, token);
+        async { Err(runtime::not_implemented("getCapabilities")) }
+    }
+}
+/// The operations written in api/client-server/v3/deactivate.yaml.
+pub trait Deactivate: Send + Sync + 'static {
+    /// `POST /_matrix/client/v3/account/deactivate` (`deactivateAccount`)
+    ///
+    /// Deactivates the account for good.
+    fn deactivate_account(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        body: types::DeactivateAccountRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::DeactivateAccountResponse, Error>,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("deactivateAccount")) }
+    }
+}
+/// The operations written in api/client-server/v3/devices.yaml.
+pub trait Devices: Send + Sync + 'static {
+    /// `GET /_matrix/client/v3/devices` (`getDevices`)
+    ///
+    /// Lists the account's devices.
+    fn get_devices(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetDevicesResponse, Error>,
+    > + Send {
+        let _ = (request, token);
+        async { Err(runtime::not_implemented("getDevices")) }
+    }
+    /// `GET /_matrix/client/v3/devices/{deviceId}` (`getDevice`)
+    ///
+    /// Shows one of the account's devices.
+    fn get_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        device_id: String,
+    ) -> impl std::future::Future<Output = Result<types::Device, Error>> + Send {
+        let _ = (request, token, device_id);
+        async { Err(runtime::not_implemented("getDevice")) }
+    }
+    /// `PUT /_matrix/client/v3/devices/{deviceId}` (`updateDevice`)
+    ///
+    /// Renames one of the account's devices.
+    fn update_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        device_id: String,
+        body: types::UpdateDeviceRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, device_id, body);
+        async { Err(runtime::not_implemented("updateDevice")) }
+    }
+    /// `DELETE /_matrix/client/v3/devices/{deviceId}` (`deleteDevice`)
+    ///
+    /// Deletes one of the account's devices.
+    fn delete_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        device_id: String,
+        body: types::DeleteDeviceRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, device_id, body);
+        async { Err(runtime::not_implemented("deleteDevice")) }
+    }
+    /// `POST /_matrix/client/v3/delete_devices` (`deleteDevices`)
+    ///
+    /// Deletes several of the account's devices.
+    fn delete_devices(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        body: types::DeleteDevicesRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("deleteDevices")) }
+    }
+}
 /// The operations written in api/document.yaml.
 pub trait Document: Send + Sync + 'static {
     /// `GET /openapi.json` (`getOpenApiDocument`)
@@ -1419,6 +2066,22 @@ pub trait Registration: Send + Sync + 'static {
         async { Err(runtime::not_implemented("checkUsernameAvailability")) }
     }
 }
+/// The operations written in api/client-server/v3/registration_token_validity.yaml.
+pub trait RegistrationTokenValidity: Send + Sync + 'static {
+    /// `GET /_matrix/client/v1/register/m.login.registration_token/validity` (`registrationTokenValidity`)
+    ///
+    /// Tells whether a registration token can still be used.
+    fn registration_token_validity(
+        &self,
+        request: &runtime::Request,
+        query: types::RegistrationTokenValidityQuery,
+    ) -> impl std::future::Future<
+        Output = Result<types::RegistrationTokenValidityResponse, Error>,
+    > + Send {
+        let _ = (request, query);
+        async { Err(runtime::not_implemented("registrationTokenValidity")) }
+    }
+}
 /// The operations written in api/client-server/v2_alpha/threepids.yaml, api/client-server/v3/threepids.yaml.
 pub trait Threepids: Send + Sync + 'static {
     /// `GET /_matrix/client/api/v2_alpha/account/3pid` (`getThreePidsV2Alpha`)
@@ -1541,6 +2204,21 @@ pub trait Versions: Send + Sync + 'static {
         async { Err(runtime::not_implemented("getVersions")) }
     }
 }
+/// The operations written in api/client-server/wellknown/wellknown.yaml.
+pub trait Wellknown: Send + Sync + 'static {
+    /// `GET /.well-known/matrix/client` (`getWellknown`)
+    ///
+    /// Tells clients where the homeserver is.
+    fn get_wellknown(
+        &self,
+        request: &runtime::Request,
+    ) -> impl std::future::Future<
+        Output = Result<types::DiscoveryInformation, Error>,
+    > + Send {
+        let _ = (request,);
+        async { Err(runtime::not_implemented("getWellknown")) }
+    }
+}
 /// The operations written in api/client-server/v3/whoami.yaml.
 pub trait Whoami: Send + Sync + 'static {
     /// `GET /_matrix/client/v3/account/whoami` (`getTokenOwner`)
@@ -1559,10 +2237,11 @@ pub trait Whoami: Send + Sync + 'static {
 }
 /// Every operation group: what a server implements to serve the
 /// whole document.
-pub trait Operations: Document + Login + Logout + Password + Refresh + Registration + Threepids + Tokenrefresh + Versions + Whoami {}
+pub trait Operations: AdminRegister + AdminUsers + Capabilities + Deactivate + Devices + Document + Login + Logout + Password + Refresh + Registration + RegistrationTokenValidity + Threepids + Tokenrefresh + Versions + Wellknown + Whoami {}
 impl<
-    T: Document + Login + Logout + Password + Refresh + Registration + Threepids
-        + Tokenrefresh + Versions + Whoami,
+    T: AdminRegister + AdminUsers + Capabilities + Deactivate + Devices + Document
+        + Login + Logout + Password + Refresh + Registration + RegistrationTokenValidity
+        + Threepids + Tokenrefresh + Versions + Wellknown + Whoami,
 > Operations for T {}
 /// The operations of the document, one per `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1573,6 +2252,13 @@ pub enum Operation {
     GetThreePidsV2Alpha,
     AddThreePidV2Alpha,
     TokenRefreshV2Alpha,
+    GetCapabilities,
+    DeactivateAccount,
+    GetDevices,
+    GetDevice,
+    UpdateDevice,
+    DeleteDevice,
+    DeleteDevices,
     GetLoginFlows,
     Login,
     Logout,
@@ -1581,14 +2267,24 @@ pub enum Operation {
     Refresh,
     Register,
     CheckUsernameAvailability,
+    RegistrationTokenValidity,
     GetAccount3pids,
     Post3pids,
     Add3pid,
     Delete3pidFromAccount,
     GetVersions,
     GetTokenOwner,
+    GetWellknown,
     GetOpenApiDocument,
     GetReferencePage,
+    GetRegistrationNonce,
+    SharedSecretRegister,
+    GetServerVersion,
+    GetUserAdmin,
+    SetUserAdmin,
+    AdminDeactivateUser,
+    AdminResetPassword,
+    AdminUsernameAvailable,
 }
 impl Operation {
     /// Every operation, in document order.
@@ -1599,6 +2295,13 @@ impl Operation {
         Operation::GetThreePidsV2Alpha,
         Operation::AddThreePidV2Alpha,
         Operation::TokenRefreshV2Alpha,
+        Operation::GetCapabilities,
+        Operation::DeactivateAccount,
+        Operation::GetDevices,
+        Operation::GetDevice,
+        Operation::UpdateDevice,
+        Operation::DeleteDevice,
+        Operation::DeleteDevices,
         Operation::GetLoginFlows,
         Operation::Login,
         Operation::Logout,
@@ -1607,14 +2310,24 @@ impl Operation {
         Operation::Refresh,
         Operation::Register,
         Operation::CheckUsernameAvailability,
+        Operation::RegistrationTokenValidity,
         Operation::GetAccount3pids,
         Operation::Post3pids,
         Operation::Add3pid,
         Operation::Delete3pidFromAccount,
         Operation::GetVersions,
         Operation::GetTokenOwner,
+        Operation::GetWellknown,
         Operation::GetOpenApiDocument,
         Operation::GetReferencePage,
+        Operation::GetRegistrationNonce,
+        Operation::SharedSecretRegister,
+        Operation::GetServerVersion,
+        Operation::GetUserAdmin,
+        Operation::SetUserAdmin,
+        Operation::AdminDeactivateUser,
+        Operation::AdminResetPassword,
+        Operation::AdminUsernameAvailable,
     ];
     /// The `operationId`.
     pub fn id(self) -> &'static str {
@@ -1625,6 +2338,13 @@ impl Operation {
             Operation::GetThreePidsV2Alpha => "getThreePidsV2Alpha",
             Operation::AddThreePidV2Alpha => "addThreePidV2Alpha",
             Operation::TokenRefreshV2Alpha => "tokenRefreshV2Alpha",
+            Operation::GetCapabilities => "getCapabilities",
+            Operation::DeactivateAccount => "deactivateAccount",
+            Operation::GetDevices => "getDevices",
+            Operation::GetDevice => "getDevice",
+            Operation::UpdateDevice => "updateDevice",
+            Operation::DeleteDevice => "deleteDevice",
+            Operation::DeleteDevices => "deleteDevices",
             Operation::GetLoginFlows => "getLoginFlows",
             Operation::Login => "login",
             Operation::Logout => "logout",
@@ -1633,14 +2353,24 @@ impl Operation {
             Operation::Refresh => "refresh",
             Operation::Register => "register",
             Operation::CheckUsernameAvailability => "checkUsernameAvailability",
+            Operation::RegistrationTokenValidity => "registrationTokenValidity",
             Operation::GetAccount3pids => "getAccount3PIDs",
             Operation::Post3pids => "post3PIDs",
             Operation::Add3pid => "add3PID",
             Operation::Delete3pidFromAccount => "delete3pidFromAccount",
             Operation::GetVersions => "getVersions",
             Operation::GetTokenOwner => "getTokenOwner",
+            Operation::GetWellknown => "getWellknown",
             Operation::GetOpenApiDocument => "getOpenApiDocument",
             Operation::GetReferencePage => "getReferencePage",
+            Operation::GetRegistrationNonce => "getRegistrationNonce",
+            Operation::SharedSecretRegister => "sharedSecretRegister",
+            Operation::GetServerVersion => "getServerVersion",
+            Operation::GetUserAdmin => "getUserAdmin",
+            Operation::SetUserAdmin => "setUserAdmin",
+            Operation::AdminDeactivateUser => "adminDeactivateUser",
+            Operation::AdminResetPassword => "adminResetPassword",
+            Operation::AdminUsernameAvailable => "adminUsernameAvailable",
         }
     }
 }
@@ -1669,10 +2399,42 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
         }
+        [".well-known", "matrix", "client"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetWellknown, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
         ["_matrix", "client", "versions"] => {
             match *method {
                 http::Method::GET => {
                     runtime::Routed::Operation(Operation::GetVersions, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "r0", "capabilities"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetCapabilities, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "r0", "delete_devices"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::DeleteDevices, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "devices"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetDevices, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
@@ -1702,6 +2464,30 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     runtime::Routed::Operation(Operation::Register, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "capabilities"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetCapabilities, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "v3", "delete_devices"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::DeleteDevices, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "devices"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetDevices, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
         }
         ["_matrix", "client", "v3", "login"] => {
@@ -1739,6 +2525,33 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
+        ["_synapse", "admin", "v1", "register"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetRegistrationNonce, vec![])
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::SharedSecretRegister, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_synapse", "admin", "v1", "server_version"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetServerVersion, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v1", "username_available"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::AdminUsernameAvailable, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
         ["_matrix", "client", "api", "v1", "login"] => {
             match *method {
                 http::Method::POST => {
@@ -1772,6 +2585,14 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     runtime::Routed::Operation(Operation::Post3pids, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "deactivate"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::DeactivateAccount, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
         ["_matrix", "client", "r0", "account", "password"] => {
@@ -1818,6 +2639,14 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     runtime::Routed::Operation(Operation::Post3pids, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "account", "deactivate"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::DeactivateAccount, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
         ["_matrix", "client", "v3", "account", "password"] => {
@@ -1890,6 +2719,18 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
+        ["_matrix", "client", "v1", "register", "m.login.registration_token", "validity",
+        ] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::RegistrationTokenValidity,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
         ["_matrix", "client", "v3", "account", "3pid", "add"] => {
             match *method {
                 http::Method::POST => {
@@ -1904,6 +2745,91 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     runtime::Routed::Operation(Operation::Delete3pidFromAccount, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "devices", p0] => {
+            match *method {
+                http::Method::DELETE => {
+                    runtime::Routed::Operation(
+                        Operation::DeleteDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::GetDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::PUT => {
+                    runtime::Routed::Operation(
+                        Operation::UpdateDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("DELETE, GET, OPTIONS, PUT"),
+            }
+        }
+        ["_matrix", "client", "v3", "devices", p0] => {
+            match *method {
+                http::Method::DELETE => {
+                    runtime::Routed::Operation(
+                        Operation::DeleteDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::GetDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::PUT => {
+                    runtime::Routed::Operation(
+                        Operation::UpdateDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("DELETE, GET, OPTIONS, PUT"),
+            }
+        }
+        ["_synapse", "admin", "v1", "deactivate", p0] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::AdminDeactivateUser,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_synapse", "admin", "v1", "reset_password", p0] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::AdminResetPassword,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_synapse", "admin", "v1", "users", p0, "admin"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::GetUserAdmin,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::PUT => {
+                    runtime::Routed::Operation(
+                        Operation::SetUserAdmin,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, PUT"),
             }
         }
         _ => runtime::Routed::NotFound,
@@ -1992,6 +2918,98 @@ pub async fn dispatch<C: Operations>(
                     let body = request
                         .json_body::<types::TokenRefreshV2AlphaRequest>(true)?;
                     Tokenrefresh::token_refresh_v2_alpha(server, request, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetCapabilities => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    Capabilities::get_capabilities(server, request, token).await
+                }
+                    .await,
+            )
+        }
+        Operation::DeactivateAccount => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request
+                        .json_body::<types::DeactivateAccountRequest>(false)?;
+                    Deactivate::deactivate_account(server, request, token, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetDevices => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    Devices::get_devices(server, request, token).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let device_id = request.path_parameter(0usize, "deviceId")?;
+                    Devices::get_device(server, request, token, device_id).await
+                }
+                    .await,
+            )
+        }
+        Operation::UpdateDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let device_id = request.path_parameter(0usize, "deviceId")?;
+                    let body = request.json_body::<types::UpdateDeviceRequest>(true)?;
+                    Devices::update_device(server, request, token, device_id, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::DeleteDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let device_id = request.path_parameter(0usize, "deviceId")?;
+                    let body = request.json_body::<types::DeleteDeviceRequest>(false)?;
+                    Devices::delete_device(server, request, token, device_id, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::DeleteDevices => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request.json_body::<types::DeleteDevicesRequest>(true)?;
+                    Devices::delete_devices(server, request, token, body).await
                 }
                     .await,
             )
@@ -2098,6 +3116,24 @@ pub async fn dispatch<C: Operations>(
                     .await,
             )
         }
+        Operation::RegistrationTokenValidity => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let query = request
+                        .query::<types::RegistrationTokenValidityQuery>()?;
+                    RegistrationTokenValidity::registration_token_validity(
+                            server,
+                            request,
+                            query,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
         Operation::GetAccount3pids => {
             runtime::respond::<
                 _,
@@ -2169,6 +3205,12 @@ pub async fn dispatch<C: Operations>(
                     .await,
             )
         }
+        Operation::GetWellknown => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(async { Wellknown::get_wellknown(server, request).await }.await)
+        }
         Operation::GetOpenApiDocument => {
             runtime::respond::<
                 _,
@@ -2180,6 +3222,120 @@ pub async fn dispatch<C: Operations>(
                 _,
                 200u16,
             >(async { Document::get_reference_page(server, request).await }.await)
+        }
+        Operation::GetRegistrationNonce => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async { AdminRegister::get_registration_nonce(server, request).await }
+                    .await,
+            )
+        }
+        Operation::SharedSecretRegister => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request
+                        .json_body::<types::SharedSecretRegisterRequest>(true)?;
+                    AdminRegister::shared_secret_register(server, request, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetServerVersion => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(async { AdminUsers::get_server_version(server, request).await }.await)
+        }
+        Operation::GetUserAdmin => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    AdminUsers::get_user_admin(server, request, token, user_id).await
+                }
+                    .await,
+            )
+        }
+        Operation::SetUserAdmin => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let body = request.json_body::<types::AdminFlag>(true)?;
+                    AdminUsers::set_user_admin(server, request, token, user_id, body)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminDeactivateUser => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let body = request
+                        .json_body::<types::AdminDeactivateUserRequest>(false)?;
+                    AdminUsers::admin_deactivate_user(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminResetPassword => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let body = request
+                        .json_body::<types::AdminResetPasswordRequest>(true)?;
+                    AdminUsers::admin_reset_password(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminUsernameAvailable => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let query = request.query::<types::AdminUsernameAvailableQuery>()?;
+                    AdminUsers::admin_username_available(server, request, token, query)
+                        .await
+                }
+                    .await,
+            )
         }
     }
 }
