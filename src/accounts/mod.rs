@@ -32,6 +32,7 @@
 //!   `delete_devices`, `flush_last_seen` (with `last_seen`, the batched
 //!   last-use times);
 //! - `deactivate`: `deactivate`;
+//! - `registration_tokens`: their administration;
 //! - `admin`: the admin API (`require_admin`, shared-secret registration,
 //!   admin flag, deactivation and password reset on an admin's behalf);
 //! - `discovery`: `well_known`, `capabilities`;
@@ -51,6 +52,7 @@ mod login;
 mod password;
 mod rate_limit;
 mod register;
+mod registration_tokens;
 mod secret;
 mod threepids;
 mod tokens;
@@ -75,6 +77,7 @@ pub use identifier::UserIdentifier;
 pub use login::{LoggedIn, LoginRequest};
 pub use password::ChangePasswordRequest;
 pub use register::{RegisterRequest, Registered};
+pub use registration_tokens::NewRegistrationToken;
 pub use secret::Secret;
 pub use threepids::{AddThreepidRequest, IdServerUnbindResult, Threepid, ThreepidCredentials};
 pub use tokens::{Refreshed, Session};

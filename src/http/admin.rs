@@ -12,20 +12,10 @@
 //! 404 `M_UNRECOGNIZED` like every unknown path.
 
 use super::{Handlers, Json, empty};
-use crate::accounts::{Secret, Session, SharedSecretRegistration};
+use crate::accounts::{Secret, SharedSecretRegistration};
 use crate::api::runtime::{AccessToken, Request};
 use crate::api::{AdminRegister, AdminUsers, types};
 use crate::error::Error;
-
-impl Handlers {
-    /// The session of an admin's access token: 401 without a valid token,
-    /// 403 `M_FORBIDDEN` for a non-admin.
-    async fn admin(&self, request: &Request, token: &AccessToken) -> Result<Session, Error> {
-        let session = self.session(request, token).await?;
-        self.accounts.require_admin(&session).await?;
-        Ok(session)
-    }
-}
 
 impl AdminRegister for Handlers {
     async fn get_registration_nonce(&self, _: &Request) -> Result<types::GetRegistrationNonceResponse, Error> {

@@ -11,7 +11,8 @@
 //! - `login`: `Login`; `register`: `Registration`,
 //!   `RegistrationTokenValidity`; `password`: `Password`;
 //! - `devices`: `Devices`; `deactivate`: `Deactivate`;
-//! - `admin`: `AdminRegister`, `AdminUsers` (Synapse's admin API);
+//! - `admin`: `AdminRegister`, `AdminUsers`; `registration_tokens`:
+//!   `RegistrationTokens` (Synapse's admin API);
 //! - `session`: `Tokenrefresh`, `Refresh`, `Logout`, `Whoami`;
 //! - `threepids`: `Threepids`.
 
@@ -22,6 +23,7 @@ mod discovery;
 mod login;
 mod password;
 mod register;
+mod registration_tokens;
 mod session;
 mod threepids;
 
@@ -72,6 +74,14 @@ impl Handlers {
     async fn session(&self, request: &Request, token: &AccessToken) -> Result<Session, Error> {
         let session = self.accounts.authenticate(token.as_str()).await?;
         self.accounts.note_use(&session, &self.client(request));
+        Ok(session)
+    }
+
+    /// The session of an admin's access token, for the admin API: 401
+    /// without a valid token, 403 `M_FORBIDDEN` for a non-admin.
+    async fn admin(&self, request: &Request, token: &AccessToken) -> Result<Session, Error> {
+        let session = self.session(request, token).await?;
+        self.accounts.require_admin(&session).await?;
         Ok(session)
     }
 }

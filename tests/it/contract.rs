@@ -42,6 +42,15 @@ const SHARED_SECRET: &str = "contract-secret";
 const ADMIN_OPERATIONS: [&str; 5] =
     ["getUserAdmin", "setUserAdmin", "adminDeactivateUser", "adminResetPassword", "adminUsernameAvailable"];
 
+/// The registration-token administration, which an admin does on `defg`.
+const TOKEN_OPERATIONS: [&str; 5] = [
+    "listRegistrationTokens",
+    "newRegistrationToken",
+    "getRegistrationToken",
+    "updateRegistrationToken",
+    "deleteRegistrationToken",
+];
+
 /// The device the device examples name.
 const EXAMPLE_DEVICE: &str = "WRENPHONE";
 
@@ -302,6 +311,19 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
             fixture.account("wren", "lantern-ink-7").await;
             request.token = Some(fixture.admin().await);
             request.path = Some(operation.path.replace("{user_id}", "@wren:example.org"));
+        }
+        tokens if TOKEN_OPERATIONS.contains(&tokens) => {
+            let admin = fixture.admin().await;
+            if operation.path.contains("{registration_token}") {
+                let new = json!({"token": "defg", "uses_allowed": 1});
+                let path = "/_synapse/admin/v1/registration_tokens/new";
+                let created = fixture.send("POST", path, &BTreeMap::new(), Some(&new), Some(&admin)).await;
+                if created.status != 200 {
+                    return Err(format!("arranging token defg: {}", created.body));
+                }
+            }
+            request.token = Some(admin);
+            request.path = Some(operation.path.replace("{registration_token}", "defg"));
         }
         "getDevices" | "getDevice" | "updateDevice" | "getCapabilities" => {
             request.token = Some(fixture.device_account("wren", "lantern-ink-7").await);
@@ -567,6 +589,7 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
         }
         (404, "M_NOT_FOUND") if request.path.is_some() => {
             let path = operation.path.replace("{deviceId}", "NOSUCHDEVICE");
+            let path = path.replace("{registration_token}", "nosuchtoken");
             request.path = Some(path.replace("{user_id}", "@nobody:example.org"));
             request.body.as_mut().and_then(Value::as_object_mut).map(|body| body.remove("auth"));
             return Some(request);
@@ -591,7 +614,7 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
             request.body.as_mut()?["mac"] = "0".repeat(40).into();
             return Some(request);
         }
-        (403, "M_FORBIDDEN") if ADMIN_OPERATIONS.contains(&family) => {
+        (403, "M_FORBIDDEN") if ADMIN_OPERATIONS.contains(&family) || TOKEN_OPERATIONS.contains(&family) => {
             // A valid token, of a user who is no admin.
             request.token = Some(fixture.account("intruder", "intruder-pass").await.0);
             return Some(request);
