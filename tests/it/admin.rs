@@ -144,3 +144,85 @@ async fn the_server_version_is_public() {
     let body = ok(call(&server, "GET", "/_synapse/admin/v1/server_version", None, None).await);
     assert!(text(&body, "server_version").starts_with("matrix-accounts "), "{body}");
 }
+
+#[tokio::test]
+async fn an_admin_hands_out_registration_tokens() {
+    let server = TestServer::with_config(&format!(
+        "[admin]\nregistration_shared_secret = {SECRET:?}\n[registration]\nrequires_token = true\n"
+    ));
+    let admin = shared_secret_user(&server, "root", true).await;
+    let tokens = "/_synapse/admin/v1/registration_tokens";
+    let new = format!("{tokens}/new");
+    let plain_token = {
+        let body = json!({"token": "plain"});
+        ok(call(&server, "POST", &new, Some(&body), Some(&admin)).await)
+    };
+    assert_eq!(
+        plain_token,
+        json!({"token": "plain", "uses_allowed": null, "pending": 0, "completed": 0, "expiry_time": null})
+    );
+    let random = ok(call(&server, "POST", &new, Some(&json!({"length": 20, "uses_allowed": 1})), Some(&admin)).await);
+    let once = text(&random, "token").to_owned();
+    assert_eq!(once.len(), 20);
+    for refused in [
+        json!({"token": "plain"}),
+        json!({"token": "no spaces"}),
+        json!({"length": 65}),
+        json!({"uses_allowed": -1}),
+        json!({"expiry_time": 1}),
+    ] {
+        let answer = call(&server, "POST", &new, Some(&refused), Some(&admin)).await;
+        assert_error(&answer, 400, "M_INVALID_PARAM");
+    }
+
+    // uses_allowed 1 and 20 registrations at once: exactly one account.
+    let attempts = (0..20).map(|n| {
+        let body = json!({"username": format!("racer{n}"), "password": PASSWORD,
+                          "auth": {"type": "m.login.registration_token", "token": once}});
+        let url = server.url("/_matrix/client/v3/register");
+        async move { crate::common::client().post(url).json(&body).send().await.expect("sending").status().as_u16() }
+    });
+    let statuses = futures_join_all(attempts).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    let shown = ok(call(&server, "GET", &format!("{tokens}/{once}"), None, Some(&admin)).await);
+    assert_eq!((shown["completed"].as_i64(), shown["pending"].as_i64()), (Some(1), Some(0)), "{shown}");
+
+    let valid = ok(call(&server, "GET", &format!("{tokens}?valid=true"), None, Some(&admin)).await);
+    assert_eq!(valid["registration_tokens"].as_array().map(|t| t.len()), Some(1), "only `plain` is usable: {valid}");
+    let invalid = ok(call(&server, "GET", &format!("{tokens}?valid=false"), None, Some(&admin)).await);
+    assert_eq!(invalid["registration_tokens"][0]["token"], once.as_str());
+    assert_error(
+        &call(&server, "GET", &format!("{tokens}?valid=maybe"), None, Some(&admin)).await,
+        400,
+        "M_INVALID_PARAM",
+    );
+
+    // A null lifts the limit; absence leaves a field alone.
+    let lifted =
+        ok(call(&server, "PUT", &format!("{tokens}/{once}"), Some(&json!({"uses_allowed": null})), Some(&admin)).await);
+    assert_eq!(lifted["uses_allowed"], Value::Null);
+    let kept = ok(call(&server, "PUT", &format!("{tokens}/{once}"), Some(&json!({})), Some(&admin)).await);
+    assert_eq!(kept["completed"], 1);
+    let bad =
+        call(&server, "PUT", &format!("{tokens}/{once}"), Some(&json!({"uses_allowed": "many"})), Some(&admin)).await;
+    assert_error(&bad, 400, "M_INVALID_PARAM");
+
+    ok(call(&server, "DELETE", &format!("{tokens}/plain"), None, Some(&admin)).await);
+    assert_error(&call(&server, "DELETE", &format!("{tokens}/plain"), None, Some(&admin)).await, 404, "M_NOT_FOUND");
+    assert_error(&call(&server, "GET", &format!("{tokens}/plain"), None, Some(&admin)).await, 404, "M_NOT_FOUND");
+    // Registration needs a token here: a non-admin comes by the shared secret.
+    let plain = shared_secret_user(&server, "wren", false).await;
+    assert_error(&call(&server, "GET", tokens, None, Some(&plain)).await, 403, "M_FORBIDDEN");
+}
+
+/// Runs futures to completion together.
+async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<u16> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(handle.await.expect("a task"));
+    }
+    results
+}
