@@ -529,6 +529,35 @@ refused.*/
             Self(value)
         }
     }
+    ///`DeleteRegistrationTokenResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct DeleteRegistrationTokenResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for DeleteRegistrationTokenResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteRegistrationTokenResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: DeleteRegistrationTokenResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for DeleteRegistrationTokenResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     /**A device of the account: what a login created. Its last use is kept up
 to date within a minute of each request, without a database write per
 request.*/
@@ -678,6 +707,18 @@ log in again as the same device. `false`, or absent, means the
 session is over and the client should start from scratch.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub soft_logout: ::std::option::Option<bool>,
+    }
+    ///`ListRegistrationTokensQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ListRegistrationTokensQuery {
+        ///Only the usable tokens (`true`) or only the others (`false`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub valid: ::std::option::Option<bool>,
+    }
+    ///`ListRegistrationTokensResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ListRegistrationTokensResponse {
+        pub registration_tokens: ::std::vec::Vec<RegistrationToken>,
     }
     ///`LoginFlow`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -892,6 +933,22 @@ The access token may expire at some point, and if so, it SHOULD come with a ``re
         ) -> Self {
             Self(value)
         }
+    }
+    ///`NewRegistrationTokenRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct NewRegistrationTokenRequest {
+        ///When it stops working (ms since the epoch); absent or `null` for never.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expiry_time: ::std::option::Option<i64>,
+        ///The length of a random token, 1 to 64 (default 16).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub length: ::std::option::Option<i64>,
+        ///The token's text; random when absent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+        ///How many registrations it allows; absent or `null` for no limit.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub uses_allowed: ::std::option::Option<i64>,
     }
     ///`Post3pidsRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1113,6 +1170,22 @@ refresh for a new token on failure, and retry the request with the new token.*/
         pub refresh_token: ::std::option::Option<::std::string::String>,
         ///The fully-qualified Matrix ID that has been registered.
         pub user_id: ::std::string::String,
+    }
+    ///`RegistrationToken`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RegistrationToken {
+        ///Registrations made with it.
+        pub completed: i64,
+        ///When it stops working, in milliseconds since the Unix epoch; `null` for never.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub expiry_time: ::std::option::Option<i64>,
+        ///Registrations under way that passed the token stage and have not finished.
+        pub pending: i64,
+        ///The token itself, 1 to 64 characters of `[A-Za-z0-9._~-]`.
+        pub token: ::std::string::String,
+        ///How many registrations it allows; `null` for no limit.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub uses_allowed: ::std::option::Option<i64>,
     }
     ///`RegistrationTokenValidityQuery`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1377,6 +1450,35 @@ valid (`M_MISSING_TOKEN`, `M_UNKNOWN_TOKEN` with `soft_logout`).*/
     impl ::std::convert::From<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     > for UpdateDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`UpdateRegistrationTokenRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct UpdateRegistrationTokenRequest(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for UpdateRegistrationTokenRequest {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateRegistrationTokenRequest>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: UpdateRegistrationTokenRequest) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for UpdateRegistrationTokenRequest {
         fn from(
             value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ) -> Self {
@@ -2082,6 +2184,83 @@ pub trait RegistrationTokenValidity: Send + Sync + 'static {
         async { Err(runtime::not_implemented("registrationTokenValidity")) }
     }
 }
+/// The operations written in api/synapse-admin/v1/registration_tokens.yaml.
+pub trait RegistrationTokens: Send + Sync + 'static {
+    /// `GET /_synapse/admin/v1/registration_tokens` (`listRegistrationTokens`)
+    ///
+    /// Lists the registration tokens.
+    fn list_registration_tokens(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        query: types::ListRegistrationTokensQuery,
+    ) -> impl std::future::Future<
+        Output = Result<types::ListRegistrationTokensResponse, Error>,
+    > + Send {
+        let _ = (request, token, query);
+        async { Err(runtime::not_implemented("listRegistrationTokens")) }
+    }
+    /// `POST /_synapse/admin/v1/registration_tokens/new` (`newRegistrationToken`)
+    ///
+    /// Creates a registration token.
+    fn new_registration_token(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        body: types::NewRegistrationTokenRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::RegistrationToken, Error>,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("newRegistrationToken")) }
+    }
+    /// `GET /_synapse/admin/v1/registration_tokens/{registration_token}` (`getRegistrationToken`)
+    ///
+    /// Shows a registration token.
+    fn get_registration_token(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        registration_token: String,
+    ) -> impl std::future::Future<
+        Output = Result<types::RegistrationToken, Error>,
+    > + Send {
+        let _ = (request, token, registration_token);
+        async { Err(runtime::not_implemented("getRegistrationToken")) }
+    }
+    /// `PUT /_synapse/admin/v1/registration_tokens/{registration_token}` (`updateRegistrationToken`)
+    ///
+    /// Changes a registration token's limits.
+    fn update_registration_token(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        registration_token: String,
+        body: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> impl std::future::Future<
+        Output = Result<types::RegistrationToken, Error>,
+    > + Send {
+        let _ = (request, token, registration_token, body);
+        async { Err(runtime::not_implemented("updateRegistrationToken")) }
+    }
+    /// `DELETE /_synapse/admin/v1/registration_tokens/{registration_token}` (`deleteRegistrationToken`)
+    ///
+    /// Deletes a registration token.
+    fn delete_registration_token(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        registration_token: String,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, registration_token);
+        async { Err(runtime::not_implemented("deleteRegistrationToken")) }
+    }
+}
 /// The operations written in api/client-server/v2_alpha/threepids.yaml, api/client-server/v3/threepids.yaml.
 pub trait Threepids: Send + Sync + 'static {
     /// `GET /_matrix/client/api/v2_alpha/account/3pid` (`getThreePidsV2Alpha`)
@@ -2237,11 +2416,11 @@ pub trait Whoami: Send + Sync + 'static {
 }
 /// Every operation group: what a server implements to serve the
 /// whole document.
-pub trait Operations: AdminRegister + AdminUsers + Capabilities + Deactivate + Devices + Document + Login + Logout + Password + Refresh + Registration + RegistrationTokenValidity + Threepids + Tokenrefresh + Versions + Wellknown + Whoami {}
+pub trait Operations: AdminRegister + AdminUsers + Capabilities + Deactivate + Devices + Document + Login + Logout + Password + Refresh + Registration + RegistrationTokenValidity + RegistrationTokens + Threepids + Tokenrefresh + Versions + Wellknown + Whoami {}
 impl<
     T: AdminRegister + AdminUsers + Capabilities + Deactivate + Devices + Document
         + Login + Logout + Password + Refresh + Registration + RegistrationTokenValidity
-        + Threepids + Tokenrefresh + Versions + Wellknown + Whoami,
+        + RegistrationTokens + Threepids + Tokenrefresh + Versions + Wellknown + Whoami,
 > Operations for T {}
 /// The operations of the document, one per `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -2285,6 +2464,11 @@ pub enum Operation {
     AdminDeactivateUser,
     AdminResetPassword,
     AdminUsernameAvailable,
+    ListRegistrationTokens,
+    NewRegistrationToken,
+    GetRegistrationToken,
+    UpdateRegistrationToken,
+    DeleteRegistrationToken,
 }
 impl Operation {
     /// Every operation, in document order.
@@ -2328,6 +2512,11 @@ impl Operation {
         Operation::AdminDeactivateUser,
         Operation::AdminResetPassword,
         Operation::AdminUsernameAvailable,
+        Operation::ListRegistrationTokens,
+        Operation::NewRegistrationToken,
+        Operation::GetRegistrationToken,
+        Operation::UpdateRegistrationToken,
+        Operation::DeleteRegistrationToken,
     ];
     /// The `operationId`.
     pub fn id(self) -> &'static str {
@@ -2371,6 +2560,11 @@ impl Operation {
             Operation::AdminDeactivateUser => "adminDeactivateUser",
             Operation::AdminResetPassword => "adminResetPassword",
             Operation::AdminUsernameAvailable => "adminUsernameAvailable",
+            Operation::ListRegistrationTokens => "listRegistrationTokens",
+            Operation::NewRegistrationToken => "newRegistrationToken",
+            Operation::GetRegistrationToken => "getRegistrationToken",
+            Operation::UpdateRegistrationToken => "updateRegistrationToken",
+            Operation::DeleteRegistrationToken => "deleteRegistrationToken",
         }
     }
 }
@@ -2536,6 +2730,14 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
             }
         }
+        ["_synapse", "admin", "v1", "registration_tokens"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::ListRegistrationTokens, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
         ["_synapse", "admin", "v1", "server_version"] => {
             match *method {
                 http::Method::GET => {
@@ -2684,6 +2886,14 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
         }
+        ["_synapse", "admin", "v1", "registration_tokens", "new"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::NewRegistrationToken, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
         ["_matrix", "client", "api", "v2_alpha", "account", "3pid"] => {
             match *method {
                 http::Method::GET => {
@@ -2802,6 +3012,29 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     )
                 }
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_synapse", "admin", "v1", "registration_tokens", p0] => {
+            match *method {
+                http::Method::DELETE => {
+                    runtime::Routed::Operation(
+                        Operation::DeleteRegistrationToken,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::GetRegistrationToken,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::PUT => {
+                    runtime::Routed::Operation(
+                        Operation::UpdateRegistrationToken,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("DELETE, GET, OPTIONS, PUT"),
             }
         }
         ["_synapse", "admin", "v1", "reset_password", p0] => {
@@ -3332,6 +3565,110 @@ pub async fn dispatch<C: Operations>(
                     let token = runtime::AccessToken::required(request)?;
                     let query = request.query::<types::AdminUsernameAvailableQuery>()?;
                     AdminUsers::admin_username_available(server, request, token, query)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::ListRegistrationTokens => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let query = request.query::<types::ListRegistrationTokensQuery>()?;
+                    RegistrationTokens::list_registration_tokens(
+                            server,
+                            request,
+                            token,
+                            query,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::NewRegistrationToken => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request
+                        .json_body::<types::NewRegistrationTokenRequest>(false)?;
+                    RegistrationTokens::new_registration_token(
+                            server,
+                            request,
+                            token,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::GetRegistrationToken => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let registration_token = request
+                        .path_parameter(0usize, "registration_token")?;
+                    RegistrationTokens::get_registration_token(
+                            server,
+                            request,
+                            token,
+                            registration_token,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::UpdateRegistrationToken => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let registration_token = request
+                        .path_parameter(0usize, "registration_token")?;
+                    let body = request
+                        .json_body::<
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >(true)?;
+                    RegistrationTokens::update_registration_token(
+                            server,
+                            request,
+                            token,
+                            registration_token,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::DeleteRegistrationToken => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let registration_token = request
+                        .path_parameter(0usize, "registration_token")?;
+                    RegistrationTokens::delete_registration_token(
+                            server,
+                            request,
+                            token,
+                            registration_token,
+                        )
                         .await
                 }
                     .await,

@@ -515,6 +515,35 @@ refused.*/
             Self(value)
         }
     }
+    ///`DeleteRegistrationTokenResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct DeleteRegistrationTokenResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for DeleteRegistrationTokenResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteRegistrationTokenResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: DeleteRegistrationTokenResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for DeleteRegistrationTokenResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     /**A device of the account: what a login created. Its last use is kept up
 to date within a minute of each request, without a database write per
 request.*/
@@ -664,6 +693,11 @@ log in again as the same device. `false`, or absent, means the
 session is over and the client should start from scratch.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub soft_logout: ::std::option::Option<bool>,
+    }
+    ///`ListRegistrationTokensResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ListRegistrationTokensResponse {
+        pub registration_tokens: ::std::vec::Vec<RegistrationToken>,
     }
     ///`LoginFlow`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -908,6 +942,22 @@ The access token may expire at some point, and if so, it SHOULD come with a ``re
             Self(value)
         }
     }
+    ///`NewRegistrationTokenRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct NewRegistrationTokenRequest {
+        ///When it stops working (ms since the epoch); absent or `null` for never.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expiry_time: ::std::option::Option<i64>,
+        ///The length of a random token, 1 to 64 (default 16).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub length: ::std::option::Option<i64>,
+        ///The token's text; random when absent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+        ///How many registrations it allows; absent or `null` for no limit.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub uses_allowed: ::std::option::Option<i64>,
+    }
     ///`Post3pidsRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Post3pidsRequest {
@@ -1122,6 +1172,22 @@ refresh for a new token on failure, and retry the request with the new token.*/
         pub refresh_token: ::std::option::Option<::std::string::String>,
         ///The fully-qualified Matrix ID that has been registered.
         pub user_id: ::std::string::String,
+    }
+    ///`RegistrationToken`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RegistrationToken {
+        ///Registrations made with it.
+        pub completed: i64,
+        ///When it stops working, in milliseconds since the Unix epoch; `null` for never.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub expiry_time: ::std::option::Option<i64>,
+        ///Registrations under way that passed the token stage and have not finished.
+        pub pending: i64,
+        ///The token itself, 1 to 64 characters of `[A-Za-z0-9._~-]`.
+        pub token: ::std::string::String,
+        ///How many registrations it allows; `null` for no limit.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub uses_allowed: ::std::option::Option<i64>,
     }
     ///`RegistrationTokenValidityResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1380,6 +1446,35 @@ valid (`M_MISSING_TOKEN`, `M_UNKNOWN_TOKEN` with `soft_logout`).*/
     impl ::std::convert::From<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     > for UpdateDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`UpdateRegistrationTokenRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct UpdateRegistrationTokenRequest(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for UpdateRegistrationTokenRequest {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateRegistrationTokenRequest>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: UpdateRegistrationTokenRequest) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for UpdateRegistrationTokenRequest {
         fn from(
             value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ) -> Self {
@@ -4944,6 +5039,273 @@ Arguments:
             .build()?;
         let info = OperationInfo {
             operation_id: "admin_username_available",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Lists the registration tokens
+
+Every token, or with `valid`, only those a registration could use
+now (`true`) or could not (`false`). Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v1/registration_tokens`
+
+Arguments:
+- `valid`: Only the usable tokens (`true`) or only the others (`false`).
+*/
+    pub async fn list_registration_tokens<'a>(
+        &'a self,
+        valid: Option<bool>,
+    ) -> Result<
+        ResponseValue<types::ListRegistrationTokensResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_synapse/admin/v1/registration_tokens", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("valid", &valid))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "list_registration_tokens",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Creates a registration token
+
+With `token`, that text (1 to 64 characters of `[A-Za-z0-9._~-]`);
+without, a random one of `length` characters (default 16).
+`uses_allowed` and `expiry_time` default to no limit. A taken
+token, a bad length, a negative `uses_allowed` or an `expiry_time`
+in the past is 400 `M_INVALID_PARAM`. Only for server admins.
+
+Sends a `POST` request to `/_synapse/admin/v1/registration_tokens/new`
+
+*/
+    pub async fn new_registration_token<'a>(
+        &'a self,
+        body: &'a types::NewRegistrationTokenRequest,
+    ) -> Result<ResponseValue<types::RegistrationToken>, Error<types::MatrixError>> {
+        let url = format!("{}/_synapse/admin/v1/registration_tokens/new", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "new_registration_token",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Shows a registration token
+
+Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v1/registration_tokens/{registration_token}`
+
+Arguments:
+- `registration_token`: The registration token.
+*/
+    pub async fn get_registration_token<'a>(
+        &'a self,
+        registration_token: &'a str,
+    ) -> Result<ResponseValue<types::RegistrationToken>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v1/registration_tokens/{}", self.baseurl, encode_path(&
+            registration_token.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_registration_token",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Changes a registration token's limits
+
+`uses_allowed` and `expiry_time`: a value sets the limit, `null`
+lifts it, absence leaves it. Lowering `uses_allowed` never lets
+more registrations through than the new limit (the store counts
+them). Only for server admins.
+
+Sends a `PUT` request to `/_synapse/admin/v1/registration_tokens/{registration_token}`
+
+Arguments:
+- `registration_token`: The registration token.
+- `body`: `uses_allowed` and `expiry_time`, each an integer or `null`, or absent.
+*/
+    pub async fn update_registration_token<'a>(
+        &'a self,
+        registration_token: &'a str,
+        body: &'a types::UpdateRegistrationTokenRequest,
+    ) -> Result<ResponseValue<types::RegistrationToken>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v1/registration_tokens/{}", self.baseurl, encode_path(&
+            registration_token.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .put(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "update_registration_token",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deletes a registration token
+
+Registrations that already passed the token stage with it may
+still finish. Only for server admins.
+
+Sends a `DELETE` request to `/_synapse/admin/v1/registration_tokens/{registration_token}`
+
+Arguments:
+- `registration_token`: The registration token.
+*/
+    pub async fn delete_registration_token<'a>(
+        &'a self,
+        registration_token: &'a str,
+    ) -> Result<
+        ResponseValue<types::DeleteRegistrationTokenResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v1/registration_tokens/{}", self.baseurl, encode_path(&
+            registration_token.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "delete_registration_token",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
