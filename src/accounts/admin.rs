@@ -70,6 +70,14 @@ pub struct SharedSecretRegistration {
     pub mac: String,
 }
 
+/// An account as the admin API shows it.
+#[derive(Debug, Clone)]
+pub struct AdminUserView {
+    pub user_id: String,
+    pub user: crate::store::UserRecord,
+    pub threepids: Vec<crate::store::ThreepidRecord>,
+}
+
 /// The MAC shared-secret registration expects.
 pub(crate) fn registration_mac(secret: &str, nonce: &str, username: &str, password: &str, admin: bool) -> String {
     use aws_lc_rs::hmac;
@@ -178,6 +186,22 @@ impl Accounts {
     /// without its per-IP limit (`GET /_synapse/admin/v1/username_available`).
     pub async fn username_available_unlimited(&self, username: &str) -> Result<()> {
         self.available_localpart(username).await.map(|_| ())
+    }
+
+    /// An account as an admin sees it (`GET /_synapse/admin/v2/users/{user_id}`).
+    pub async fn admin_user(&self, user_id: &str) -> Result<AdminUserView> {
+        let user = self.local_account(user_id).await?;
+        let localpart = user.localpart.clone();
+        let threepids = self.db(move |store| store.threepids(&localpart)).await?;
+        Ok(AdminUserView { user_id: self.user_id(&user.localpart), user, threepids })
+    }
+
+    /// An account's devices with their latest use
+    /// (`GET /_synapse/admin/v1/whois/{user_id}`).
+    pub async fn whois(&self, user_id: &str) -> Result<(String, Vec<super::Device>)> {
+        let user = self.local_account(user_id).await?;
+        let devices = self.devices_of(&user.localpart).await?;
+        Ok((self.user_id(&user.localpart), devices))
     }
 
     /// Whether the account an admin names is an admin.

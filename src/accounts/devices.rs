@@ -40,7 +40,13 @@ fn no_such_device() -> Error {
 impl Accounts {
     /// The caller's devices, by device ID.
     pub async fn devices(&self, session: &Session) -> Result<Vec<Device>> {
-        let localpart = session.localpart().to_owned();
+        self.devices_of(session.localpart()).await
+    }
+
+    /// The devices of an account, with their latest uses (for the caller's
+    /// own list and for an admin's whois).
+    pub(crate) async fn devices_of(&self, localpart: &str) -> Result<Vec<Device>> {
+        let localpart = localpart.to_owned();
         let mut devices = {
             let localpart = localpart.clone();
             self.db(move |store| store.devices(&localpart)).await?

@@ -69,7 +69,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, SqliteStore, Store, StoreResult, TokenHash};
 
-pub use admin::SharedSecretRegistration;
+pub use admin::{AdminUserView, SharedSecretRegistration};
 pub use deactivate::DeactivateRequest;
 pub use devices::Device;
 pub use discovery::{Capabilities, WellKnown};

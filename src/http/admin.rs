@@ -6,7 +6,9 @@
 //! - `GET|PUT /_synapse/admin/v1/users/{user_id}/admin`,
 //!   `POST /_synapse/admin/v1/deactivate/{user_id}`,
 //!   `POST /_synapse/admin/v1/reset_password/{user_id}`,
-//!   `GET /_synapse/admin/v1/username_available`: admins only.
+//!   `GET /_synapse/admin/v1/username_available`,
+//!   `GET /_synapse/admin/v1/whois/{user_id}`,
+//!   `GET /_synapse/admin/v2/users/{user_id}`: admins only.
 //!
 //! Any other `/_synapse/admin/...` path is not in `api/`, so it answers
 //! 404 `M_UNRECOGNIZED` like every unknown path.
@@ -14,7 +16,7 @@
 use super::{Handlers, Json, empty};
 use crate::accounts::{Secret, SharedSecretRegistration};
 use crate::api::runtime::{AccessToken, Request};
-use crate::api::{AdminRegister, AdminUsers, types};
+use crate::api::{AdminRegister, AdminUserV2, AdminUsers, types};
 use crate::error::Error;
 
 impl AdminRegister for Handlers {
@@ -101,6 +103,25 @@ impl AdminUsers for Handlers {
         Ok(empty())
     }
 
+    async fn admin_whois(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+    ) -> Result<types::AdminWhoisResponse, Error> {
+        let admin = self.admin(request, &token).await?;
+        let (user_id, devices) = self.accounts.whois(&user_id).await?;
+        tracing::info!(event = "admin.whois", admin = admin.user_id(), target = %user_id);
+        let devices = devices.into_iter().map(|device| {
+            let connections = match (device.last_seen_ip, device.last_seen_ts) {
+                (Some(ip), Some(last_seen)) => vec![types::WhoisConnection { ip, last_seen }],
+                _ => Vec::new(),
+            };
+            (device.device_id, types::WhoisDevice { sessions: vec![types::WhoisSession { connections }] })
+        });
+        Ok(types::AdminWhoisResponse { user_id, devices: devices.collect() })
+    }
+
     async fn admin_username_available(
         &self,
         request: &Request,
@@ -110,5 +131,31 @@ impl AdminUsers for Handlers {
         self.admin(request, &token).await?;
         self.accounts.username_available_unlimited(&query.username).await?;
         Ok(types::AdminUsernameAvailableResponse { available: true })
+    }
+}
+
+impl AdminUserV2 for Handlers {
+    async fn admin_get_user(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+    ) -> Result<types::AdminGetUserResponse, Error> {
+        self.admin(request, &token).await?;
+        let view = self.accounts.admin_user(&user_id).await?;
+        let threepids = view.threepids.into_iter().map(|t| types::Threepid {
+            added_at: t.added_at,
+            address: t.address,
+            medium: t.medium,
+            validated_at: t.validated_at,
+        });
+        Ok(types::AdminGetUserResponse {
+            name: view.user_id,
+            admin: view.user.admin,
+            deactivated: view.user.deactivated,
+            is_guest: view.user.is_guest,
+            creation_ts: view.user.created_at,
+            threepids: threepids.collect(),
+        })
     }
 }

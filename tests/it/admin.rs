@@ -226,3 +226,31 @@ async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>
     }
     results
 }
+
+#[tokio::test]
+async fn an_admin_looks_an_account_up() {
+    let server = server();
+    let admin = shared_secret_user(&server, "root", true).await;
+    let wren = user(&server, V3, "wren").await;
+    let device = text(&ok(whoami(&server, V3, &wren).await), "device_id").to_owned();
+
+    let whois = ok(call(&server, "GET", "/_synapse/admin/v1/whois/@wren:localhost", None, Some(&admin)).await);
+    assert_eq!(whois["user_id"], "@wren:localhost");
+    let connection = &whois["devices"][&device]["sessions"][0]["connections"][0];
+    assert_eq!(connection["ip"], "127.0.0.1", "{whois}");
+    assert!(connection["last_seen"].is_i64(), "{whois}");
+
+    let shown = ok(call(&server, "GET", "/_synapse/admin/v2/users/@wren:localhost", None, Some(&admin)).await);
+    assert_eq!(
+        (&shown["name"], &shown["admin"], &shown["deactivated"], &shown["is_guest"], &shown["threepids"]),
+        (&json!("@wren:localhost"), &json!(false), &json!(false), &json!(false), &json!([]))
+    );
+    assert!(shown["creation_ts"].as_i64().is_some_and(|ts| ts > 1_700_000_000_000), "milliseconds: {shown}");
+    let root = ok(call(&server, "GET", "/_synapse/admin/v2/users/@root:localhost", None, Some(&admin)).await);
+    assert_eq!(root["admin"], true);
+    for path in ["/_synapse/admin/v1/whois/@root:localhost", "/_synapse/admin/v2/users/@root:localhost"] {
+        assert_error(&call(&server, "GET", path, None, Some(&wren)).await, 403, "M_FORBIDDEN");
+    }
+    let nobody = call(&server, "GET", "/_synapse/admin/v2/users/@nobody:localhost", None, Some(&admin)).await;
+    assert_error(&nobody, 404, "M_NOT_FOUND");
+}

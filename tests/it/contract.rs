@@ -39,8 +39,15 @@ const SERVER_NAME: &str = "example.org";
 const SHARED_SECRET: &str = "contract-secret";
 
 /// The admin operations, which act on `@wren` with an admin's token.
-const ADMIN_OPERATIONS: [&str; 5] =
-    ["getUserAdmin", "setUserAdmin", "adminDeactivateUser", "adminResetPassword", "adminUsernameAvailable"];
+const ADMIN_OPERATIONS: [&str; 7] = [
+    "getUserAdmin",
+    "setUserAdmin",
+    "adminDeactivateUser",
+    "adminResetPassword",
+    "adminUsernameAvailable",
+    "adminWhois",
+    "adminGetUser",
+];
 
 /// The registration-token administration, which an admin does on `defg`.
 const TOKEN_OPERATIONS: [&str; 5] = [
@@ -308,7 +315,7 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
         | "getServerVersion" => {}
         "sharedSecretRegister" => request.body = Some(fixture.shared_secret_body(body).await),
         admin if ADMIN_OPERATIONS.contains(&admin) => {
-            fixture.account("wren", "lantern-ink-7").await;
+            fixture.device_account("wren", "lantern-ink-7").await;
             request.token = Some(fixture.admin().await);
             request.path = Some(operation.path.replace("{user_id}", "@wren:example.org"));
         }
