@@ -113,6 +113,18 @@ Defaults to false.*/
         ///True for a server admin.
         pub admin: bool,
     }
+    ///`AdminGetUserResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminGetUserResponse {
+        pub admin: bool,
+        ///When the account was created, in milliseconds since the Unix epoch.
+        pub creation_ts: i64,
+        pub deactivated: bool,
+        pub is_guest: bool,
+        ///The full user ID.
+        pub name: ::std::string::String,
+        pub threepids: ::std::vec::Vec<Threepid>,
+    }
     ///`AdminResetPasswordRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminResetPasswordRequest {
@@ -161,6 +173,13 @@ Defaults to false.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminUsernameAvailableResponse {
         pub available: bool,
+    }
+    ///`AdminWhoisResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminWhoisResponse {
+        ///By device ID.
+        pub devices: ::std::collections::HashMap<::std::string::String, WhoisDevice>,
+        pub user_id: ::std::string::String,
     }
     ///The capabilities, by name; unknown ones are to be ignored.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -1698,6 +1717,22 @@ to, which the server uses to put it in international form.*/
             value.parse()
         }
     }
+    ///`WhoisConnection`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisConnection {
+        pub ip: ::std::string::String,
+        pub last_seen: i64,
+    }
+    ///`WhoisDevice`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisDevice {
+        pub sessions: ::std::vec::Vec<WhoisSession>,
+    }
+    ///`WhoisSession`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisSession {
+        pub connections: ::std::vec::Vec<WhoisConnection>,
+    }
     /// Generation of default values for serde.
     pub mod defaults {
         pub(super) fn default_bool<const V: bool>() -> bool {
@@ -1765,6 +1800,23 @@ pub trait AdminRegister: Send + Sync + 'static {
     > + Send {
         let _ = (request, body);
         async { Err(runtime::not_implemented("sharedSecretRegister")) }
+    }
+}
+/// The operations written in api/synapse-admin/v2/admin_user_v2.yaml.
+pub trait AdminUserV2: Send + Sync + 'static {
+    /// `GET /_synapse/admin/v2/users/{user_id}` (`adminGetUser`)
+    ///
+    /// Shows an account.
+    fn admin_get_user(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminGetUserResponse, Error>,
+    > + Send {
+        let _ = (request, token, user_id);
+        async { Err(runtime::not_implemented("adminGetUser")) }
     }
 }
 /// The operations written in api/synapse-admin/v1/admin_users.yaml.
@@ -1843,6 +1895,20 @@ pub trait AdminUsers: Send + Sync + 'static {
     > + Send {
         let _ = (request, token, user_id, body);
         async { Err(runtime::not_implemented("adminResetPassword")) }
+    }
+    /// `GET /_synapse/admin/v1/whois/{user_id}` (`adminWhois`)
+    ///
+    /// Tells where an account is connected from.
+    fn admin_whois(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminWhoisResponse, Error>,
+    > + Send {
+        let _ = (request, token, user_id);
+        async { Err(runtime::not_implemented("adminWhois")) }
     }
     /// `GET /_synapse/admin/v1/username_available` (`adminUsernameAvailable`)
     ///
@@ -2416,11 +2482,12 @@ pub trait Whoami: Send + Sync + 'static {
 }
 /// Every operation group: what a server implements to serve the
 /// whole document.
-pub trait Operations: AdminRegister + AdminUsers + Capabilities + Deactivate + Devices + Document + Login + Logout + Password + Refresh + Registration + RegistrationTokenValidity + RegistrationTokens + Threepids + Tokenrefresh + Versions + Wellknown + Whoami {}
+pub trait Operations: AdminRegister + AdminUserV2 + AdminUsers + Capabilities + Deactivate + Devices + Document + Login + Logout + Password + Refresh + Registration + RegistrationTokenValidity + RegistrationTokens + Threepids + Tokenrefresh + Versions + Wellknown + Whoami {}
 impl<
-    T: AdminRegister + AdminUsers + Capabilities + Deactivate + Devices + Document
-        + Login + Logout + Password + Refresh + Registration + RegistrationTokenValidity
-        + RegistrationTokens + Threepids + Tokenrefresh + Versions + Wellknown + Whoami,
+    T: AdminRegister + AdminUserV2 + AdminUsers + Capabilities + Deactivate + Devices
+        + Document + Login + Logout + Password + Refresh + Registration
+        + RegistrationTokenValidity + RegistrationTokens + Threepids + Tokenrefresh
+        + Versions + Wellknown + Whoami,
 > Operations for T {}
 /// The operations of the document, one per `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -2463,12 +2530,14 @@ pub enum Operation {
     SetUserAdmin,
     AdminDeactivateUser,
     AdminResetPassword,
+    AdminWhois,
     AdminUsernameAvailable,
     ListRegistrationTokens,
     NewRegistrationToken,
     GetRegistrationToken,
     UpdateRegistrationToken,
     DeleteRegistrationToken,
+    AdminGetUser,
 }
 impl Operation {
     /// Every operation, in document order.
@@ -2511,12 +2580,14 @@ impl Operation {
         Operation::SetUserAdmin,
         Operation::AdminDeactivateUser,
         Operation::AdminResetPassword,
+        Operation::AdminWhois,
         Operation::AdminUsernameAvailable,
         Operation::ListRegistrationTokens,
         Operation::NewRegistrationToken,
         Operation::GetRegistrationToken,
         Operation::UpdateRegistrationToken,
         Operation::DeleteRegistrationToken,
+        Operation::AdminGetUser,
     ];
     /// The `operationId`.
     pub fn id(self) -> &'static str {
@@ -2559,12 +2630,14 @@ impl Operation {
             Operation::SetUserAdmin => "setUserAdmin",
             Operation::AdminDeactivateUser => "adminDeactivateUser",
             Operation::AdminResetPassword => "adminResetPassword",
+            Operation::AdminWhois => "adminWhois",
             Operation::AdminUsernameAvailable => "adminUsernameAvailable",
             Operation::ListRegistrationTokens => "listRegistrationTokens",
             Operation::NewRegistrationToken => "newRegistrationToken",
             Operation::GetRegistrationToken => "getRegistrationToken",
             Operation::UpdateRegistrationToken => "updateRegistrationToken",
             Operation::DeleteRegistrationToken => "deleteRegistrationToken",
+            Operation::AdminGetUser => "adminGetUser",
         }
     }
 }
@@ -3046,6 +3119,28 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     )
                 }
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_synapse", "admin", "v1", "whois", p0] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::AdminWhois,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v2", "users", p0] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::AdminGetUser,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
         }
         ["_synapse", "admin", "v1", "users", p0, "admin"] => {
@@ -3556,6 +3651,19 @@ pub async fn dispatch<C: Operations>(
                     .await,
             )
         }
+        Operation::AdminWhois => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    AdminUsers::admin_whois(server, request, token, user_id).await
+                }
+                    .await,
+            )
+        }
         Operation::AdminUsernameAvailable => {
             runtime::respond::<
                 _,
@@ -3670,6 +3778,19 @@ pub async fn dispatch<C: Operations>(
                             registration_token,
                         )
                         .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminGetUser => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    AdminUserV2::admin_get_user(server, request, token, user_id).await
                 }
                     .await,
             )

@@ -111,6 +111,18 @@ Defaults to false.*/
         ///True for a server admin.
         pub admin: bool,
     }
+    ///`AdminGetUserResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminGetUserResponse {
+        pub admin: bool,
+        ///When the account was created, in milliseconds since the Unix epoch.
+        pub creation_ts: i64,
+        pub deactivated: bool,
+        pub is_guest: bool,
+        ///The full user ID.
+        pub name: ::std::string::String,
+        pub threepids: ::std::vec::Vec<Threepid>,
+    }
     ///`AdminResetPasswordRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminResetPasswordRequest {
@@ -153,6 +165,13 @@ Defaults to false.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminUsernameAvailableResponse {
         pub available: bool,
+    }
+    ///`AdminWhoisResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminWhoisResponse {
+        ///By device ID.
+        pub devices: ::std::collections::HashMap<::std::string::String, WhoisDevice>,
+        pub user_id: ::std::string::String,
     }
     ///The capabilities, by name; unknown ones are to be ignored.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -1693,6 +1712,22 @@ to, which the server uses to put it in international form.*/
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
+    }
+    ///`WhoisConnection`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisConnection {
+        pub ip: ::std::string::String,
+        pub last_seen: i64,
+    }
+    ///`WhoisDevice`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisDevice {
+        pub sessions: ::std::vec::Vec<WhoisSession>,
+    }
+    ///`WhoisSession`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisSession {
+        pub connections: ::std::vec::Vec<WhoisConnection>,
     }
     /// Generation of default values for serde.
     pub mod defaults {
@@ -4999,6 +5034,62 @@ Arguments:
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**Tells where an account is connected from
+
+Each device's latest use, in Synapse's shape: one session per
+device, with one connection holding its last address and time (no
+user agent is kept). A device never used since login has no
+connection.
+
+Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v1/whois/{user_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+*/
+    pub async fn admin_whois<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> Result<ResponseValue<types::AdminWhoisResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v1/whois/{}", self.baseurl, encode_path(& user_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_whois",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**Tells whether a username could be registered
 
 Registration's rules (an invalid name is 400 `M_INVALID_USERNAME`,
@@ -5306,6 +5397,61 @@ Arguments:
             .build()?;
         let info = OperationInfo {
             operation_id: "delete_registration_token",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Shows an account
+
+The fields this server keeps, in Synapse's shape. `creation_ts` is
+in milliseconds here; Synapse's docs are vague on its unit (see
+`../shared/MATRIX.md`). Deactivated accounts are shown too.
+
+Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v2/users/{user_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+*/
+    pub async fn admin_get_user<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> Result<ResponseValue<types::AdminGetUserResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}", self.baseurl, encode_path(& user_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_get_user",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
