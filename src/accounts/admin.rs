@@ -219,7 +219,7 @@ impl Accounts {
         }
         let localpart = target.localpart.clone();
         self.db(move |store| store.set_admin(&localpart, flag)).await?;
-        tracing::info!(event = "admin.set_admin", admin = admin.user_id(), target = %self.user_id(&target.localpart), admin_flag = flag);
+        tracing::info!(event = "admin.set_admin", admin = %admin.user_id(), target = %self.user_id(&target.localpart), admin_flag = flag);
         Ok(())
     }
 
@@ -229,7 +229,7 @@ impl Accounts {
     pub async fn admin_deactivate(&self, admin: &Session, user_id: &str, erase: bool) -> Result<()> {
         let target = self.local_account(user_id).await?;
         let threepids = self.deactivate_account(&target.localpart, None).await?;
-        tracing::info!(event = "admin.deactivate", admin = admin.user_id(), target = %self.user_id(&target.localpart), erase, threepids);
+        tracing::info!(event = "admin.deactivate", admin = %admin.user_id(), target = %self.user_id(&target.localpart), erase, threepids);
         Ok(())
     }
 
@@ -252,7 +252,7 @@ impl Accounts {
         let localpart = target.localpart.clone();
         self.db_revoking(move |store| store.set_password(&localpart, &password_hash, None, logout_devices, None))
             .await?;
-        tracing::info!(event = "admin.reset_password", admin = admin.user_id(), target = %self.user_id(&target.localpart), logout_devices);
+        tracing::info!(event = "admin.reset_password", admin = %admin.user_id(), target = %self.user_id(&target.localpart), logout_devices);
         Ok(())
     }
 }

@@ -7,6 +7,10 @@
 //! `uses_allowed` meanwhile never lets more registrations through than the
 //! new limit allows, and deleting a token lets sessions that already
 //! passed the stage finish.
+//!
+//! Audit: each change is an `event = "admin.registration_token.*"` line
+//! naming the admin. It names no target: the token's text is a credential
+//! (whoever has it may register), so it is never logged.
 
 use super::{Accounts, Session, ids, now_ms};
 use crate::error::{Error, ErrorCode, Result};
@@ -85,7 +89,7 @@ impl Accounts {
         if !self.db(move |store| store.create_registration_token(&stored)).await? {
             return Err(Error::bad_request(ErrorCode::InvalidParam, "Token already exists"));
         }
-        tracing::info!(event = "admin.registration_token.created", admin = admin.user_id(),
+        tracing::info!(event = "admin.registration_token.created", admin = %admin.user_id(),
             uses_allowed = ?record.uses_allowed, expiry_time = ?record.expiry_time);
         Ok(record)
     }
@@ -103,7 +107,7 @@ impl Accounts {
         let logged = update.clone();
         let updated = self.db(move |store| store.update_registration_token(&owned, &update)).await?;
         let updated = updated.ok_or_else(no_such_token)?;
-        tracing::info!(event = "admin.registration_token.updated", admin = admin.user_id(),
+        tracing::info!(event = "admin.registration_token.updated", admin = %admin.user_id(),
             uses_allowed = ?logged.uses_allowed, expiry_time = ?logged.expiry_time);
         Ok(updated)
     }
@@ -114,7 +118,7 @@ impl Accounts {
         if !self.db(move |store| store.delete_registration_token(&owned)).await? {
             return Err(no_such_token());
         }
-        tracing::info!(event = "admin.registration_token.deleted", admin = admin.user_id());
+        tracing::info!(event = "admin.registration_token.deleted", admin = %admin.user_id());
         Ok(())
     }
 }

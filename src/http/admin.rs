@@ -111,7 +111,7 @@ impl AdminUsers for Handlers {
     ) -> Result<types::AdminWhoisResponse, Error> {
         let admin = self.admin(request, &token).await?;
         let (user_id, devices) = self.accounts.whois(&user_id).await?;
-        tracing::info!(event = "admin.whois", admin = admin.user_id(), target = %user_id);
+        tracing::info!(event = "admin.whois", admin = %admin.user_id(), target = %user_id);
         let devices = devices.into_iter().map(|device| {
             let connections = match (device.last_seen_ip, device.last_seen_ts) {
                 (Some(ip), Some(last_seen)) => vec![types::WhoisConnection { ip, last_seen }],

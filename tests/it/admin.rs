@@ -254,3 +254,63 @@ async fn an_admin_looks_an_account_up() {
     let nobody = call(&server, "GET", "/_synapse/admin/v2/users/@nobody:localhost", None, Some(&admin)).await;
     assert_error(&nobody, 404, "M_NOT_FOUND");
 }
+
+/// A log sink the audit test reads back.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn admin_actions_are_audited_without_secrets() {
+    use matrix_accounts::accounts::{Secret, SharedSecretRegistration};
+
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || sink.clone()).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut config = crate::accounts_support::config();
+    config.admin.registration_shared_secret = Some(SECRET.into());
+    let server = crate::accounts_support::Server::with(config);
+    let accounts = &server.accounts;
+    let client = crate::accounts_support::client();
+    let nonce = accounts.registration_nonce().unwrap();
+    let mac = mac(SECRET, &nonce, "root", PASSWORD, true);
+    let registration = SharedSecretRegistration {
+        nonce,
+        username: "root".into(),
+        password: Secret::from(PASSWORD),
+        admin: true,
+        mac: mac.clone(),
+    };
+    let root = accounts.register_with_shared_secret(registration, &client).await.unwrap();
+    let admin = accounts.authenticate(&root.access_token.unwrap()).await.unwrap();
+    server.register("wren").await;
+    accounts.set_admin(&admin, "@wren:localhost", true).await.unwrap();
+    accounts.admin_reset_password(&admin, "@wren:localhost", Secret::from("hunter2-new"), true).await.unwrap();
+    accounts.admin_deactivate(&admin, "@wren:localhost", true).await.unwrap();
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = |event: &str| {
+        text.lines().find(|l| l.contains(&format!("event=\"{event}\"")) || l.contains(&format!("event={event}")))
+    };
+    let registered = line("admin.register").unwrap_or_else(|| panic!("no admin.register line in:\n{text}"));
+    assert!(registered.contains("shared-secret") && registered.contains("@root:localhost"), "{registered}");
+    for event in ["admin.set_admin", "admin.reset_password", "admin.deactivate"] {
+        let logged = line(event).unwrap_or_else(|| panic!("no {event} line in:\n{text}"));
+        assert!(logged.contains("admin=@root:localhost") && logged.contains("target=@wren:localhost"), "{logged}");
+    }
+    for secret in [PASSWORD, "hunter2-new", SECRET, mac.as_str()] {
+        assert!(!text.contains(secret), "a secret was logged: {secret}\n{text}");
+    }
+}
