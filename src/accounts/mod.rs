@@ -5,7 +5,8 @@
 //! into the plain structs defined here and turn the results (or the Matrix
 //! [`Error`]) back into their response shapes. Each rule therefore exists
 //! once: registration and its username rules, User-Interactive
-//! Authentication (one engine for register, password change and 3pid add),
+//! Authentication (one engine for register, password change, 3pid add,
+//! device deletion and deactivation),
 //! login, token rotation, logout, password change, 3pids and rate limits.
 //!
 //! Blocking work never runs on the async workers: store calls and argon2
