@@ -117,7 +117,7 @@ Defaults to false.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminGetUserResponse {
         pub admin: bool,
-        ///When the account was created, in milliseconds since the Unix epoch.
+        ///When the account was created, in seconds since the Unix epoch (as Synapse).
         pub creation_ts: i64,
         pub deactivated: bool,
         pub is_guest: bool,

@@ -115,7 +115,7 @@ Defaults to false.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminGetUserResponse {
         pub admin: bool,
-        ///When the account was created, in milliseconds since the Unix epoch.
+        ///When the account was created, in seconds since the Unix epoch (as Synapse).
         pub creation_ts: i64,
         pub deactivated: bool,
         pub is_guest: bool,
@@ -5416,8 +5416,10 @@ Arguments:
     /**Shows an account
 
 The fields this server keeps, in Synapse's shape. `creation_ts` is
-in milliseconds here; Synapse's docs are vague on its unit (see
-`../shared/MATRIX.md`). Deactivated accounts are shown too.
+in *seconds*, as Synapse answers here (its users table keeps
+seconds; only its user list converts to milliseconds), so that
+tools written for Synapse read it right. Deactivated accounts are
+shown too.
 
 Only for server admins.
 

@@ -154,7 +154,8 @@ impl AdminUserV2 for Handlers {
             admin: view.user.admin,
             deactivated: view.user.deactivated,
             is_guest: view.user.is_guest,
-            creation_ts: view.user.created_at,
+            // Seconds, as Synapse's single-user answer (its list says ms).
+            creation_ts: view.user.created_at / 1000,
             threepids: threepids.collect(),
         })
     }
