@@ -125,6 +125,53 @@ Defaults to false.*/
         pub name: ::std::string::String,
         pub threepids: ::std::vec::Vec<Threepid>,
     }
+    ///`AdminListUsersQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AdminListUsersQuery {
+        ///Only admins (true) or only non-admins (false).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub admins: ::std::option::Option<bool>,
+        ///List deactivated accounts (default false).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub deactivated: ::std::option::Option<bool>,
+        ///`f` (default) or `b`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub dir: ::std::option::Option<::std::string::String>,
+        ///How many matching accounts to skip.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub from: ::std::option::Option<i64>,
+        ///List guests (default true).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub guests: ::std::option::Option<bool>,
+        ///At most this many accounts (default 100).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<i64>,
+        ///Only localparts containing this.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///`name` (default), `admin`, `deactivated`, `is_guest` or `creation_ts`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub order_by: ::std::option::Option<::std::string::String>,
+    }
+    ///`AdminListUsersResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListUsersResponse {
+        ///The `from` of the next page; absent on the last one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_token: ::std::option::Option<::std::string::String>,
+        pub total: i64,
+        pub users: ::std::vec::Vec<AdminListedUser>,
+    }
+    ///`AdminListedUser`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListedUser {
+        pub admin: bool,
+        ///Milliseconds since the Unix epoch.
+        pub creation_ts: i64,
+        pub deactivated: bool,
+        pub is_guest: bool,
+        pub name: ::std::string::String,
+    }
     ///`AdminResetPasswordRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminResetPasswordRequest {
@@ -1804,6 +1851,20 @@ pub trait AdminRegister: Send + Sync + 'static {
 }
 /// The operations written in api/synapse-admin/v2/admin_user_v2.yaml.
 pub trait AdminUserV2: Send + Sync + 'static {
+    /// `GET /_synapse/admin/v2/users` (`adminListUsers`)
+    ///
+    /// Lists accounts, a page at a time.
+    fn admin_list_users(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        query: types::AdminListUsersQuery,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminListUsersResponse, Error>,
+    > + Send {
+        let _ = (request, token, query);
+        async { Err(runtime::not_implemented("adminListUsers")) }
+    }
     /// `GET /_synapse/admin/v2/users/{user_id}` (`adminGetUser`)
     ///
     /// Shows an account.
@@ -2537,6 +2598,7 @@ pub enum Operation {
     GetRegistrationToken,
     UpdateRegistrationToken,
     DeleteRegistrationToken,
+    AdminListUsers,
     AdminGetUser,
 }
 impl Operation {
@@ -2587,6 +2649,7 @@ impl Operation {
         Operation::GetRegistrationToken,
         Operation::UpdateRegistrationToken,
         Operation::DeleteRegistrationToken,
+        Operation::AdminListUsers,
         Operation::AdminGetUser,
     ];
     /// The `operationId`.
@@ -2637,6 +2700,7 @@ impl Operation {
             Operation::GetRegistrationToken => "getRegistrationToken",
             Operation::UpdateRegistrationToken => "updateRegistrationToken",
             Operation::DeleteRegistrationToken => "deleteRegistrationToken",
+            Operation::AdminListUsers => "adminListUsers",
             Operation::AdminGetUser => "adminGetUser",
         }
     }
@@ -2823,6 +2887,14 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
             match *method {
                 http::Method::GET => {
                     runtime::Routed::Operation(Operation::AdminUsernameAvailable, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v2", "users"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::AdminListUsers, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
@@ -3778,6 +3850,19 @@ pub async fn dispatch<C: Operations>(
                             registration_token,
                         )
                         .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminListUsers => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let query = request.query::<types::AdminListUsersQuery>()?;
+                    AdminUserV2::admin_list_users(server, request, token, query).await
                 }
                     .await,
             )

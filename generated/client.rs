@@ -123,6 +123,25 @@ Defaults to false.*/
         pub name: ::std::string::String,
         pub threepids: ::std::vec::Vec<Threepid>,
     }
+    ///`AdminListUsersResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListUsersResponse {
+        ///The `from` of the next page; absent on the last one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_token: ::std::option::Option<::std::string::String>,
+        pub total: i64,
+        pub users: ::std::vec::Vec<AdminListedUser>,
+    }
+    ///`AdminListedUser`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListedUser {
+        pub admin: bool,
+        ///Milliseconds since the Unix epoch.
+        pub creation_ts: i64,
+        pub deactivated: bool,
+        pub is_guest: bool,
+        pub name: ::std::string::String,
+    }
     ///`AdminResetPasswordRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminResetPasswordRequest {
@@ -5397,6 +5416,89 @@ Arguments:
             .build()?;
         let info = OperationInfo {
             operation_id: "delete_registration_token",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Lists accounts, a page at a time
+
+Synapse's parameters and defaults: `from` (an offset; pass the
+previous page's `next_token`, a string), `limit` (100), `name`
+(only localparts containing it), `guests` (true: guests are
+listed), `deactivated` (false: deactivated accounts are not),
+`admins` (only admins, or only non-admins), `order_by` (`name`,
+`admin`, `deactivated`, `is_guest`, `creation_ts`) and `dir` (`f`
+or `b`). `total` counts every matching account; `next_token` is
+absent on the last page. `creation_ts` is in milliseconds here,
+as in Synapse's list.
+
+Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v2/users`
+
+Arguments:
+- `admins`: Only admins (true) or only non-admins (false).
+- `deactivated`: List deactivated accounts (default false).
+- `dir`: `f` (default) or `b`.
+- `from`: How many matching accounts to skip.
+- `guests`: List guests (default true).
+- `limit`: At most this many accounts (default 100).
+- `name`: Only localparts containing this.
+- `order_by`: `name` (default), `admin`, `deactivated`, `is_guest` or `creation_ts`.
+*/
+    pub async fn admin_list_users<'a>(
+        &'a self,
+        admins: Option<bool>,
+        deactivated: Option<bool>,
+        dir: Option<&'a str>,
+        from: Option<i64>,
+        guests: Option<bool>,
+        limit: Option<i64>,
+        name: Option<&'a str>,
+        order_by: Option<&'a str>,
+    ) -> Result<
+        ResponseValue<types::AdminListUsersResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_synapse/admin/v2/users", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("admins", &admins))
+            .query(&progenitor_client::QueryParam::new("deactivated", &deactivated))
+            .query(&progenitor_client::QueryParam::new("dir", &dir))
+            .query(&progenitor_client::QueryParam::new("from", &from))
+            .query(&progenitor_client::QueryParam::new("guests", &guests))
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("name", &name))
+            .query(&progenitor_client::QueryParam::new("order_by", &order_by))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_list_users",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;

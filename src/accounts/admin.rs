@@ -78,6 +78,31 @@ pub struct AdminUserView {
     pub threepids: Vec<crate::store::ThreepidRecord>,
 }
 
+/// An admin's user-list request, as Synapse's query parameters say it.
+#[derive(Debug, Clone, Default)]
+pub struct UserListQuery {
+    pub from: Option<i64>,
+    pub limit: Option<i64>,
+    pub name: Option<String>,
+    pub guests: Option<bool>,
+    pub deactivated: Option<bool>,
+    pub admins: Option<bool>,
+    pub order_by: Option<String>,
+    pub dir: Option<String>,
+}
+
+/// One page of the user list.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    /// `(user ID, account)`, in the requested order.
+    pub users: Vec<(String, crate::store::UserRecord)>,
+    /// How many accounts match in all.
+    pub total: i64,
+    /// What to pass as `from` for the next page (a string, as Synapse
+    /// gives it); `None` on the last page.
+    pub next_token: Option<String>,
+}
+
 /// The MAC shared-secret registration expects.
 pub(crate) fn registration_mac(secret: &str, nonce: &str, username: &str, password: &str, admin: bool) -> String {
     use aws_lc_rs::hmac;
@@ -186,6 +211,47 @@ impl Accounts {
     /// without its per-IP limit (`GET /_synapse/admin/v1/username_available`).
     pub async fn username_available_unlimited(&self, username: &str) -> Result<()> {
         self.available_localpart(username).await.map(|_| ())
+    }
+
+    /// A page of accounts (`GET /_synapse/admin/v2/users`), with Synapse's
+    /// defaults: from 0, 100 at a time, guests in, deactivated accounts
+    /// out, by name, ascending. A negative `from` or `limit`, an unknown
+    /// `order_by` or a `dir` other than `f`/`b` is 400 `M_INVALID_PARAM`.
+    pub async fn list_users(&self, query: UserListQuery) -> Result<UserPage> {
+        use crate::store::{UserListing, UserOrder};
+        let from = query.from.unwrap_or(0);
+        let limit = query.limit.unwrap_or(100);
+        if from < 0 || limit < 0 {
+            return Err(Error::invalid_param("from and limit must not be negative"));
+        }
+        let order_by = match query.order_by.as_deref().unwrap_or("name") {
+            "name" => UserOrder::Name,
+            "admin" => UserOrder::Admin,
+            "deactivated" => UserOrder::Deactivated,
+            "is_guest" => UserOrder::IsGuest,
+            "creation_ts" => UserOrder::CreationTs,
+            other => return Err(Error::invalid_param(format!("Unknown value for order_by: {other}"))),
+        };
+        let descending = match query.dir.as_deref().unwrap_or("f") {
+            "f" => false,
+            "b" => true,
+            _ => return Err(Error::invalid_param("dir must be f or b")),
+        };
+        let listing = UserListing {
+            name: query.name.map(|name| name.trim_start_matches('@').to_lowercase()),
+            guests: query.guests.unwrap_or(true),
+            deactivated: query.deactivated.unwrap_or(false),
+            admins: query.admins,
+            order_by,
+            descending,
+            from,
+            limit,
+        };
+        let (users, total) = self.db(move |store| store.list_users(&listing)).await?;
+        let next = from.saturating_add(users.len() as i64);
+        let next_token = (next < total && !users.is_empty()).then(|| next.to_string());
+        let users = users.into_iter().map(|user| (self.user_id(&user.localpart), user)).collect();
+        Ok(UserPage { users, total, next_token })
     }
 
     /// An account as an admin sees it (`GET /_synapse/admin/v2/users/{user_id}`).

@@ -8,13 +8,14 @@
 //!   `POST /_synapse/admin/v1/reset_password/{user_id}`,
 //!   `GET /_synapse/admin/v1/username_available`,
 //!   `GET /_synapse/admin/v1/whois/{user_id}`,
-//!   `GET /_synapse/admin/v2/users/{user_id}`: admins only.
+//!   `GET /_synapse/admin/v2/users`, `GET /_synapse/admin/v2/users/{user_id}`:
+//!   admins only.
 //!
 //! Any other `/_synapse/admin/...` path is not in `api/`, so it answers
 //! 404 `M_UNRECOGNIZED` like every unknown path.
 
 use super::{Handlers, Json, empty};
-use crate::accounts::{Secret, SharedSecretRegistration};
+use crate::accounts::{Secret, SharedSecretRegistration, UserListQuery};
 use crate::api::runtime::{AccessToken, Request};
 use crate::api::{AdminRegister, AdminUserV2, AdminUsers, types};
 use crate::error::Error;
@@ -135,6 +136,34 @@ impl AdminUsers for Handlers {
 }
 
 impl AdminUserV2 for Handlers {
+    async fn admin_list_users(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        query: types::AdminListUsersQuery,
+    ) -> Result<types::AdminListUsersResponse, Error> {
+        self.admin(request, &token).await?;
+        let query = UserListQuery {
+            from: query.from,
+            limit: query.limit,
+            name: query.name,
+            guests: query.guests,
+            deactivated: query.deactivated,
+            admins: query.admins,
+            order_by: query.order_by,
+            dir: query.dir,
+        };
+        let page = self.accounts.list_users(query).await?;
+        let users = page.users.into_iter().map(|(name, user)| types::AdminListedUser {
+            name,
+            admin: user.admin,
+            deactivated: user.deactivated,
+            is_guest: user.is_guest,
+            creation_ts: user.created_at,
+        });
+        Ok(types::AdminListUsersResponse { users: users.collect(), total: page.total, next_token: page.next_token })
+    }
+
     async fn admin_get_user(
         &self,
         request: &Request,

@@ -102,6 +102,32 @@ pub struct UserRecord {
     pub created_at: Millis,
 }
 
+/// The order of an admin's user list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserOrder {
+    Name,
+    Admin,
+    Deactivated,
+    IsGuest,
+    CreationTs,
+}
+
+/// Which accounts an admin lists, in which order, which page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserListing {
+    /// Only localparts containing this (lower-case) text.
+    pub name: Option<String>,
+    pub guests: bool,
+    pub deactivated: bool,
+    /// Only admins (`Some(true)`) or only non-admins (`Some(false)`).
+    pub admins: Option<bool>,
+    pub order_by: UserOrder,
+    pub descending: bool,
+    /// How many matching accounts to skip.
+    pub from: i64,
+    pub limit: i64,
+}
+
 /// A device of an account, as `GET /devices` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRecord {
@@ -447,6 +473,9 @@ pub trait Store: Send + Sync + 'static {
     /// login with the right password can be told the account is
     /// deactivated while a wrong one learns nothing.
     fn deactivate_user(&self, localpart: &str, uia_session: Option<&str>) -> StoreResult<Deactivated>;
+
+    /// One page of the accounts an admin lists, and how many match in all.
+    fn list_users(&self, listing: &UserListing) -> StoreResult<(Vec<UserRecord>, i64)>;
 
     /// Grants or takes away the admin flag; `false` if there is no such
     /// account.

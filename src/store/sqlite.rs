@@ -25,7 +25,7 @@ use super::migrations::{self, MigrationError};
 use super::{
     AccessTokenRecord, Created, Deactivated, DeviceRecord, LastSeen, Millis, NewLocalpart, NewLogin, NewTokens,
     NewUser, RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, Store, StoreError,
-    StoreResult, ThreepidRecord, TokenHash, UiaOperation, UiaSessionRecord, UserRecord,
+    StoreResult, ThreepidRecord, TokenHash, UiaOperation, UiaSessionRecord, UserListing, UserOrder, UserRecord,
 };
 
 /// How long a connection waits for a lock held by another process before
@@ -600,6 +600,45 @@ impl Store for SqliteStore {
             // Sessions bound to the account can authorise nothing any more.
             tx.prepare_cached("DELETE FROM uia_sessions WHERE user_id = ?1")?.execute([localpart])?;
             Ok(Deactivated { revoked, threepids })
+        })
+    }
+
+    fn list_users(&self, listing: &UserListing) -> StoreResult<(Vec<UserRecord>, i64)> {
+        // Columns come from the enum, never from the request.
+        let column = match listing.order_by {
+            UserOrder::Name => "localpart",
+            UserOrder::Admin => "admin",
+            UserOrder::Deactivated => "deactivated",
+            UserOrder::IsGuest => "is_guest",
+            UserOrder::CreationTs => "created_at",
+        };
+        let dir = if listing.descending { "DESC" } else { "ASC" };
+        let filter = "(?1 IS NULL OR instr(localpart, ?1) > 0) AND (?2 OR is_guest = 0) \
+                      AND (?3 OR deactivated = 0) AND (?4 IS NULL OR admin = ?4)";
+        self.read(|conn| {
+            let total: i64 = conn
+                .prepare_cached(&format!("SELECT count(*) FROM users WHERE {filter}"))?
+                .query_row(params![listing.name, listing.guests, listing.deactivated, listing.admins], |row| {
+                    row.get(0)
+                })?;
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT localpart, password_hash, is_guest, deactivated, admin, created_at FROM users \
+                 WHERE {filter} ORDER BY {column} {dir}, localpart {dir} LIMIT ?5 OFFSET ?6"
+            ))?;
+            let rows = statement.query_map(
+                params![listing.name, listing.guests, listing.deactivated, listing.admins, listing.limit, listing.from],
+                |row| {
+                    Ok(UserRecord {
+                        localpart: row.get(0)?,
+                        password_hash: row.get(1)?,
+                        is_guest: row.get(2)?,
+                        deactivated: row.get(3)?,
+                        admin: row.get(4)?,
+                        created_at: row.get(5)?,
+                    })
+                },
+            )?;
+            Ok((rows.collect::<rusqlite::Result<Vec<_>>>()?, total))
         })
     }
 

@@ -24,7 +24,7 @@ use matrix_accounts::error::ErrorCode;
 use matrix_accounts::store::{
     AccessTokenRecord, Created, Deactivated, DeviceRecord, LastSeen, Millis, NewLogin, NewTokens, NewUser,
     RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, SqliteStore, Store, StoreResult,
-    ThreepidRecord, TokenHash, UiaSessionRecord, UserRecord,
+    ThreepidRecord, TokenHash, UiaSessionRecord, UserListing, UserRecord,
 };
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -154,6 +154,10 @@ impl Store for GatedStore {
 
     fn deactivate_user(&self, localpart: &str, uia_session: Option<&str>) -> StoreResult<Deactivated> {
         self.pass("deactivate_user", self.inner.deactivate_user(localpart, uia_session))
+    }
+
+    fn list_users(&self, listing: &UserListing) -> StoreResult<(Vec<UserRecord>, i64)> {
+        self.pass("list_users", self.inner.list_users(listing))
     }
 
     fn set_admin(&self, localpart: &str, admin: bool) -> StoreResult<bool> {

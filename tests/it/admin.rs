@@ -315,3 +315,54 @@ async fn admin_actions_are_audited_without_secrets() {
         assert!(!text.contains(secret), "a secret was logged: {secret}\n{text}");
     }
 }
+
+#[tokio::test]
+async fn an_admin_pages_through_the_accounts() {
+    let server = TestServer::with_config(&format!(
+        "[admin]\nregistration_shared_secret = {SECRET:?}\n[registration]\nguest_access = true\n"
+    ));
+    let admin = shared_secret_user(&server, "root", true).await;
+    for name in ["anna", "bert", "carl", "dora"] {
+        user(&server, V3, name).await;
+    }
+    ok(call(&server, "POST", "/_matrix/client/v3/register?kind=guest", Some(&json!({})), None).await);
+    let dora = text(&ok(login_with(&server, V3, "dora", PASSWORD, json!({})).await), "access_token").to_owned();
+    let close = json!({"auth": crate::v3_support::password_auth("dora", PASSWORD, None)});
+    ok(call(&server, "POST", "/_matrix/client/v3/account/deactivate", Some(&close), Some(&dora)).await);
+
+    let list = |query: &str| {
+        let server = &server;
+        let admin = admin.clone();
+        let path = format!("/_synapse/admin/v2/users?{query}");
+        async move { call(server, "GET", &path, None, Some(&admin)).await }
+    };
+    let names = |page: &Value| -> Vec<String> {
+        page["users"].as_array().unwrap().iter().map(|u| text(u, "name").to_owned()).collect()
+    };
+    // Default: guests in, deactivated out, by name.
+    let page = ok(list("limit=2").await);
+    assert_eq!(names(&page), ["@1:localhost", "@anna:localhost"], "{page}");
+    assert_eq!(page["total"], 5);
+    assert_eq!(page["next_token"], "2", "a string, as Synapse gives it");
+    let page = ok(list("limit=2&from=4").await);
+    assert_eq!(names(&page), ["@root:localhost"]);
+    assert!(page.get("next_token").is_none(), "the last page: {page}");
+    assert!(page["users"][0]["creation_ts"].as_i64().is_some_and(|ts| ts > 1_700_000_000_000), "ms: {page}");
+
+    let everyone = ok(list("deactivated=true&guests=false&dir=b").await);
+    assert_eq!(
+        names(&everyone),
+        ["@root:localhost", "@dora:localhost", "@carl:localhost", "@bert:localhost", "@anna:localhost"]
+    );
+    assert_eq!(names(&ok(list("admins=true").await)), ["@root:localhost"]);
+    assert_eq!(names(&ok(list("name=ar").await)), ["@carl:localhost"]);
+    assert_eq!(ok(list("order_by=admin&dir=b&limit=1").await)["users"][0]["name"], "@root:localhost");
+    for bad in ["order_by=password_hash", "dir=sideways", "from=-1", "limit=x"] {
+        let answer = list(bad).await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.body);
+    }
+    let anna = login_with(&server, V3, "anna", PASSWORD, json!({})).await;
+    let anna = text(&ok(anna), "access_token").to_owned();
+    let refused = call(&server, "GET", "/_synapse/admin/v2/users", None, Some(&anna)).await;
+    assert_error(&refused, 403, "M_FORBIDDEN");
+}

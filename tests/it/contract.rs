@@ -39,7 +39,7 @@ const SERVER_NAME: &str = "example.org";
 const SHARED_SECRET: &str = "contract-secret";
 
 /// The admin operations, which act on `@wren` with an admin's token.
-const ADMIN_OPERATIONS: [&str; 7] = [
+const ADMIN_OPERATIONS: [&str; 8] = [
     "getUserAdmin",
     "setUserAdmin",
     "adminDeactivateUser",
@@ -47,6 +47,7 @@ const ADMIN_OPERATIONS: [&str; 7] = [
     "adminUsernameAvailable",
     "adminWhois",
     "adminGetUser",
+    "adminListUsers",
 ];
 
 /// The registration-token administration, which an admin does on `defg`.
@@ -624,6 +625,10 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
         (403, "M_FORBIDDEN") if ADMIN_OPERATIONS.contains(&family) || TOKEN_OPERATIONS.contains(&family) => {
             // A valid token, of a user who is no admin.
             request.token = Some(fixture.account("intruder", "intruder-pass").await.0);
+            return Some(request);
+        }
+        (400, "M_INVALID_PARAM") if family == "adminListUsers" => {
+            request.query.insert("order_by".into(), "bogus".into());
             return Some(request);
         }
         (400, "M_INVALID_PARAM") if ADMIN_OPERATIONS.contains(&family) => {
