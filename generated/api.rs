@@ -210,6 +210,11 @@ Defaults to false.*/
             Self(value)
         }
     }
+    ///`AdminThreepidUserResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminThreepidUserResponse {
+        pub user_id: ::std::string::String,
+    }
     ///`AdminUsernameAvailableQuery`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminUsernameAvailableQuery {
@@ -1971,6 +1976,21 @@ pub trait AdminUsers: Send + Sync + 'static {
         let _ = (request, token, user_id);
         async { Err(runtime::not_implemented("adminWhois")) }
     }
+    /// `GET /_synapse/admin/v1/threepid/{medium}/users/{address}` (`adminThreepidUser`)
+    ///
+    /// Tells which account a third-party identifier belongs to.
+    fn admin_threepid_user(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        medium: String,
+        address: String,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminThreepidUserResponse, Error>,
+    > + Send {
+        let _ = (request, token, medium, address);
+        async { Err(runtime::not_implemented("adminThreepidUser")) }
+    }
     /// `GET /_synapse/admin/v1/username_available` (`adminUsernameAvailable`)
     ///
     /// Tells whether a username could be registered.
@@ -2592,6 +2612,7 @@ pub enum Operation {
     AdminDeactivateUser,
     AdminResetPassword,
     AdminWhois,
+    AdminThreepidUser,
     AdminUsernameAvailable,
     ListRegistrationTokens,
     NewRegistrationToken,
@@ -2643,6 +2664,7 @@ impl Operation {
         Operation::AdminDeactivateUser,
         Operation::AdminResetPassword,
         Operation::AdminWhois,
+        Operation::AdminThreepidUser,
         Operation::AdminUsernameAvailable,
         Operation::ListRegistrationTokens,
         Operation::NewRegistrationToken,
@@ -2694,6 +2716,7 @@ impl Operation {
             Operation::AdminDeactivateUser => "adminDeactivateUser",
             Operation::AdminResetPassword => "adminResetPassword",
             Operation::AdminWhois => "adminWhois",
+            Operation::AdminThreepidUser => "adminThreepidUser",
             Operation::AdminUsernameAvailable => "adminUsernameAvailable",
             Operation::ListRegistrationTokens => "listRegistrationTokens",
             Operation::NewRegistrationToken => "newRegistrationToken",
@@ -2709,7 +2732,7 @@ impl Operation {
 /// every path of the document. Path parameters are returned as they
 /// were sent (still percent-encoded).
 pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
-    let mut segments = [""; 7usize];
+    let mut segments = [""; 8usize];
     let Some(count) = runtime::split_path(path, &mut segments) else {
         return runtime::Routed::NotFound;
     };
@@ -3232,6 +3255,17 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, PUT"),
             }
         }
+        ["_synapse", "admin", "v1", "threepid", p0, "users", p1] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::AdminThreepidUser,
+                        vec![(* p0).to_owned(), (* p1).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
         _ => runtime::Routed::NotFound,
     }
 }
@@ -3732,6 +3766,27 @@ pub async fn dispatch<C: Operations>(
                     let token = runtime::AccessToken::required(request)?;
                     let user_id = request.path_parameter(0usize, "user_id")?;
                     AdminUsers::admin_whois(server, request, token, user_id).await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminThreepidUser => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let medium = request.path_parameter(0usize, "medium")?;
+                    let address = request.path_parameter(1usize, "address")?;
+                    AdminUsers::admin_threepid_user(
+                            server,
+                            request,
+                            token,
+                            medium,
+                            address,
+                        )
+                        .await
                 }
                     .await,
             )

@@ -180,6 +180,11 @@ Defaults to false.*/
             Self(value)
         }
     }
+    ///`AdminThreepidUserResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminThreepidUserResponse {
+        pub user_id: ::std::string::String,
+    }
     ///`AdminUsernameAvailableResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminUsernameAvailableResponse {
@@ -5093,6 +5098,62 @@ Arguments:
             .build()?;
         let info = OperationInfo {
             operation_id: "admin_whois",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Tells which account a third-party identifier belongs to
+
+Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v1/threepid/{medium}/users/{address}`
+
+Arguments:
+- `medium`: `email` or `msisdn`.
+- `address`: The address (e-mail addresses are compared in lower case).
+*/
+    pub async fn admin_threepid_user<'a>(
+        &'a self,
+        medium: &'a str,
+        address: &'a str,
+    ) -> Result<
+        ResponseValue<types::AdminThreepidUserResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v1/threepid/{}/users/{}", self.baseurl, encode_path(&
+            medium.to_string()), encode_path(& address.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_threepid_user",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;

@@ -262,6 +262,15 @@ impl Accounts {
         Ok(AdminUserView { user_id: self.user_id(&user.localpart), user, threepids })
     }
 
+    /// The account a 3pid is attached to
+    /// (`GET /_synapse/admin/v1/threepid/{medium}/users/{address}`); 404
+    /// `M_NOT_FOUND` when none is.
+    pub async fn threepid_user(&self, medium: &str, address: &str) -> Result<String> {
+        let (medium, address) = (medium.to_owned(), super::threepids::canonical_address(medium, address));
+        let owner = self.db(move |store| store.threepid_owner(&medium, &address)).await?;
+        owner.map(|localpart| self.user_id(&localpart)).ok_or_else(no_such_user)
+    }
+
     /// An account's devices with their latest use
     /// (`GET /_synapse/admin/v1/whois/{user_id}`).
     pub async fn whois(&self, user_id: &str) -> Result<(String, Vec<super::Device>)> {

@@ -8,6 +8,7 @@
 //!   `POST /_synapse/admin/v1/reset_password/{user_id}`,
 //!   `GET /_synapse/admin/v1/username_available`,
 //!   `GET /_synapse/admin/v1/whois/{user_id}`,
+//!   `GET /_synapse/admin/v1/threepid/{medium}/users/{address}`,
 //!   `GET /_synapse/admin/v2/users`, `GET /_synapse/admin/v2/users/{user_id}`:
 //!   admins only.
 //!
@@ -121,6 +122,17 @@ impl AdminUsers for Handlers {
             (device.device_id, types::WhoisDevice { sessions: vec![types::WhoisSession { connections }] })
         });
         Ok(types::AdminWhoisResponse { user_id, devices: devices.collect() })
+    }
+
+    async fn admin_threepid_user(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        medium: String,
+        address: String,
+    ) -> Result<types::AdminThreepidUserResponse, Error> {
+        self.admin(request, &token).await?;
+        Ok(types::AdminThreepidUserResponse { user_id: self.accounts.threepid_user(&medium, &address).await? })
     }
 
     async fn admin_username_available(

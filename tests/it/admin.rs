@@ -254,6 +254,9 @@ async fn an_admin_looks_an_account_up() {
     }
     let nobody = call(&server, "GET", "/_synapse/admin/v2/users/@nobody:localhost", None, Some(&admin)).await;
     assert_error(&nobody, 404, "M_NOT_FOUND");
+    let by_email =
+        call(&server, "GET", "/_synapse/admin/v1/threepid/email/users/nobody@example.org", None, Some(&admin));
+    assert_error(&by_email.await, 404, "M_NOT_FOUND");
 }
 
 /// A log sink the audit test reads back.

@@ -39,7 +39,7 @@ const SERVER_NAME: &str = "example.org";
 const SHARED_SECRET: &str = "contract-secret";
 
 /// The admin operations, which act on `@wren` with an admin's token.
-const ADMIN_OPERATIONS: [&str; 8] = [
+const ADMIN_OPERATIONS: [&str; 9] = [
     "getUserAdmin",
     "setUserAdmin",
     "adminDeactivateUser",
@@ -48,6 +48,7 @@ const ADMIN_OPERATIONS: [&str; 8] = [
     "adminWhois",
     "adminGetUser",
     "adminListUsers",
+    "adminThreepidUser",
 ];
 
 /// The registration-token administration, which an admin does on `defg`.
@@ -316,9 +317,13 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
         | "getServerVersion" => {}
         "sharedSecretRegister" => request.body = Some(fixture.shared_secret_body(body).await),
         admin if ADMIN_OPERATIONS.contains(&admin) => {
-            fixture.device_account("wren", "lantern-ink-7").await;
+            let wren = fixture.device_account("wren", "lantern-ink-7").await;
+            if admin == "adminThreepidUser" {
+                fixture.email(&wren, "wren@example.org").await;
+            }
             request.token = Some(fixture.admin().await);
-            request.path = Some(operation.path.replace("{user_id}", "@wren:example.org"));
+            let path = operation.path.replace("{medium}", "email").replace("{address}", "wren@example.org");
+            request.path = Some(path.replace("{user_id}", "@wren:example.org"));
         }
         tokens if TOKEN_OPERATIONS.contains(&tokens) => {
             let admin = fixture.admin().await;
@@ -598,6 +603,7 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
         (404, "M_NOT_FOUND") if request.path.is_some() => {
             let path = operation.path.replace("{deviceId}", "NOSUCHDEVICE");
             let path = path.replace("{registration_token}", "nosuchtoken");
+            let path = path.replace("{medium}", "email").replace("{address}", "nobody@example.org");
             request.path = Some(path.replace("{user_id}", "@nobody:example.org"));
             request.body.as_mut().and_then(Value::as_object_mut).map(|body| body.remove("auth"));
             return Some(request);
