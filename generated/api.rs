@@ -107,6 +107,69 @@ Defaults to false.*/
         ///Always `success`, as Synapse answers when it had nothing to unbind.
         pub id_server_unbind_result: ::std::string::String,
     }
+    ///`AdminDeleteDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminDeleteDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminDeleteDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminDeleteDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminDeleteDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminDeleteDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AdminDeleteDevicesRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminDeleteDevicesRequest {
+        pub devices: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`AdminDeleteDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminDeleteDevicesResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminDeleteDevicesResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminDeleteDevicesResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminDeleteDevicesResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminDeleteDevicesResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///`AdminFlag`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminFlag {
@@ -124,6 +187,12 @@ Defaults to false.*/
         ///The full user ID.
         pub name: ::std::string::String,
         pub threepids: ::std::vec::Vec<Threepid>,
+    }
+    ///`AdminListDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListDevicesResponse {
+        pub devices: ::std::vec::Vec<Device>,
+        pub total: i64,
     }
     ///`AdminListUsersQuery`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -214,6 +283,41 @@ Defaults to false.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminThreepidUserResponse {
         pub user_id: ::std::string::String,
+    }
+    ///`AdminUpdateDeviceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AdminUpdateDeviceRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+    }
+    ///`AdminUpdateDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminUpdateDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminUpdateDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminUpdateDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminUpdateDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminUpdateDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
     }
     ///`AdminUsernameAvailableQuery`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1884,6 +1988,88 @@ pub trait AdminUserV2: Send + Sync + 'static {
         let _ = (request, token, user_id);
         async { Err(runtime::not_implemented("adminGetUser")) }
     }
+    /// `GET /_synapse/admin/v2/users/{user_id}/devices` (`adminListDevices`)
+    ///
+    /// Lists an account's devices.
+    fn admin_list_devices(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminListDevicesResponse, Error>,
+    > + Send {
+        let _ = (request, token, user_id);
+        async { Err(runtime::not_implemented("adminListDevices")) }
+    }
+    /// `GET /_synapse/admin/v2/users/{user_id}/devices/{device_id}` (`adminGetDevice`)
+    ///
+    /// Shows a device of an account.
+    fn admin_get_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        device_id: String,
+    ) -> impl std::future::Future<Output = Result<types::Device, Error>> + Send {
+        let _ = (request, token, user_id, device_id);
+        async { Err(runtime::not_implemented("adminGetDevice")) }
+    }
+    /// `PUT /_synapse/admin/v2/users/{user_id}/devices/{device_id}` (`adminUpdateDevice`)
+    ///
+    /// Renames a device of an account.
+    fn admin_update_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        device_id: String,
+        body: types::AdminUpdateDeviceRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, user_id, device_id, body);
+        async { Err(runtime::not_implemented("adminUpdateDevice")) }
+    }
+    /// `DELETE /_synapse/admin/v2/users/{user_id}/devices/{device_id}` (`adminDeleteDevice`)
+    ///
+    /// Deletes a device of an account.
+    fn admin_delete_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        device_id: String,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, user_id, device_id);
+        async { Err(runtime::not_implemented("adminDeleteDevice")) }
+    }
+    /// `POST /_synapse/admin/v2/users/{user_id}/delete_devices` (`adminDeleteDevices`)
+    ///
+    /// Deletes several devices of an account.
+    fn admin_delete_devices(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        body: types::AdminDeleteDevicesRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, user_id, body);
+        async { Err(runtime::not_implemented("adminDeleteDevices")) }
+    }
 }
 /// The operations written in api/synapse-admin/v1/admin_users.yaml.
 pub trait AdminUsers: Send + Sync + 'static {
@@ -2621,6 +2807,11 @@ pub enum Operation {
     DeleteRegistrationToken,
     AdminListUsers,
     AdminGetUser,
+    AdminListDevices,
+    AdminGetDevice,
+    AdminUpdateDevice,
+    AdminDeleteDevice,
+    AdminDeleteDevices,
 }
 impl Operation {
     /// Every operation, in document order.
@@ -2673,6 +2864,11 @@ impl Operation {
         Operation::DeleteRegistrationToken,
         Operation::AdminListUsers,
         Operation::AdminGetUser,
+        Operation::AdminListDevices,
+        Operation::AdminGetDevice,
+        Operation::AdminUpdateDevice,
+        Operation::AdminDeleteDevice,
+        Operation::AdminDeleteDevices,
     ];
     /// The `operationId`.
     pub fn id(self) -> &'static str {
@@ -2725,6 +2921,11 @@ impl Operation {
             Operation::DeleteRegistrationToken => "deleteRegistrationToken",
             Operation::AdminListUsers => "adminListUsers",
             Operation::AdminGetUser => "adminGetUser",
+            Operation::AdminListDevices => "adminListDevices",
+            Operation::AdminGetDevice => "adminGetDevice",
+            Operation::AdminUpdateDevice => "adminUpdateDevice",
+            Operation::AdminDeleteDevice => "adminDeleteDevice",
+            Operation::AdminDeleteDevices => "adminDeleteDevices",
         }
     }
 }
@@ -3255,6 +3456,28 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, PUT"),
             }
         }
+        ["_synapse", "admin", "v2", "users", p0, "delete_devices"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::AdminDeleteDevices,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_synapse", "admin", "v2", "users", p0, "devices"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::AdminListDevices,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
         ["_synapse", "admin", "v1", "threepid", p0, "users", p1] => {
             match *method {
                 http::Method::GET => {
@@ -3264,6 +3487,29 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     )
                 }
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v2", "users", p0, "devices", p1] => {
+            match *method {
+                http::Method::DELETE => {
+                    runtime::Routed::Operation(
+                        Operation::AdminDeleteDevice,
+                        vec![(* p0).to_owned(), (* p1).to_owned()],
+                    )
+                }
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::AdminGetDevice,
+                        vec![(* p0).to_owned(), (* p1).to_owned()],
+                    )
+                }
+                http::Method::PUT => {
+                    runtime::Routed::Operation(
+                        Operation::AdminUpdateDevice,
+                        vec![(* p0).to_owned(), (* p1).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("DELETE, GET, OPTIONS, PUT"),
             }
         }
         _ => runtime::Routed::NotFound,
@@ -3931,6 +4177,108 @@ pub async fn dispatch<C: Operations>(
                     let token = runtime::AccessToken::required(request)?;
                     let user_id = request.path_parameter(0usize, "user_id")?;
                     AdminUserV2::admin_get_user(server, request, token, user_id).await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminListDevices => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    AdminUserV2::admin_list_devices(server, request, token, user_id)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminGetDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let device_id = request.path_parameter(1usize, "device_id")?;
+                    AdminUserV2::admin_get_device(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            device_id,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminUpdateDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let device_id = request.path_parameter(1usize, "device_id")?;
+                    let body = request
+                        .json_body::<types::AdminUpdateDeviceRequest>(true)?;
+                    AdminUserV2::admin_update_device(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            device_id,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminDeleteDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let device_id = request.path_parameter(1usize, "device_id")?;
+                    AdminUserV2::admin_delete_device(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            device_id,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminDeleteDevices => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let body = request
+                        .json_body::<types::AdminDeleteDevicesRequest>(true)?;
+                    AdminUserV2::admin_delete_devices(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            body,
+                        )
+                        .await
                 }
                     .await,
             )

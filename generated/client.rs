@@ -105,6 +105,69 @@ Defaults to false.*/
         ///Always `success`, as Synapse answers when it had nothing to unbind.
         pub id_server_unbind_result: ::std::string::String,
     }
+    ///`AdminDeleteDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminDeleteDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminDeleteDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminDeleteDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminDeleteDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminDeleteDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AdminDeleteDevicesRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminDeleteDevicesRequest {
+        pub devices: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`AdminDeleteDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminDeleteDevicesResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminDeleteDevicesResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminDeleteDevicesResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminDeleteDevicesResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminDeleteDevicesResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///`AdminFlag`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminFlag {
@@ -122,6 +185,12 @@ Defaults to false.*/
         ///The full user ID.
         pub name: ::std::string::String,
         pub threepids: ::std::vec::Vec<Threepid>,
+    }
+    ///`AdminListDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListDevicesResponse {
+        pub devices: ::std::vec::Vec<Device>,
+        pub total: i64,
     }
     ///`AdminListUsersResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -184,6 +253,41 @@ Defaults to false.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminThreepidUserResponse {
         pub user_id: ::std::string::String,
+    }
+    ///`AdminUpdateDeviceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AdminUpdateDeviceRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+    }
+    ///`AdminUpdateDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminUpdateDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminUpdateDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminUpdateDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminUpdateDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminUpdateDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
     }
     ///`AdminUsernameAvailableResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -5617,6 +5721,285 @@ Arguments:
             .build()?;
         let info = OperationInfo {
             operation_id: "admin_get_user",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Lists an account's devices
+
+As the user's own `GET /devices`, with `total`. Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v2/users/{user_id}/devices`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+*/
+    pub async fn admin_list_devices<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> Result<
+        ResponseValue<types::AdminListDevicesResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}/devices", self.baseurl, encode_path(& user_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_list_devices",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Shows a device of an account
+
+Only for server admins. An unknown account or device is 404 `M_NOT_FOUND`.
+
+Sends a `GET` request to `/_synapse/admin/v2/users/{user_id}/devices/{device_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `device_id`: The device's ID.
+*/
+    pub async fn admin_get_device<'a>(
+        &'a self,
+        user_id: &'a str,
+        device_id: &'a str,
+    ) -> Result<ResponseValue<types::Device>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}/devices/{}", self.baseurl, encode_path(&
+            user_id.to_string()), encode_path(& device_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_get_device",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Renames a device of an account
+
+`display_name` absent clears it; at most 100 characters. Only for server admins.
+
+Sends a `PUT` request to `/_synapse/admin/v2/users/{user_id}/devices/{device_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `device_id`: The device's ID.
+- `body`
+*/
+    pub async fn admin_update_device<'a>(
+        &'a self,
+        user_id: &'a str,
+        device_id: &'a str,
+        body: &'a types::AdminUpdateDeviceRequest,
+    ) -> Result<
+        ResponseValue<types::AdminUpdateDeviceResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}/devices/{}", self.baseurl, encode_path(&
+            user_id.to_string()), encode_path(& device_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .put(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_update_device",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deletes a device of an account
+
+Logs it out for good, without User-Interactive Authentication. Only for server admins.
+
+Sends a `DELETE` request to `/_synapse/admin/v2/users/{user_id}/devices/{device_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `device_id`: The device's ID.
+*/
+    pub async fn admin_delete_device<'a>(
+        &'a self,
+        user_id: &'a str,
+        device_id: &'a str,
+    ) -> Result<
+        ResponseValue<types::AdminDeleteDeviceResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}/devices/{}", self.baseurl, encode_path(&
+            user_id.to_string()), encode_path(& device_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_delete_device",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deletes several devices of an account
+
+IDs the account does not have are skipped. Only for server admins.
+
+Sends a `POST` request to `/_synapse/admin/v2/users/{user_id}/delete_devices`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `body`
+*/
+    pub async fn admin_delete_devices<'a>(
+        &'a self,
+        user_id: &'a str,
+        body: &'a types::AdminDeleteDevicesRequest,
+    ) -> Result<
+        ResponseValue<types::AdminDeleteDevicesResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}/delete_devices", self.baseurl, encode_path(&
+            user_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_delete_devices",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;

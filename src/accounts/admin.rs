@@ -271,6 +271,42 @@ impl Accounts {
         owner.map(|localpart| self.user_id(&localpart)).ok_or_else(no_such_user)
     }
 
+    /// The devices of an account an admin names.
+    pub async fn admin_devices(&self, user_id: &str) -> Result<Vec<super::Device>> {
+        let user = self.local_account(user_id).await?;
+        self.devices_of(&user.localpart).await
+    }
+
+    /// One device of an account an admin names (404 for either unknown).
+    pub async fn admin_device(&self, user_id: &str, device_id: &str) -> Result<super::Device> {
+        let user = self.local_account(user_id).await?;
+        self.device_of(&user.localpart, device_id).await
+    }
+
+    /// Renames a device of an account an admin names.
+    pub async fn admin_rename_device(
+        &self,
+        admin: &Session,
+        user_id: &str,
+        device_id: &str,
+        display_name: Option<String>,
+    ) -> Result<()> {
+        let user = self.local_account(user_id).await?;
+        self.rename_device_of(&user.localpart, device_id, display_name).await?;
+        tracing::info!(event = "admin.device.renamed", admin = %admin.user_id(), target = %self.user_id(&user.localpart), device_id);
+        Ok(())
+    }
+
+    /// Deletes devices of an account an admin names, without UIA; unknown
+    /// device IDs are skipped (as Synapse does).
+    pub async fn admin_delete_devices(&self, admin: &Session, user_id: &str, devices: Vec<String>) -> Result<()> {
+        let user = self.local_account(user_id).await?;
+        let count = devices.len();
+        self.delete_devices_of(&user.localpart, devices, None).await?;
+        tracing::info!(event = "admin.devices.deleted", admin = %admin.user_id(), target = %self.user_id(&user.localpart), count);
+        Ok(())
+    }
+
     /// An account's devices with their latest use
     /// (`GET /_synapse/admin/v1/whois/{user_id}`).
     pub async fn whois(&self, user_id: &str) -> Result<(String, Vec<super::Device>)> {

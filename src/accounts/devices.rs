@@ -58,7 +58,12 @@ impl Accounts {
     /// One of the caller's devices; 404 `M_NOT_FOUND` if it has none of
     /// that ID.
     pub async fn device(&self, session: &Session, device_id: &str) -> Result<Device> {
-        let (localpart, device_id) = (session.localpart().to_owned(), device_id.to_owned());
+        self.device_of(session.localpart(), device_id).await
+    }
+
+    /// One device of an account (the caller's own, or one an admin names).
+    pub(crate) async fn device_of(&self, localpart: &str, device_id: &str) -> Result<Device> {
+        let (localpart, device_id) = (localpart.to_owned(), device_id.to_owned());
         let device = {
             let localpart = localpart.clone();
             self.db(move |store| store.device(&localpart, &device_id)).await?
@@ -76,12 +81,22 @@ impl Accounts {
     ///   `initial_device_display_name` instead, as Synapse does; a rename
     ///   is explicit, so it is told).
     pub async fn rename_device(&self, session: &Session, device_id: &str, display_name: Option<String>) -> Result<()> {
+        self.rename_device_of(session.localpart(), device_id, display_name).await
+    }
+
+    /// [`Self::rename_device`] for any account (an admin's request).
+    pub(crate) async fn rename_device_of(
+        &self,
+        localpart: &str,
+        device_id: &str,
+        display_name: Option<String>,
+    ) -> Result<()> {
         if display_name.as_ref().is_some_and(|name| name.chars().count() > MAX_DISPLAY_NAME_CHARS) {
             return Err(Error::invalid_param(format!(
                 "display_name is too long (at most {MAX_DISPLAY_NAME_CHARS} characters)"
             )));
         }
-        let (localpart, device_id) = (session.localpart().to_owned(), device_id.to_owned());
+        let (localpart, device_id) = (localpart.to_owned(), device_id.to_owned());
         let renamed =
             self.db(move |store| store.set_device_display_name(&localpart, &device_id, display_name.as_deref()));
         if !renamed.await? {
@@ -142,11 +157,22 @@ impl Accounts {
         };
         let passed = self.uia_authenticate(uia, uia_session, params, None).await?;
 
-        let owner = localpart.to_owned();
         let count = request.devices.len();
-        let devices = request.devices;
-        self.db_revoking(move |store| store.delete_devices(&owner, &devices, passed.session_id.as_deref())).await?;
+        self.delete_devices_of(localpart, request.devices, passed.session_id).await?;
         tracing::info!(event = "devices.deleted", user = session.user_id(), ip = %client.ip, count);
+        Ok(())
+    }
+
+    /// Deletes devices of an account with their tokens, using up
+    /// `uia_session` if one authorised it (none for an admin's request).
+    pub(crate) async fn delete_devices_of(
+        &self,
+        localpart: &str,
+        devices: Vec<String>,
+        uia_session: Option<String>,
+    ) -> Result<()> {
+        let owner = localpart.to_owned();
+        self.db_revoking(move |store| store.delete_devices(&owner, &devices, uia_session.as_deref())).await?;
         Ok(())
     }
 

@@ -9,12 +9,14 @@
 //!   `GET /_synapse/admin/v1/username_available`,
 //!   `GET /_synapse/admin/v1/whois/{user_id}`,
 //!   `GET /_synapse/admin/v1/threepid/{medium}/users/{address}`,
-//!   `GET /_synapse/admin/v2/users`, `GET /_synapse/admin/v2/users/{user_id}`:
-//!   admins only.
+//!   `GET /_synapse/admin/v2/users`, `GET /_synapse/admin/v2/users/{user_id}`,
+//!   `GET /_synapse/admin/v2/users/{user_id}/devices`, `GET|PUT|DELETE
+//!   .../devices/{device_id}`, `POST .../delete_devices`: admins only.
 //!
 //! Any other `/_synapse/admin/...` path is not in `api/`, so it answers
 //! 404 `M_UNRECOGNIZED` like every unknown path.
 
+use super::devices::device;
 use super::{Handlers, Json, empty};
 use crate::accounts::{Secret, SharedSecretRegistration, UserListQuery};
 use crate::api::runtime::{AccessToken, Request};
@@ -148,6 +150,67 @@ impl AdminUsers for Handlers {
 }
 
 impl AdminUserV2 for Handlers {
+    async fn admin_list_devices(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+    ) -> Result<types::AdminListDevicesResponse, Error> {
+        self.admin(request, &token).await?;
+        let devices: Vec<_> = self.accounts.admin_devices(&user_id).await?.into_iter().map(device).collect();
+        let total = devices.len() as i64;
+        Ok(types::AdminListDevicesResponse { devices, total })
+    }
+
+    async fn admin_get_device(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+        device_id: String,
+    ) -> Result<types::Device, Error> {
+        self.admin(request, &token).await?;
+        Ok(device(self.accounts.admin_device(&user_id, &device_id).await?))
+    }
+
+    async fn admin_update_device(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+        device_id: String,
+        body: types::AdminUpdateDeviceRequest,
+    ) -> Result<Json, Error> {
+        let admin = self.admin(request, &token).await?;
+        self.accounts.admin_rename_device(&admin, &user_id, &device_id, body.display_name).await?;
+        Ok(empty())
+    }
+
+    async fn admin_delete_device(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+        device_id: String,
+    ) -> Result<Json, Error> {
+        let admin = self.admin(request, &token).await?;
+        self.accounts.admin_device(&user_id, &device_id).await?;
+        self.accounts.admin_delete_devices(&admin, &user_id, vec![device_id]).await?;
+        Ok(empty())
+    }
+
+    async fn admin_delete_devices(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+        body: types::AdminDeleteDevicesRequest,
+    ) -> Result<Json, Error> {
+        let admin = self.admin(request, &token).await?;
+        self.accounts.admin_delete_devices(&admin, &user_id, body.devices).await?;
+        Ok(empty())
+    }
+
     async fn admin_list_users(
         &self,
         request: &Request,

@@ -11,7 +11,7 @@ use crate::api::runtime::{AccessToken, Request};
 use crate::api::{Devices, types};
 use crate::error::Error;
 
-fn device(device: Device) -> types::Device {
+pub(super) fn device(device: Device) -> types::Device {
     types::Device {
         device_id: device.device_id,
         display_name: device.display_name,

@@ -369,3 +369,34 @@ async fn an_admin_pages_through_the_accounts() {
     let refused = call(&server, "GET", "/_synapse/admin/v2/users", None, Some(&anna)).await;
     assert_error(&refused, 403, "M_FORBIDDEN");
 }
+
+#[tokio::test]
+async fn an_admin_manages_an_accounts_devices() {
+    let server = server();
+    let admin = shared_secret_user(&server, "root", true).await;
+    let phone = user(&server, V3, "wren").await;
+    let phone_id = text(&ok(whoami(&server, V3, &phone).await), "device_id").to_owned();
+    let laptop =
+        text(&ok(login_with(&server, V3, "wren", PASSWORD, json!({"device_id": "LAPTOP"})).await), "access_token")
+            .to_owned();
+    let base = "/_synapse/admin/v2/users/@wren:localhost";
+
+    let listed = ok(call(&server, "GET", &format!("{base}/devices"), None, Some(&admin)).await);
+    assert_eq!(listed["total"], 2, "{listed}");
+    let rename = json!({"display_name": "seized"});
+    ok(call(&server, "PUT", &format!("{base}/devices/LAPTOP"), Some(&rename), Some(&admin)).await);
+    let shown = ok(call(&server, "GET", &format!("{base}/devices/LAPTOP"), None, Some(&admin)).await);
+    assert_eq!(shown["display_name"], "seized");
+
+    ok(call(&server, "DELETE", &format!("{base}/devices/LAPTOP"), None, Some(&admin)).await);
+    assert_error(&whoami(&server, V3, &laptop).await, 401, "M_UNKNOWN_TOKEN");
+    let missing = call(&server, "DELETE", &format!("{base}/devices/LAPTOP"), None, Some(&admin)).await;
+    assert_error(&missing, 404, "M_NOT_FOUND");
+    let both = json!({"devices": [phone_id, "NOSUCH"]});
+    ok(call(&server, "POST", &format!("{base}/delete_devices"), Some(&both), Some(&admin)).await);
+    assert_error(&whoami(&server, V3, &phone).await, 401, "M_UNKNOWN_TOKEN");
+    let listed = ok(call(&server, "GET", &format!("{base}/devices"), None, Some(&admin)).await);
+    assert_eq!(listed, json!({"devices": [], "total": 0}));
+    let other = user(&server, V3, "rook").await;
+    assert_error(&call(&server, "GET", &format!("{base}/devices"), None, Some(&other)).await, 403, "M_FORBIDDEN");
+}

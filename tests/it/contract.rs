@@ -39,7 +39,7 @@ const SERVER_NAME: &str = "example.org";
 const SHARED_SECRET: &str = "contract-secret";
 
 /// The admin operations, which act on `@wren` with an admin's token.
-const ADMIN_OPERATIONS: [&str; 9] = [
+const ADMIN_OPERATIONS: [&str; 14] = [
     "getUserAdmin",
     "setUserAdmin",
     "adminDeactivateUser",
@@ -49,6 +49,11 @@ const ADMIN_OPERATIONS: [&str; 9] = [
     "adminGetUser",
     "adminListUsers",
     "adminThreepidUser",
+    "adminListDevices",
+    "adminGetDevice",
+    "adminUpdateDevice",
+    "adminDeleteDevice",
+    "adminDeleteDevices",
 ];
 
 /// The registration-token administration, which an admin does on `defg`.
@@ -323,6 +328,7 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
             }
             request.token = Some(fixture.admin().await);
             let path = operation.path.replace("{medium}", "email").replace("{address}", "wren@example.org");
+            let path = path.replace("{device_id}", EXAMPLE_DEVICE);
             request.path = Some(path.replace("{user_id}", "@wren:example.org"));
         }
         tokens if TOKEN_OPERATIONS.contains(&tokens) => {
@@ -604,6 +610,7 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
             let path = operation.path.replace("{deviceId}", "NOSUCHDEVICE");
             let path = path.replace("{registration_token}", "nosuchtoken");
             let path = path.replace("{medium}", "email").replace("{address}", "nobody@example.org");
+            let path = path.replace("{device_id}", "NOSUCHDEVICE");
             request.path = Some(path.replace("{user_id}", "@nobody:example.org"));
             request.body.as_mut().and_then(Value::as_object_mut).map(|body| body.remove("auth"));
             return Some(request);
