@@ -65,10 +65,13 @@ fn fingerprint(ip: IpAddr) -> u64 {
     }
 }
 
+/// The latest noted use of each device of one account, by device ID.
+type DeviceUses = HashMap<Box<str>, (IpAddr, Millis)>;
+
 /// Uses noted and not written yet, by localpart, then device.
 #[derive(Default)]
 pub(crate) struct LastSeenTracker {
-    pending: Mutex<HashMap<Box<str>, HashMap<Box<str>, (IpAddr, Millis)>>>,
+    pending: Mutex<HashMap<Box<str>, DeviceUses>>,
 }
 
 impl LastSeenTracker {
