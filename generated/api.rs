@@ -94,6 +94,274 @@ Defaults to false.*/
             Self(value)
         }
     }
+    ///`AdminDeactivateUserRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AdminDeactivateUserRequest {
+        ///Whether the user is to be forgotten as far as possible.
+        #[serde(default)]
+        pub erase: bool,
+    }
+    ///`AdminDeactivateUserResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminDeactivateUserResponse {
+        ///Always `success`, as Synapse answers when it had nothing to unbind.
+        pub id_server_unbind_result: ::std::string::String,
+    }
+    ///`AdminDeleteDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminDeleteDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminDeleteDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminDeleteDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminDeleteDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminDeleteDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AdminDeleteDevicesRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminDeleteDevicesRequest {
+        pub devices: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`AdminDeleteDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminDeleteDevicesResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminDeleteDevicesResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminDeleteDevicesResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminDeleteDevicesResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminDeleteDevicesResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AdminFlag`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminFlag {
+        ///True for a server admin.
+        pub admin: bool,
+    }
+    ///`AdminGetUserResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminGetUserResponse {
+        pub admin: bool,
+        ///When the account was created, in seconds since the Unix epoch (as Synapse).
+        pub creation_ts: i64,
+        pub deactivated: bool,
+        pub is_guest: bool,
+        ///The full user ID.
+        pub name: ::std::string::String,
+        pub threepids: ::std::vec::Vec<Threepid>,
+    }
+    ///`AdminListDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListDevicesResponse {
+        pub devices: ::std::vec::Vec<Device>,
+        pub total: i64,
+    }
+    ///`AdminListUsersQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AdminListUsersQuery {
+        ///Only admins (true) or only non-admins (false).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub admins: ::std::option::Option<bool>,
+        ///List deactivated accounts (default false).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub deactivated: ::std::option::Option<bool>,
+        ///`f` (default) or `b`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub dir: ::std::option::Option<::std::string::String>,
+        ///How many matching accounts to skip.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub from: ::std::option::Option<i64>,
+        ///List guests (default true).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub guests: ::std::option::Option<bool>,
+        ///At most this many accounts (default 100).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<i64>,
+        ///Only localparts containing this.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///`name` (default), `admin`, `deactivated`, `is_guest` or `creation_ts`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub order_by: ::std::option::Option<::std::string::String>,
+    }
+    ///`AdminListUsersResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListUsersResponse {
+        ///The `from` of the next page; absent on the last one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_token: ::std::option::Option<::std::string::String>,
+        pub total: i64,
+        pub users: ::std::vec::Vec<AdminListedUser>,
+    }
+    ///`AdminListedUser`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListedUser {
+        pub admin: bool,
+        ///Milliseconds since the Unix epoch.
+        pub creation_ts: i64,
+        pub deactivated: bool,
+        pub is_guest: bool,
+        pub name: ::std::string::String,
+    }
+    ///`AdminResetPasswordRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminResetPasswordRequest {
+        ///Whether every device of the account is logged out.
+        #[serde(default = "defaults::default_bool::<true>")]
+        pub logout_devices: bool,
+        ///The account's new password.
+        pub new_password: ::std::string::String,
+    }
+    ///`AdminResetPasswordResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminResetPasswordResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminResetPasswordResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminResetPasswordResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminResetPasswordResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminResetPasswordResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AdminThreepidUserResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminThreepidUserResponse {
+        pub user_id: ::std::string::String,
+    }
+    ///`AdminUpdateDeviceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AdminUpdateDeviceRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+    }
+    ///`AdminUpdateDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminUpdateDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminUpdateDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminUpdateDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminUpdateDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminUpdateDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AdminUsernameAvailableQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminUsernameAvailableQuery {
+        ///The localpart to check.
+        pub username: ::std::string::String,
+    }
+    ///`AdminUsernameAvailableResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminUsernameAvailableResponse {
+        pub available: bool,
+    }
+    ///`AdminWhoisResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminWhoisResponse {
+        ///By device ID.
+        pub devices: ::std::collections::HashMap<::std::string::String, WhoisDevice>,
+        pub user_id: ::std::string::String,
+    }
+    ///The capabilities, by name; unknown ones are to be ignored.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct Capabilities {
+        #[serde(
+            rename = "m.3pid_changes",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_3pid_changes: ::std::option::Option<Capability>,
+        #[serde(
+            rename = "m.change_password",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_change_password: ::std::option::Option<Capability>,
+        #[serde(
+            rename = "m.set_displayname",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_set_displayname: ::std::option::Option<Capability>,
+    }
+    ///Whether the account may do what the capability names.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Capability {
+        ///True when the server lets the account do it.
+        pub enabled: bool,
+    }
     ///`ChangePasswordRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ChangePasswordRequest {
@@ -215,6 +483,84 @@ authentication may leave it out (the session remembers it).*/
         ///The token, from the link.
         pub token: ::std::string::String,
     }
+    ///`DeactivateAccountRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct DeactivateAccountRequest {
+        ///The User-Interactive Authentication stage this request completes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+        ///Whether the user asks to be forgotten as far as possible.
+        #[serde(default)]
+        pub erase: bool,
+        ///The identity server to unbind 3pids from; never contacted by this server.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_server: ::std::option::Option<::std::string::String>,
+    }
+    ///`DeactivateAccountResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct DeactivateAccountResponse {
+        /**`no-support`: no identity server was asked to unbind
+the account's addresses (always, here).*/
+        pub id_server_unbind_result: DeactivateAccountResponseIdServerUnbindResult,
+    }
+    /**`no-support`: no identity server was asked to unbind
+the account's addresses (always, here).*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum DeactivateAccountResponseIdServerUnbindResult {
+        #[serde(rename = "success")]
+        Success,
+        #[serde(rename = "no-support")]
+        NoSupport,
+    }
+    impl ::std::fmt::Display for DeactivateAccountResponseIdServerUnbindResult {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Success => f.write_str("success"),
+                Self::NoSupport => f.write_str("no-support"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for DeactivateAccountResponseIdServerUnbindResult {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "success" => Ok(Self::Success),
+                "no-support" => Ok(Self::NoSupport),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for DeactivateAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for DeactivateAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`Delete3pidFromAccountRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Delete3pidFromAccountRequest {
@@ -294,11 +640,153 @@ refused.*/
             value.parse()
         }
     }
+    ///`DeleteDeviceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct DeleteDeviceRequest {
+        ///The User-Interactive Authentication stage this request completes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+    }
+    ///`DeleteDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct DeleteDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for DeleteDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: DeleteDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for DeleteDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`DeleteDevicesRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct DeleteDevicesRequest {
+        ///The User-Interactive Authentication stage this request completes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+        ///The IDs of the devices to delete.
+        pub devices: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`DeleteDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct DeleteDevicesResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for DeleteDevicesResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteDevicesResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: DeleteDevicesResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for DeleteDevicesResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`DeleteRegistrationTokenResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct DeleteRegistrationTokenResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for DeleteRegistrationTokenResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteRegistrationTokenResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: DeleteRegistrationTokenResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for DeleteRegistrationTokenResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    /**A device of the account: what a login created. Its last use is kept up
+to date within a minute of each request, without a database write per
+request.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Device {
+        ///The device's ID.
+        pub device_id: ::std::string::String,
+        ///The name the user (or the client, at login) gave the device; absent if none.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+        ///The client address of the device's latest request; absent before its first one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_seen_ip: ::std::option::Option<::std::string::String>,
+        ///When the device was last used, in milliseconds since the Unix epoch; absent before its first use.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_seen_ts: ::std::option::Option<i64>,
+    }
+    ///`DiscoveryInformation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct DiscoveryInformation {
+        #[serde(rename = "m.homeserver")]
+        pub m_homeserver: HomeserverInformation,
+        #[serde(
+            rename = "m.identity_server",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_identity_server: ::std::option::Option<IdentityServerInformation>,
+    }
     ///`GetAccount3pidsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetAccount3pidsResponse {
         ///The identifiers, each with when it was validated and added.
         pub threepids: ::std::vec::Vec<Threepid>,
+    }
+    ///`GetCapabilitiesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetCapabilitiesResponse {
+        pub capabilities: Capabilities,
+    }
+    ///`GetDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetDevicesResponse {
+        ///The account's devices.
+        pub devices: ::std::vec::Vec<Device>,
     }
     ///`GetEmailValidationPageQuery`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -345,6 +833,18 @@ refused.*/
             Self(value)
         }
     }
+    ///`GetRegistrationNonceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetRegistrationNonceResponse {
+        ///Goes into the MAC and the registration request.
+        pub nonce: ::std::string::String,
+    }
+    ///`GetServerVersionResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetServerVersionResponse {
+        ///This server's name and version.
+        pub server_version: ::std::string::String,
+    }
     ///`GetThreePidsV2AlphaResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetThreePidsV2AlphaResponse {
@@ -374,6 +874,18 @@ each is enabled. Always present, if only as `{}`.*/
         ///Every spec release the server implements, e.g. `r0.6.1` or `v1.11`.
         pub versions: ::std::vec::Vec<::std::string::String>,
     }
+    ///`HomeserverInformation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct HomeserverInformation {
+        ///The base URL of the homeserver, without `/_matrix`.
+        pub base_url: ::std::string::String,
+    }
+    ///`IdentityServerInformation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct IdentityServerInformation {
+        ///The base URL of the identity server.
+        pub base_url: ::std::string::String,
+    }
     /**The request carried no access token (`M_MISSING_TOKEN`), or one this
 server does not know, has revoked or let expire (`M_UNKNOWN_TOKEN`). The
 same shape answers a refresh token that cannot be exchanged.*/
@@ -390,6 +902,18 @@ log in again as the same device. `false`, or absent, means the
 session is over and the client should start from scratch.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub soft_logout: ::std::option::Option<bool>,
+    }
+    ///`ListRegistrationTokensQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ListRegistrationTokensQuery {
+        ///Only the usable tokens (`true`) or only the others (`false`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub valid: ::std::option::Option<bool>,
+    }
+    ///`ListRegistrationTokensResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ListRegistrationTokensResponse {
+        pub registration_tokens: ::std::vec::Vec<RegistrationToken>,
     }
     ///`LoginFlow`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -457,6 +981,11 @@ this one expires. Only when the request set `refresh_token`.*/
         pub refresh_token: ::std::option::Option<::std::string::String>,
         ///The canonical full user ID of the account.
         pub user_id: ::std::string::String,
+        /**Where the client should talk to this server from now on
+(the same as `GET /.well-known/matrix/client`); only when
+the server is configured with a public base URL.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub well_known: ::std::option::Option<DiscoveryInformation>,
     }
     ///`LoginV1Request`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -599,6 +1128,22 @@ The access token may expire at some point, and if so, it SHOULD come with a ``re
         ) -> Self {
             Self(value)
         }
+    }
+    ///`NewRegistrationTokenRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct NewRegistrationTokenRequest {
+        ///When it stops working (ms since the epoch); absent or `null` for never.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expiry_time: ::std::option::Option<i64>,
+        ///The length of a random token, 1 to 64 (default 16).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub length: ::std::option::Option<i64>,
+        ///The token's text; random when absent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+        ///How many registrations it allows; absent or `null` for no limit.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub uses_allowed: ::std::option::Option<i64>,
     }
     ///`Post3pidsRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -821,6 +1366,34 @@ refresh for a new token on failure, and retry the request with the new token.*/
         ///The fully-qualified Matrix ID that has been registered.
         pub user_id: ::std::string::String,
     }
+    ///`RegistrationToken`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RegistrationToken {
+        ///Registrations made with it.
+        pub completed: i64,
+        ///When it stops working, in milliseconds since the Unix epoch; `null` for never.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub expiry_time: ::std::option::Option<i64>,
+        ///Registrations under way that passed the token stage and have not finished.
+        pub pending: i64,
+        ///The token itself, 1 to 64 characters of `[A-Za-z0-9._~-]`.
+        pub token: ::std::string::String,
+        ///How many registrations it allows; `null` for no limit.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub uses_allowed: ::std::option::Option<i64>,
+    }
+    ///`RegistrationTokenValidityQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RegistrationTokenValidityQuery {
+        ///The registration token to check.
+        pub token: ::std::string::String,
+    }
+    ///`RegistrationTokenValidityResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RegistrationTokenValidityResponse {
+        ///True when a registration could use the token now.
+        pub valid: bool,
+    }
     /**Asks the homeserver to mail a validation token to an address. The
 client chooses `client_secret` and counts `send_attempt`: the same
 secret, address and attempt again sends no second mail and answers the
@@ -875,6 +1448,58 @@ address once it is validated.*/
 client instead of opening the link.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub submit_url: ::std::option::Option<::std::string::String>,
+    }
+    ///`SetUserAdminResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct SetUserAdminResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for SetUserAdminResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SetUserAdminResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: SetUserAdminResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for SetUserAdminResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`SharedSecretRegisterRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SharedSecretRegisterRequest {
+        ///Whether the new account is a server admin.
+        #[serde(default)]
+        pub admin: bool,
+        ///The HMAC-SHA1, in lower-case hex.
+        pub mac: ::std::string::String,
+        ///From `GET /_synapse/admin/v1/register`.
+        pub nonce: ::std::string::String,
+        ///Its password.
+        pub password: ::std::string::String,
+        ///The localpart of the new account.
+        pub username: ::std::string::String,
+    }
+    ///`SharedSecretRegisterResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SharedSecretRegisterResponse {
+        pub access_token: ::std::string::String,
+        pub device_id: ::std::string::String,
+        pub home_server: ::std::string::String,
+        pub user_id: ::std::string::String,
     }
     /**What a Matrix server answers when a request fails: a machine-readable
 `errcode` such as `M_FORBIDDEN`, and usually an `error` text written for
@@ -1051,6 +1676,71 @@ valid (`M_MISSING_TOKEN`, `M_UNKNOWN_TOKEN` with `soft_logout`).*/
     pub struct UiaFlow {
         ///The stage types of this flow, in the order they must be completed.
         pub stages: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`UpdateDeviceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct UpdateDeviceRequest {
+        ///The new display name; absent clears it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+    }
+    ///`UpdateDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct UpdateDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for UpdateDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: UpdateDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for UpdateDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`UpdateRegistrationTokenRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct UpdateRegistrationTokenRequest(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for UpdateRegistrationTokenRequest {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateRegistrationTokenRequest>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: UpdateRegistrationTokenRequest) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for UpdateRegistrationTokenRequest {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
     }
     /**Names the account a client wants to log in to. `type` says how: by
 Matrix user ID (`m.id.user`), by an email address or other third-party
@@ -1265,6 +1955,22 @@ to, which the server uses to put it in international form.*/
             value.parse()
         }
     }
+    ///`WhoisConnection`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisConnection {
+        pub ip: ::std::string::String,
+        pub last_seen: i64,
+    }
+    ///`WhoisDevice`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisDevice {
+        pub sessions: ::std::vec::Vec<WhoisSession>,
+    }
+    ///`WhoisSession`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisSession {
+        pub connections: ::std::vec::Vec<WhoisConnection>,
+    }
     /// Generation of default values for serde.
     pub mod defaults {
         pub(super) fn default_bool<const V: bool>() -> bool {
@@ -1306,6 +2012,382 @@ to, which the server uses to put it in international form.*/
 }
 use crate::api::runtime;
 use crate::error::Error;
+/// The operations written in api/synapse-admin/v1/admin_register.yaml.
+pub trait AdminRegister: Send + Sync + 'static {
+    /// `GET /_synapse/admin/v1/register` (`getRegistrationNonce`)
+    ///
+    /// Hands out a nonce for one shared-secret registration.
+    fn get_registration_nonce(
+        &self,
+        request: &runtime::Request,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetRegistrationNonceResponse, Error>,
+    > + Send {
+        let _ = (request,);
+        async { Err(runtime::not_implemented("getRegistrationNonce")) }
+    }
+    /// `POST /_synapse/admin/v1/register` (`sharedSecretRegister`)
+    ///
+    /// Creates an account with the shared secret.
+    fn shared_secret_register(
+        &self,
+        request: &runtime::Request,
+        body: types::SharedSecretRegisterRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::SharedSecretRegisterResponse, Error>,
+    > + Send {
+        let _ = (request, body);
+        async { Err(runtime::not_implemented("sharedSecretRegister")) }
+    }
+}
+/// The operations written in api/synapse-admin/v2/admin_user_v2.yaml.
+pub trait AdminUserV2: Send + Sync + 'static {
+    /// `GET /_synapse/admin/v2/users` (`adminListUsers`)
+    ///
+    /// Lists accounts, a page at a time.
+    fn admin_list_users(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        query: types::AdminListUsersQuery,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminListUsersResponse, Error>,
+    > + Send {
+        let _ = (request, token, query);
+        async { Err(runtime::not_implemented("adminListUsers")) }
+    }
+    /// `GET /_synapse/admin/v2/users/{user_id}` (`adminGetUser`)
+    ///
+    /// Shows an account.
+    fn admin_get_user(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminGetUserResponse, Error>,
+    > + Send {
+        let _ = (request, token, user_id);
+        async { Err(runtime::not_implemented("adminGetUser")) }
+    }
+    /// `GET /_synapse/admin/v2/users/{user_id}/devices` (`adminListDevices`)
+    ///
+    /// Lists an account's devices.
+    fn admin_list_devices(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminListDevicesResponse, Error>,
+    > + Send {
+        let _ = (request, token, user_id);
+        async { Err(runtime::not_implemented("adminListDevices")) }
+    }
+    /// `GET /_synapse/admin/v2/users/{user_id}/devices/{device_id}` (`adminGetDevice`)
+    ///
+    /// Shows a device of an account.
+    fn admin_get_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        device_id: String,
+    ) -> impl std::future::Future<Output = Result<types::Device, Error>> + Send {
+        let _ = (request, token, user_id, device_id);
+        async { Err(runtime::not_implemented("adminGetDevice")) }
+    }
+    /// `PUT /_synapse/admin/v2/users/{user_id}/devices/{device_id}` (`adminUpdateDevice`)
+    ///
+    /// Renames a device of an account.
+    fn admin_update_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        device_id: String,
+        body: types::AdminUpdateDeviceRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, user_id, device_id, body);
+        async { Err(runtime::not_implemented("adminUpdateDevice")) }
+    }
+    /// `DELETE /_synapse/admin/v2/users/{user_id}/devices/{device_id}` (`adminDeleteDevice`)
+    ///
+    /// Deletes a device of an account.
+    fn admin_delete_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        device_id: String,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, user_id, device_id);
+        async { Err(runtime::not_implemented("adminDeleteDevice")) }
+    }
+    /// `POST /_synapse/admin/v2/users/{user_id}/delete_devices` (`adminDeleteDevices`)
+    ///
+    /// Deletes several devices of an account.
+    fn admin_delete_devices(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        body: types::AdminDeleteDevicesRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, user_id, body);
+        async { Err(runtime::not_implemented("adminDeleteDevices")) }
+    }
+}
+/// The operations written in api/synapse-admin/v1/admin_users.yaml.
+pub trait AdminUsers: Send + Sync + 'static {
+    /// `GET /_synapse/admin/v1/server_version` (`getServerVersion`)
+    ///
+    /// Tells the server's name and version.
+    fn get_server_version(
+        &self,
+        request: &runtime::Request,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetServerVersionResponse, Error>,
+    > + Send {
+        let _ = (request,);
+        async { Err(runtime::not_implemented("getServerVersion")) }
+    }
+    /// `GET /_synapse/admin/v1/users/{user_id}/admin` (`getUserAdmin`)
+    ///
+    /// Tells whether an account is a server admin.
+    fn get_user_admin(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+    ) -> impl std::future::Future<Output = Result<types::AdminFlag, Error>> + Send {
+        let _ = (request, token, user_id);
+        async { Err(runtime::not_implemented("getUserAdmin")) }
+    }
+    /// `PUT /_synapse/admin/v1/users/{user_id}/admin` (`setUserAdmin`)
+    ///
+    /// Grants or takes away the admin flag.
+    fn set_user_admin(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        body: types::AdminFlag,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, user_id, body);
+        async { Err(runtime::not_implemented("setUserAdmin")) }
+    }
+    /// `POST /_synapse/admin/v1/deactivate/{user_id}` (`adminDeactivateUser`)
+    ///
+    /// Deactivates an account.
+    fn admin_deactivate_user(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        body: types::AdminDeactivateUserRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminDeactivateUserResponse, Error>,
+    > + Send {
+        let _ = (request, token, user_id, body);
+        async { Err(runtime::not_implemented("adminDeactivateUser")) }
+    }
+    /// `POST /_synapse/admin/v1/reset_password/{user_id}` (`adminResetPassword`)
+    ///
+    /// Sets an account's password.
+    fn admin_reset_password(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        body: types::AdminResetPasswordRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, user_id, body);
+        async { Err(runtime::not_implemented("adminResetPassword")) }
+    }
+    /// `GET /_synapse/admin/v1/whois/{user_id}` (`adminWhois`)
+    ///
+    /// Tells where an account is connected from.
+    fn admin_whois(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminWhoisResponse, Error>,
+    > + Send {
+        let _ = (request, token, user_id);
+        async { Err(runtime::not_implemented("adminWhois")) }
+    }
+    /// `GET /_synapse/admin/v1/threepid/{medium}/users/{address}` (`adminThreepidUser`)
+    ///
+    /// Tells which account a third-party identifier belongs to.
+    fn admin_threepid_user(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        medium: String,
+        address: String,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminThreepidUserResponse, Error>,
+    > + Send {
+        let _ = (request, token, medium, address);
+        async { Err(runtime::not_implemented("adminThreepidUser")) }
+    }
+    /// `GET /_synapse/admin/v1/username_available` (`adminUsernameAvailable`)
+    ///
+    /// Tells whether a username could be registered.
+    fn admin_username_available(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        query: types::AdminUsernameAvailableQuery,
+    ) -> impl std::future::Future<
+        Output = Result<types::AdminUsernameAvailableResponse, Error>,
+    > + Send {
+        let _ = (request, token, query);
+        async { Err(runtime::not_implemented("adminUsernameAvailable")) }
+    }
+}
+/// The operations written in api/client-server/v3/capabilities.yaml.
+pub trait Capabilities: Send + Sync + 'static {
+    /// `GET /_matrix/client/v3/capabilities` (`getCapabilities`)
+    ///
+    /// Tells what this server lets the account change.
+    fn get_capabilities(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetCapabilitiesResponse, Error>,
+    > + Send {
+        let _ = (request, token);
+        async { Err(runtime::not_implemented("getCapabilities")) }
+    }
+}
+/// The operations written in api/client-server/v3/deactivate.yaml.
+pub trait Deactivate: Send + Sync + 'static {
+    /// `POST /_matrix/client/v3/account/deactivate` (`deactivateAccount`)
+    ///
+    /// Deactivates the account for good.
+    fn deactivate_account(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        body: types::DeactivateAccountRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::DeactivateAccountResponse, Error>,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("deactivateAccount")) }
+    }
+}
+/// The operations written in api/client-server/v3/devices.yaml.
+pub trait Devices: Send + Sync + 'static {
+    /// `GET /_matrix/client/v3/devices` (`getDevices`)
+    ///
+    /// Lists the account's devices.
+    fn get_devices(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+    ) -> impl std::future::Future<
+        Output = Result<types::GetDevicesResponse, Error>,
+    > + Send {
+        let _ = (request, token);
+        async { Err(runtime::not_implemented("getDevices")) }
+    }
+    /// `GET /_matrix/client/v3/devices/{deviceId}` (`getDevice`)
+    ///
+    /// Shows one of the account's devices.
+    fn get_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        device_id: String,
+    ) -> impl std::future::Future<Output = Result<types::Device, Error>> + Send {
+        let _ = (request, token, device_id);
+        async { Err(runtime::not_implemented("getDevice")) }
+    }
+    /// `PUT /_matrix/client/v3/devices/{deviceId}` (`updateDevice`)
+    ///
+    /// Renames one of the account's devices.
+    fn update_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        device_id: String,
+        body: types::UpdateDeviceRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, device_id, body);
+        async { Err(runtime::not_implemented("updateDevice")) }
+    }
+    /// `DELETE /_matrix/client/v3/devices/{deviceId}` (`deleteDevice`)
+    ///
+    /// Deletes one of the account's devices.
+    fn delete_device(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        device_id: String,
+        body: types::DeleteDeviceRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, device_id, body);
+        async { Err(runtime::not_implemented("deleteDevice")) }
+    }
+    /// `POST /_matrix/client/v3/delete_devices` (`deleteDevices`)
+    ///
+    /// Deletes several of the account's devices.
+    fn delete_devices(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        body: types::DeleteDevicesRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("deleteDevices")) }
+    }
+}
 /// The operations written in api/document.yaml.
 pub trait Document: Send + Sync + 'static {
     /// `GET /openapi.json` (`getOpenApiDocument`)
@@ -1611,6 +2693,99 @@ pub trait Registration: Send + Sync + 'static {
         async { Err(runtime::not_implemented("checkUsernameAvailability")) }
     }
 }
+/// The operations written in api/client-server/v3/registration_token_validity.yaml.
+pub trait RegistrationTokenValidity: Send + Sync + 'static {
+    /// `GET /_matrix/client/v1/register/m.login.registration_token/validity` (`registrationTokenValidity`)
+    ///
+    /// Tells whether a registration token can still be used.
+    fn registration_token_validity(
+        &self,
+        request: &runtime::Request,
+        query: types::RegistrationTokenValidityQuery,
+    ) -> impl std::future::Future<
+        Output = Result<types::RegistrationTokenValidityResponse, Error>,
+    > + Send {
+        let _ = (request, query);
+        async { Err(runtime::not_implemented("registrationTokenValidity")) }
+    }
+}
+/// The operations written in api/synapse-admin/v1/registration_tokens.yaml.
+pub trait RegistrationTokens: Send + Sync + 'static {
+    /// `GET /_synapse/admin/v1/registration_tokens` (`listRegistrationTokens`)
+    ///
+    /// Lists the registration tokens.
+    fn list_registration_tokens(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        query: types::ListRegistrationTokensQuery,
+    ) -> impl std::future::Future<
+        Output = Result<types::ListRegistrationTokensResponse, Error>,
+    > + Send {
+        let _ = (request, token, query);
+        async { Err(runtime::not_implemented("listRegistrationTokens")) }
+    }
+    /// `POST /_synapse/admin/v1/registration_tokens/new` (`newRegistrationToken`)
+    ///
+    /// Creates a registration token.
+    fn new_registration_token(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        body: types::NewRegistrationTokenRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::RegistrationToken, Error>,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("newRegistrationToken")) }
+    }
+    /// `GET /_synapse/admin/v1/registration_tokens/{registration_token}` (`getRegistrationToken`)
+    ///
+    /// Shows a registration token.
+    fn get_registration_token(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        registration_token: String,
+    ) -> impl std::future::Future<
+        Output = Result<types::RegistrationToken, Error>,
+    > + Send {
+        let _ = (request, token, registration_token);
+        async { Err(runtime::not_implemented("getRegistrationToken")) }
+    }
+    /// `PUT /_synapse/admin/v1/registration_tokens/{registration_token}` (`updateRegistrationToken`)
+    ///
+    /// Changes a registration token's limits.
+    fn update_registration_token(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        registration_token: String,
+        body: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> impl std::future::Future<
+        Output = Result<types::RegistrationToken, Error>,
+    > + Send {
+        let _ = (request, token, registration_token, body);
+        async { Err(runtime::not_implemented("updateRegistrationToken")) }
+    }
+    /// `DELETE /_synapse/admin/v1/registration_tokens/{registration_token}` (`deleteRegistrationToken`)
+    ///
+    /// Deletes a registration token.
+    fn delete_registration_token(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        registration_token: String,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, registration_token);
+        async { Err(runtime::not_implemented("deleteRegistrationToken")) }
+    }
+}
 /// The operations written in api/client-server/v2_alpha/threepids.yaml, api/client-server/v3/threepids.yaml.
 pub trait Threepids: Send + Sync + 'static {
     /// `GET /_matrix/client/api/v2_alpha/account/3pid` (`getThreePidsV2Alpha`)
@@ -1733,6 +2908,21 @@ pub trait Versions: Send + Sync + 'static {
         async { Err(runtime::not_implemented("getVersions")) }
     }
 }
+/// The operations written in api/client-server/wellknown/wellknown.yaml.
+pub trait Wellknown: Send + Sync + 'static {
+    /// `GET /.well-known/matrix/client` (`getWellknown`)
+    ///
+    /// Tells clients where the homeserver is.
+    fn get_wellknown(
+        &self,
+        request: &runtime::Request,
+    ) -> impl std::future::Future<
+        Output = Result<types::DiscoveryInformation, Error>,
+    > + Send {
+        let _ = (request,);
+        async { Err(runtime::not_implemented("getWellknown")) }
+    }
+}
 /// The operations written in api/client-server/v3/whoami.yaml.
 pub trait Whoami: Send + Sync + 'static {
     /// `GET /_matrix/client/v3/account/whoami` (`getTokenOwner`)
@@ -1751,10 +2941,12 @@ pub trait Whoami: Send + Sync + 'static {
 }
 /// Every operation group: what a server implements to serve the
 /// whole document.
-pub trait Operations: Document + EmailValidation + Login + Logout + Password + Refresh + Registration + Threepids + Tokenrefresh + Versions + Whoami {}
+pub trait Operations: AdminRegister + AdminUserV2 + AdminUsers + Capabilities + Deactivate + Devices + Document + EmailValidation + Login + Logout + Password + Refresh + Registration + RegistrationTokenValidity + RegistrationTokens + Threepids + Tokenrefresh + Versions + Wellknown + Whoami {}
 impl<
-    T: Document + EmailValidation + Login + Logout + Password + Refresh + Registration
-        + Threepids + Tokenrefresh + Versions + Whoami,
+    T: AdminRegister + AdminUserV2 + AdminUsers + Capabilities + Deactivate + Devices
+        + Document + EmailValidation + Login + Logout + Password + Refresh + Registration
+        + RegistrationTokenValidity + RegistrationTokens + Threepids + Tokenrefresh
+        + Versions + Wellknown + Whoami,
 > Operations for T {}
 /// The operations of the document, one per `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1765,6 +2957,13 @@ pub enum Operation {
     GetThreePidsV2Alpha,
     AddThreePidV2Alpha,
     TokenRefreshV2Alpha,
+    GetCapabilities,
+    DeactivateAccount,
+    GetDevices,
+    GetDevice,
+    UpdateDevice,
+    DeleteDevice,
+    DeleteDevices,
     RequestTokenToRegisterEmail,
     RequestTokenTo3pidEmail,
     RequestTokenToResetPasswordEmail,
@@ -1782,14 +2981,38 @@ pub enum Operation {
     Refresh,
     Register,
     CheckUsernameAvailability,
+    RegistrationTokenValidity,
     GetAccount3pids,
     Post3pids,
     Add3pid,
     Delete3pidFromAccount,
     GetVersions,
     GetTokenOwner,
+    GetWellknown,
     GetOpenApiDocument,
     GetReferencePage,
+    GetRegistrationNonce,
+    SharedSecretRegister,
+    GetServerVersion,
+    GetUserAdmin,
+    SetUserAdmin,
+    AdminDeactivateUser,
+    AdminResetPassword,
+    AdminWhois,
+    AdminThreepidUser,
+    AdminUsernameAvailable,
+    ListRegistrationTokens,
+    NewRegistrationToken,
+    GetRegistrationToken,
+    UpdateRegistrationToken,
+    DeleteRegistrationToken,
+    AdminListUsers,
+    AdminGetUser,
+    AdminListDevices,
+    AdminGetDevice,
+    AdminUpdateDevice,
+    AdminDeleteDevice,
+    AdminDeleteDevices,
 }
 impl Operation {
     /// Every operation, in document order.
@@ -1800,6 +3023,13 @@ impl Operation {
         Operation::GetThreePidsV2Alpha,
         Operation::AddThreePidV2Alpha,
         Operation::TokenRefreshV2Alpha,
+        Operation::GetCapabilities,
+        Operation::DeactivateAccount,
+        Operation::GetDevices,
+        Operation::GetDevice,
+        Operation::UpdateDevice,
+        Operation::DeleteDevice,
+        Operation::DeleteDevices,
         Operation::RequestTokenToRegisterEmail,
         Operation::RequestTokenTo3pidEmail,
         Operation::RequestTokenToResetPasswordEmail,
@@ -1817,14 +3047,38 @@ impl Operation {
         Operation::Refresh,
         Operation::Register,
         Operation::CheckUsernameAvailability,
+        Operation::RegistrationTokenValidity,
         Operation::GetAccount3pids,
         Operation::Post3pids,
         Operation::Add3pid,
         Operation::Delete3pidFromAccount,
         Operation::GetVersions,
         Operation::GetTokenOwner,
+        Operation::GetWellknown,
         Operation::GetOpenApiDocument,
         Operation::GetReferencePage,
+        Operation::GetRegistrationNonce,
+        Operation::SharedSecretRegister,
+        Operation::GetServerVersion,
+        Operation::GetUserAdmin,
+        Operation::SetUserAdmin,
+        Operation::AdminDeactivateUser,
+        Operation::AdminResetPassword,
+        Operation::AdminWhois,
+        Operation::AdminThreepidUser,
+        Operation::AdminUsernameAvailable,
+        Operation::ListRegistrationTokens,
+        Operation::NewRegistrationToken,
+        Operation::GetRegistrationToken,
+        Operation::UpdateRegistrationToken,
+        Operation::DeleteRegistrationToken,
+        Operation::AdminListUsers,
+        Operation::AdminGetUser,
+        Operation::AdminListDevices,
+        Operation::AdminGetDevice,
+        Operation::AdminUpdateDevice,
+        Operation::AdminDeleteDevice,
+        Operation::AdminDeleteDevices,
     ];
     /// The `operationId`.
     pub fn id(self) -> &'static str {
@@ -1835,6 +3089,13 @@ impl Operation {
             Operation::GetThreePidsV2Alpha => "getThreePidsV2Alpha",
             Operation::AddThreePidV2Alpha => "addThreePidV2Alpha",
             Operation::TokenRefreshV2Alpha => "tokenRefreshV2Alpha",
+            Operation::GetCapabilities => "getCapabilities",
+            Operation::DeactivateAccount => "deactivateAccount",
+            Operation::GetDevices => "getDevices",
+            Operation::GetDevice => "getDevice",
+            Operation::UpdateDevice => "updateDevice",
+            Operation::DeleteDevice => "deleteDevice",
+            Operation::DeleteDevices => "deleteDevices",
             Operation::RequestTokenToRegisterEmail => "requestTokenToRegisterEmail",
             Operation::RequestTokenTo3pidEmail => "requestTokenTo3PIDEmail",
             Operation::RequestTokenToResetPasswordEmail => {
@@ -1856,14 +3117,38 @@ impl Operation {
             Operation::Refresh => "refresh",
             Operation::Register => "register",
             Operation::CheckUsernameAvailability => "checkUsernameAvailability",
+            Operation::RegistrationTokenValidity => "registrationTokenValidity",
             Operation::GetAccount3pids => "getAccount3PIDs",
             Operation::Post3pids => "post3PIDs",
             Operation::Add3pid => "add3PID",
             Operation::Delete3pidFromAccount => "delete3pidFromAccount",
             Operation::GetVersions => "getVersions",
             Operation::GetTokenOwner => "getTokenOwner",
+            Operation::GetWellknown => "getWellknown",
             Operation::GetOpenApiDocument => "getOpenApiDocument",
             Operation::GetReferencePage => "getReferencePage",
+            Operation::GetRegistrationNonce => "getRegistrationNonce",
+            Operation::SharedSecretRegister => "sharedSecretRegister",
+            Operation::GetServerVersion => "getServerVersion",
+            Operation::GetUserAdmin => "getUserAdmin",
+            Operation::SetUserAdmin => "setUserAdmin",
+            Operation::AdminDeactivateUser => "adminDeactivateUser",
+            Operation::AdminResetPassword => "adminResetPassword",
+            Operation::AdminWhois => "adminWhois",
+            Operation::AdminThreepidUser => "adminThreepidUser",
+            Operation::AdminUsernameAvailable => "adminUsernameAvailable",
+            Operation::ListRegistrationTokens => "listRegistrationTokens",
+            Operation::NewRegistrationToken => "newRegistrationToken",
+            Operation::GetRegistrationToken => "getRegistrationToken",
+            Operation::UpdateRegistrationToken => "updateRegistrationToken",
+            Operation::DeleteRegistrationToken => "deleteRegistrationToken",
+            Operation::AdminListUsers => "adminListUsers",
+            Operation::AdminGetUser => "adminGetUser",
+            Operation::AdminListDevices => "adminListDevices",
+            Operation::AdminGetDevice => "adminGetDevice",
+            Operation::AdminUpdateDevice => "adminUpdateDevice",
+            Operation::AdminDeleteDevice => "adminDeleteDevice",
+            Operation::AdminDeleteDevices => "adminDeleteDevices",
         }
     }
 }
@@ -1892,10 +3177,42 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
         }
+        [".well-known", "matrix", "client"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetWellknown, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
         ["_matrix", "client", "versions"] => {
             match *method {
                 http::Method::GET => {
                     runtime::Routed::Operation(Operation::GetVersions, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "r0", "capabilities"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetCapabilities, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "r0", "delete_devices"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::DeleteDevices, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "devices"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetDevices, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
@@ -1925,6 +3242,30 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     runtime::Routed::Operation(Operation::Register, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "capabilities"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetCapabilities, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_matrix", "client", "v3", "delete_devices"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::DeleteDevices, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "devices"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetDevices, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
         }
         ["_matrix", "client", "v3", "login"] => {
@@ -1962,6 +3303,49 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
+        ["_synapse", "admin", "v1", "register"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetRegistrationNonce, vec![])
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::SharedSecretRegister, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_synapse", "admin", "v1", "registration_tokens"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::ListRegistrationTokens, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v1", "server_version"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetServerVersion, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v1", "username_available"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::AdminUsernameAvailable, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v2", "users"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::AdminListUsers, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
         ["_matrix", "client", "api", "v1", "login"] => {
             match *method {
                 http::Method::POST => {
@@ -1995,6 +3379,14 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     runtime::Routed::Operation(Operation::Post3pids, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "deactivate"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::DeactivateAccount, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
         ["_matrix", "client", "r0", "account", "password"] => {
@@ -2062,6 +3454,14 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
             }
         }
+        ["_matrix", "client", "v3", "account", "deactivate"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::DeactivateAccount, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
         ["_matrix", "client", "v3", "account", "password"] => {
             match *method {
                 http::Method::POST => {
@@ -2095,6 +3495,14 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     )
                 }
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v1", "registration_tokens", "new"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::NewRegistrationToken, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
         ["_matrix", "client", "api", "v2_alpha", "account", "3pid"] => {
@@ -2152,6 +3560,18 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     )
                 }
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v1", "register", "m.login.registration_token", "validity",
+        ] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::RegistrationTokenValidity,
+                        vec![],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
         }
         ["_matrix", "client", "v3", "account", "3pid", "add"] => {
@@ -2280,6 +3700,192 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
+        ["_matrix", "client", "r0", "devices", p0] => {
+            match *method {
+                http::Method::DELETE => {
+                    runtime::Routed::Operation(
+                        Operation::DeleteDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::GetDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::PUT => {
+                    runtime::Routed::Operation(
+                        Operation::UpdateDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("DELETE, GET, OPTIONS, PUT"),
+            }
+        }
+        ["_matrix", "client", "v3", "devices", p0] => {
+            match *method {
+                http::Method::DELETE => {
+                    runtime::Routed::Operation(
+                        Operation::DeleteDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::GetDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::PUT => {
+                    runtime::Routed::Operation(
+                        Operation::UpdateDevice,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("DELETE, GET, OPTIONS, PUT"),
+            }
+        }
+        ["_synapse", "admin", "v1", "deactivate", p0] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::AdminDeactivateUser,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_synapse", "admin", "v1", "registration_tokens", p0] => {
+            match *method {
+                http::Method::DELETE => {
+                    runtime::Routed::Operation(
+                        Operation::DeleteRegistrationToken,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::GetRegistrationToken,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::PUT => {
+                    runtime::Routed::Operation(
+                        Operation::UpdateRegistrationToken,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("DELETE, GET, OPTIONS, PUT"),
+            }
+        }
+        ["_synapse", "admin", "v1", "reset_password", p0] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::AdminResetPassword,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_synapse", "admin", "v1", "whois", p0] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::AdminWhois,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v2", "users", p0] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::AdminGetUser,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v1", "users", p0, "admin"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::GetUserAdmin,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::PUT => {
+                    runtime::Routed::Operation(
+                        Operation::SetUserAdmin,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, PUT"),
+            }
+        }
+        ["_synapse", "admin", "v2", "users", p0, "delete_devices"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::AdminDeleteDevices,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_synapse", "admin", "v2", "users", p0, "devices"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::AdminListDevices,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v1", "threepid", p0, "users", p1] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::AdminThreepidUser,
+                        vec![(* p0).to_owned(), (* p1).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+            }
+        }
+        ["_synapse", "admin", "v2", "users", p0, "devices", p1] => {
+            match *method {
+                http::Method::DELETE => {
+                    runtime::Routed::Operation(
+                        Operation::AdminDeleteDevice,
+                        vec![(* p0).to_owned(), (* p1).to_owned()],
+                    )
+                }
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::AdminGetDevice,
+                        vec![(* p0).to_owned(), (* p1).to_owned()],
+                    )
+                }
+                http::Method::PUT => {
+                    runtime::Routed::Operation(
+                        Operation::AdminUpdateDevice,
+                        vec![(* p0).to_owned(), (* p1).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("DELETE, GET, OPTIONS, PUT"),
+            }
+        }
         _ => runtime::Routed::NotFound,
     }
 }
@@ -2366,6 +3972,98 @@ pub async fn dispatch<C: Operations>(
                     let body = request
                         .json_body::<types::TokenRefreshV2AlphaRequest>(true)?;
                     Tokenrefresh::token_refresh_v2_alpha(server, request, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetCapabilities => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    Capabilities::get_capabilities(server, request, token).await
+                }
+                    .await,
+            )
+        }
+        Operation::DeactivateAccount => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request
+                        .json_body::<types::DeactivateAccountRequest>(false)?;
+                    Deactivate::deactivate_account(server, request, token, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetDevices => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    Devices::get_devices(server, request, token).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let device_id = request.path_parameter(0usize, "deviceId")?;
+                    Devices::get_device(server, request, token, device_id).await
+                }
+                    .await,
+            )
+        }
+        Operation::UpdateDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let device_id = request.path_parameter(0usize, "deviceId")?;
+                    let body = request.json_body::<types::UpdateDeviceRequest>(true)?;
+                    Devices::update_device(server, request, token, device_id, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::DeleteDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let device_id = request.path_parameter(0usize, "deviceId")?;
+                    let body = request.json_body::<types::DeleteDeviceRequest>(false)?;
+                    Devices::delete_device(server, request, token, device_id, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::DeleteDevices => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request.json_body::<types::DeleteDevicesRequest>(true)?;
+                    Devices::delete_devices(server, request, token, body).await
                 }
                     .await,
             )
@@ -2608,6 +4306,24 @@ pub async fn dispatch<C: Operations>(
                     .await,
             )
         }
+        Operation::RegistrationTokenValidity => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let query = request
+                        .query::<types::RegistrationTokenValidityQuery>()?;
+                    RegistrationTokenValidity::registration_token_validity(
+                            server,
+                            request,
+                            query,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
         Operation::GetAccount3pids => {
             runtime::respond::<
                 _,
@@ -2679,6 +4395,12 @@ pub async fn dispatch<C: Operations>(
                     .await,
             )
         }
+        Operation::GetWellknown => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(async { Wellknown::get_wellknown(server, request).await }.await)
+        }
         Operation::GetOpenApiDocument => {
             runtime::respond::<
                 _,
@@ -2690,6 +4412,386 @@ pub async fn dispatch<C: Operations>(
                 _,
                 200u16,
             >(async { Document::get_reference_page(server, request).await }.await)
+        }
+        Operation::GetRegistrationNonce => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async { AdminRegister::get_registration_nonce(server, request).await }
+                    .await,
+            )
+        }
+        Operation::SharedSecretRegister => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let body = request
+                        .json_body::<types::SharedSecretRegisterRequest>(true)?;
+                    AdminRegister::shared_secret_register(server, request, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetServerVersion => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(async { AdminUsers::get_server_version(server, request).await }.await)
+        }
+        Operation::GetUserAdmin => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    AdminUsers::get_user_admin(server, request, token, user_id).await
+                }
+                    .await,
+            )
+        }
+        Operation::SetUserAdmin => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let body = request.json_body::<types::AdminFlag>(true)?;
+                    AdminUsers::set_user_admin(server, request, token, user_id, body)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminDeactivateUser => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let body = request
+                        .json_body::<types::AdminDeactivateUserRequest>(false)?;
+                    AdminUsers::admin_deactivate_user(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminResetPassword => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let body = request
+                        .json_body::<types::AdminResetPasswordRequest>(true)?;
+                    AdminUsers::admin_reset_password(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminWhois => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    AdminUsers::admin_whois(server, request, token, user_id).await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminThreepidUser => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let medium = request.path_parameter(0usize, "medium")?;
+                    let address = request.path_parameter(1usize, "address")?;
+                    AdminUsers::admin_threepid_user(
+                            server,
+                            request,
+                            token,
+                            medium,
+                            address,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminUsernameAvailable => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let query = request.query::<types::AdminUsernameAvailableQuery>()?;
+                    AdminUsers::admin_username_available(server, request, token, query)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::ListRegistrationTokens => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let query = request.query::<types::ListRegistrationTokensQuery>()?;
+                    RegistrationTokens::list_registration_tokens(
+                            server,
+                            request,
+                            token,
+                            query,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::NewRegistrationToken => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request
+                        .json_body::<types::NewRegistrationTokenRequest>(false)?;
+                    RegistrationTokens::new_registration_token(
+                            server,
+                            request,
+                            token,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::GetRegistrationToken => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let registration_token = request
+                        .path_parameter(0usize, "registration_token")?;
+                    RegistrationTokens::get_registration_token(
+                            server,
+                            request,
+                            token,
+                            registration_token,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::UpdateRegistrationToken => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let registration_token = request
+                        .path_parameter(0usize, "registration_token")?;
+                    let body = request
+                        .json_body::<
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >(true)?;
+                    RegistrationTokens::update_registration_token(
+                            server,
+                            request,
+                            token,
+                            registration_token,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::DeleteRegistrationToken => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let registration_token = request
+                        .path_parameter(0usize, "registration_token")?;
+                    RegistrationTokens::delete_registration_token(
+                            server,
+                            request,
+                            token,
+                            registration_token,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminListUsers => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let query = request.query::<types::AdminListUsersQuery>()?;
+                    AdminUserV2::admin_list_users(server, request, token, query).await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminGetUser => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    AdminUserV2::admin_get_user(server, request, token, user_id).await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminListDevices => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    AdminUserV2::admin_list_devices(server, request, token, user_id)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminGetDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let device_id = request.path_parameter(1usize, "device_id")?;
+                    AdminUserV2::admin_get_device(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            device_id,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminUpdateDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let device_id = request.path_parameter(1usize, "device_id")?;
+                    let body = request
+                        .json_body::<types::AdminUpdateDeviceRequest>(true)?;
+                    AdminUserV2::admin_update_device(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            device_id,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminDeleteDevice => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let device_id = request.path_parameter(1usize, "device_id")?;
+                    AdminUserV2::admin_delete_device(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            device_id,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminDeleteDevices => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let body = request
+                        .json_body::<types::AdminDeleteDevicesRequest>(true)?;
+                    AdminUserV2::admin_delete_devices(
+                            server,
+                            request,
+                            token,
+                            user_id,
+                            body,
+                        )
+                        .await
+                }
+                    .await,
+            )
         }
     }
 }

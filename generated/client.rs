@@ -92,6 +92,240 @@ Defaults to false.*/
             Self(value)
         }
     }
+    ///`AdminDeactivateUserRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AdminDeactivateUserRequest {
+        ///Whether the user is to be forgotten as far as possible.
+        #[serde(default)]
+        pub erase: bool,
+    }
+    ///`AdminDeactivateUserResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminDeactivateUserResponse {
+        ///Always `success`, as Synapse answers when it had nothing to unbind.
+        pub id_server_unbind_result: ::std::string::String,
+    }
+    ///`AdminDeleteDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminDeleteDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminDeleteDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminDeleteDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminDeleteDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminDeleteDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AdminDeleteDevicesRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminDeleteDevicesRequest {
+        pub devices: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`AdminDeleteDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminDeleteDevicesResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminDeleteDevicesResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminDeleteDevicesResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminDeleteDevicesResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminDeleteDevicesResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AdminFlag`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminFlag {
+        ///True for a server admin.
+        pub admin: bool,
+    }
+    ///`AdminGetUserResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminGetUserResponse {
+        pub admin: bool,
+        ///When the account was created, in seconds since the Unix epoch (as Synapse).
+        pub creation_ts: i64,
+        pub deactivated: bool,
+        pub is_guest: bool,
+        ///The full user ID.
+        pub name: ::std::string::String,
+        pub threepids: ::std::vec::Vec<Threepid>,
+    }
+    ///`AdminListDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListDevicesResponse {
+        pub devices: ::std::vec::Vec<Device>,
+        pub total: i64,
+    }
+    ///`AdminListUsersResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListUsersResponse {
+        ///The `from` of the next page; absent on the last one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_token: ::std::option::Option<::std::string::String>,
+        pub total: i64,
+        pub users: ::std::vec::Vec<AdminListedUser>,
+    }
+    ///`AdminListedUser`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminListedUser {
+        pub admin: bool,
+        ///Milliseconds since the Unix epoch.
+        pub creation_ts: i64,
+        pub deactivated: bool,
+        pub is_guest: bool,
+        pub name: ::std::string::String,
+    }
+    ///`AdminResetPasswordRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminResetPasswordRequest {
+        ///Whether every device of the account is logged out.
+        #[serde(default = "defaults::default_bool::<true>")]
+        pub logout_devices: bool,
+        ///The account's new password.
+        pub new_password: ::std::string::String,
+    }
+    ///`AdminResetPasswordResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminResetPasswordResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminResetPasswordResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminResetPasswordResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminResetPasswordResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminResetPasswordResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AdminThreepidUserResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminThreepidUserResponse {
+        pub user_id: ::std::string::String,
+    }
+    ///`AdminUpdateDeviceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AdminUpdateDeviceRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+    }
+    ///`AdminUpdateDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AdminUpdateDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for AdminUpdateDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AdminUpdateDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: AdminUpdateDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for AdminUpdateDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`AdminUsernameAvailableResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminUsernameAvailableResponse {
+        pub available: bool,
+    }
+    ///`AdminWhoisResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminWhoisResponse {
+        ///By device ID.
+        pub devices: ::std::collections::HashMap<::std::string::String, WhoisDevice>,
+        pub user_id: ::std::string::String,
+    }
+    ///The capabilities, by name; unknown ones are to be ignored.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct Capabilities {
+        #[serde(
+            rename = "m.3pid_changes",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_3pid_changes: ::std::option::Option<Capability>,
+        #[serde(
+            rename = "m.change_password",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_change_password: ::std::option::Option<Capability>,
+        #[serde(
+            rename = "m.set_displayname",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_set_displayname: ::std::option::Option<Capability>,
+    }
+    ///Whether the account may do what the capability names.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Capability {
+        ///True when the server lets the account do it.
+        pub enabled: bool,
+    }
     ///`ChangePasswordRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ChangePasswordRequest {
@@ -197,6 +431,84 @@ authentication may leave it out (the session remembers it).*/
         ///Always `true`; a name that is not free gets a 400.
         pub available: bool,
     }
+    ///`DeactivateAccountRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct DeactivateAccountRequest {
+        ///The User-Interactive Authentication stage this request completes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+        ///Whether the user asks to be forgotten as far as possible.
+        #[serde(default)]
+        pub erase: bool,
+        ///The identity server to unbind 3pids from; never contacted by this server.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_server: ::std::option::Option<::std::string::String>,
+    }
+    ///`DeactivateAccountResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct DeactivateAccountResponse {
+        /**`no-support`: no identity server was asked to unbind
+the account's addresses (always, here).*/
+        pub id_server_unbind_result: DeactivateAccountResponseIdServerUnbindResult,
+    }
+    /**`no-support`: no identity server was asked to unbind
+the account's addresses (always, here).*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum DeactivateAccountResponseIdServerUnbindResult {
+        #[serde(rename = "success")]
+        Success,
+        #[serde(rename = "no-support")]
+        NoSupport,
+    }
+    impl ::std::fmt::Display for DeactivateAccountResponseIdServerUnbindResult {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Success => f.write_str("success"),
+                Self::NoSupport => f.write_str("no-support"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for DeactivateAccountResponseIdServerUnbindResult {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "success" => Ok(Self::Success),
+                "no-support" => Ok(Self::NoSupport),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for DeactivateAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for DeactivateAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`Delete3pidFromAccountRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Delete3pidFromAccountRequest {
@@ -276,11 +588,153 @@ refused.*/
             value.parse()
         }
     }
+    ///`DeleteDeviceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct DeleteDeviceRequest {
+        ///The User-Interactive Authentication stage this request completes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+    }
+    ///`DeleteDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct DeleteDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for DeleteDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: DeleteDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for DeleteDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`DeleteDevicesRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct DeleteDevicesRequest {
+        ///The User-Interactive Authentication stage this request completes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<UiaAuthData>,
+        ///The IDs of the devices to delete.
+        pub devices: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`DeleteDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct DeleteDevicesResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for DeleteDevicesResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteDevicesResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: DeleteDevicesResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for DeleteDevicesResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`DeleteRegistrationTokenResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct DeleteRegistrationTokenResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for DeleteRegistrationTokenResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DeleteRegistrationTokenResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: DeleteRegistrationTokenResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for DeleteRegistrationTokenResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    /**A device of the account: what a login created. Its last use is kept up
+to date within a minute of each request, without a database write per
+request.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Device {
+        ///The device's ID.
+        pub device_id: ::std::string::String,
+        ///The name the user (or the client, at login) gave the device; absent if none.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+        ///The client address of the device's latest request; absent before its first one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_seen_ip: ::std::option::Option<::std::string::String>,
+        ///When the device was last used, in milliseconds since the Unix epoch; absent before its first use.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_seen_ts: ::std::option::Option<i64>,
+    }
+    ///`DiscoveryInformation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct DiscoveryInformation {
+        #[serde(rename = "m.homeserver")]
+        pub m_homeserver: HomeserverInformation,
+        #[serde(
+            rename = "m.identity_server",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_identity_server: ::std::option::Option<IdentityServerInformation>,
+    }
     ///`GetAccount3pidsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetAccount3pidsResponse {
         ///The identifiers, each with when it was validated and added.
         pub threepids: ::std::vec::Vec<Threepid>,
+    }
+    ///`GetCapabilitiesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetCapabilitiesResponse {
+        pub capabilities: Capabilities,
+    }
+    ///`GetDevicesResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetDevicesResponse {
+        ///The account's devices.
+        pub devices: ::std::vec::Vec<Device>,
     }
     ///`GetLoginFlowsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -317,6 +771,18 @@ refused.*/
             Self(value)
         }
     }
+    ///`GetRegistrationNonceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetRegistrationNonceResponse {
+        ///Goes into the MAC and the registration request.
+        pub nonce: ::std::string::String,
+    }
+    ///`GetServerVersionResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetServerVersionResponse {
+        ///This server's name and version.
+        pub server_version: ::std::string::String,
+    }
     ///`GetThreePidsV2AlphaResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetThreePidsV2AlphaResponse {
@@ -346,6 +812,18 @@ each is enabled. Always present, if only as `{}`.*/
         ///Every spec release the server implements, e.g. `r0.6.1` or `v1.11`.
         pub versions: ::std::vec::Vec<::std::string::String>,
     }
+    ///`HomeserverInformation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct HomeserverInformation {
+        ///The base URL of the homeserver, without `/_matrix`.
+        pub base_url: ::std::string::String,
+    }
+    ///`IdentityServerInformation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct IdentityServerInformation {
+        ///The base URL of the identity server.
+        pub base_url: ::std::string::String,
+    }
     /**The request carried no access token (`M_MISSING_TOKEN`), or one this
 server does not know, has revoked or let expire (`M_UNKNOWN_TOKEN`). The
 same shape answers a refresh token that cannot be exchanged.*/
@@ -362,6 +840,11 @@ log in again as the same device. `false`, or absent, means the
 session is over and the client should start from scratch.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub soft_logout: ::std::option::Option<bool>,
+    }
+    ///`ListRegistrationTokensResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ListRegistrationTokensResponse {
+        pub registration_tokens: ::std::vec::Vec<RegistrationToken>,
     }
     ///`LoginFlow`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -429,6 +912,11 @@ this one expires. Only when the request set `refresh_token`.*/
         pub refresh_token: ::std::option::Option<::std::string::String>,
         ///The canonical full user ID of the account.
         pub user_id: ::std::string::String,
+        /**Where the client should talk to this server from now on
+(the same as `GET /.well-known/matrix/client`); only when
+the server is configured with a public base URL.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub well_known: ::std::option::Option<DiscoveryInformation>,
     }
     ///`LoginV1Request`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -600,6 +1088,22 @@ The access token may expire at some point, and if so, it SHOULD come with a ``re
         ) -> Self {
             Self(value)
         }
+    }
+    ///`NewRegistrationTokenRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct NewRegistrationTokenRequest {
+        ///When it stops working (ms since the epoch); absent or `null` for never.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expiry_time: ::std::option::Option<i64>,
+        ///The length of a random token, 1 to 64 (default 16).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub length: ::std::option::Option<i64>,
+        ///The token's text; random when absent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+        ///How many registrations it allows; absent or `null` for no limit.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub uses_allowed: ::std::option::Option<i64>,
     }
     ///`Post3pidsRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -816,6 +1320,28 @@ refresh for a new token on failure, and retry the request with the new token.*/
         ///The fully-qualified Matrix ID that has been registered.
         pub user_id: ::std::string::String,
     }
+    ///`RegistrationToken`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RegistrationToken {
+        ///Registrations made with it.
+        pub completed: i64,
+        ///When it stops working, in milliseconds since the Unix epoch; `null` for never.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub expiry_time: ::std::option::Option<i64>,
+        ///Registrations under way that passed the token stage and have not finished.
+        pub pending: i64,
+        ///The token itself, 1 to 64 characters of `[A-Za-z0-9._~-]`.
+        pub token: ::std::string::String,
+        ///How many registrations it allows; `null` for no limit.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub uses_allowed: ::std::option::Option<i64>,
+    }
+    ///`RegistrationTokenValidityResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RegistrationTokenValidityResponse {
+        ///True when a registration could use the token now.
+        pub valid: bool,
+    }
     /**Asks the homeserver to mail a validation token to an address. The
 client chooses `client_secret` and counts `send_attempt`: the same
 secret, address and attempt again sends no second mail and answers the
@@ -870,6 +1396,58 @@ address once it is validated.*/
 client instead of opening the link.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub submit_url: ::std::option::Option<::std::string::String>,
+    }
+    ///`SetUserAdminResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct SetUserAdminResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for SetUserAdminResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SetUserAdminResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: SetUserAdminResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for SetUserAdminResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`SharedSecretRegisterRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SharedSecretRegisterRequest {
+        ///Whether the new account is a server admin.
+        #[serde(default)]
+        pub admin: bool,
+        ///The HMAC-SHA1, in lower-case hex.
+        pub mac: ::std::string::String,
+        ///From `GET /_synapse/admin/v1/register`.
+        pub nonce: ::std::string::String,
+        ///Its password.
+        pub password: ::std::string::String,
+        ///The localpart of the new account.
+        pub username: ::std::string::String,
+    }
+    ///`SharedSecretRegisterResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SharedSecretRegisterResponse {
+        pub access_token: ::std::string::String,
+        pub device_id: ::std::string::String,
+        pub home_server: ::std::string::String,
+        pub user_id: ::std::string::String,
     }
     /**What a Matrix server answers when a request fails: a machine-readable
 `errcode` such as `M_FORBIDDEN`, and usually an `error` text written for
@@ -1046,6 +1624,71 @@ valid (`M_MISSING_TOKEN`, `M_UNKNOWN_TOKEN` with `soft_logout`).*/
     pub struct UiaFlow {
         ///The stage types of this flow, in the order they must be completed.
         pub stages: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`UpdateDeviceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct UpdateDeviceRequest {
+        ///The new display name; absent clears it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+    }
+    ///`UpdateDeviceResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct UpdateDeviceResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for UpdateDeviceResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateDeviceResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: UpdateDeviceResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for UpdateDeviceResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`UpdateRegistrationTokenRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct UpdateRegistrationTokenRequest(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for UpdateRegistrationTokenRequest {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateRegistrationTokenRequest>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: UpdateRegistrationTokenRequest) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for UpdateRegistrationTokenRequest {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
     }
     /**Names the account a client wants to log in to. `type` says how: by
 Matrix user ID (`m.id.user`), by an email address or other third-party
@@ -1259,6 +1902,22 @@ to, which the server uses to put it in international form.*/
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
+    }
+    ///`WhoisConnection`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisConnection {
+        pub ip: ::std::string::String,
+        pub last_seen: i64,
+    }
+    ///`WhoisDevice`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisDevice {
+        pub sessions: ::std::vec::Vec<WhoisSession>,
+    }
+    ///`WhoisSession`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WhoisSession {
+        pub connections: ::std::vec::Vec<WhoisConnection>,
     }
     /// Generation of default values for serde.
     pub mod defaults {
@@ -1690,6 +2349,756 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/tokenrefresh`
             .build()?;
         let info = OperationInfo {
             operation_id: "token_refresh_v2_alpha",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Tells what this server lets the account change
+
+Each capability says what the server really does:
+`m.change_password` (the password can be changed),
+`m.3pid_changes` (third-party identifiers can be added and
+removed), `m.set_displayname` (false: this account server serves
+no profile, so no display name can be set here).
+
+Sends a `GET` request to `/_matrix/client/v3/capabilities`
+
+*/
+    pub async fn get_capabilities<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<types::GetCapabilitiesResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/v3/capabilities", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_capabilities",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Tells what this server lets the account change
+
+Each capability says what the server really does:
+`m.change_password` (the password can be changed),
+`m.3pid_changes` (third-party identifiers can be added and
+removed), `m.set_displayname` (false: this account server serves
+no profile, so no display name can be set here).
+
+Sends a `GET` request to `/_matrix/client/r0/capabilities`
+
+*/
+    pub async fn get_capabilities_r0<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<types::GetCapabilitiesResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/r0/capabilities", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_capabilities_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deactivates the account for good
+
+Closes the account the access token belongs to. Every access and
+refresh token of the account stops working at once, its devices
+and third-party identifiers are removed, and its user ID is never
+handed out again. A later login with the right password answers
+403 `M_USER_DEACTIVATED`.
+
+The request goes through User-Interactive Authentication: the user
+proves their password again (`m.login.password`).
+
+`erase` is accepted; this server keeps no messages or profile, and
+removes every account datum it keeps either way. It does not ask
+identity servers to unbind addresses, so it answers
+`id_server_unbind_result: "no-support"`, as the spec asks.
+
+Sends a `POST` request to `/_matrix/client/v3/account/deactivate`
+
+*/
+    pub async fn deactivate_account<'a>(
+        &'a self,
+        body: &'a types::DeactivateAccountRequest,
+    ) -> Result<
+        ResponseValue<types::DeactivateAccountResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/v3/account/deactivate", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "deactivate_account",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deactivates the account for good
+
+Closes the account the access token belongs to. Every access and
+refresh token of the account stops working at once, its devices
+and third-party identifiers are removed, and its user ID is never
+handed out again. A later login with the right password answers
+403 `M_USER_DEACTIVATED`.
+
+The request goes through User-Interactive Authentication: the user
+proves their password again (`m.login.password`).
+
+`erase` is accepted; this server keeps no messages or profile, and
+removes every account datum it keeps either way. It does not ask
+identity servers to unbind addresses, so it answers
+`id_server_unbind_result: "no-support"`, as the spec asks.
+
+Sends a `POST` request to `/_matrix/client/r0/account/deactivate`
+
+*/
+    pub async fn deactivate_account_r0<'a>(
+        &'a self,
+        body: &'a types::DeactivateAccountRequest,
+    ) -> Result<
+        ResponseValue<types::DeactivateAccountResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/r0/account/deactivate", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "deactivate_account_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Lists the account's devices
+
+Every device of the account the access token belongs to: its ID,
+display name, and when and from where it was last used.
+
+Sends a `GET` request to `/_matrix/client/v3/devices`
+
+*/
+    pub async fn get_devices<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<types::GetDevicesResponse>, Error<types::MatrixError>> {
+        let url = format!("{}/_matrix/client/v3/devices", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_devices",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Lists the account's devices
+
+Every device of the account the access token belongs to: its ID,
+display name, and when and from where it was last used.
+
+Sends a `GET` request to `/_matrix/client/r0/devices`
+
+*/
+    pub async fn get_devices_r0<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<types::GetDevicesResponse>, Error<types::MatrixError>> {
+        let url = format!("{}/_matrix/client/r0/devices", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_devices_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Shows one of the account's devices
+
+Sends a `GET` request to `/_matrix/client/v3/devices/{deviceId}`
+
+Arguments:
+- `device_id`: The device's ID.
+*/
+    pub async fn get_device<'a>(
+        &'a self,
+        device_id: &'a str,
+    ) -> Result<ResponseValue<types::Device>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/v3/devices/{}", self.baseurl, encode_path(& device_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_device",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Renames one of the account's devices
+
+Sets the display name of a device of the account; `display_name`
+left out clears it. A name is at most 100 characters.
+
+Sends a `PUT` request to `/_matrix/client/v3/devices/{deviceId}`
+
+Arguments:
+- `device_id`: The device's ID.
+- `body`
+*/
+    pub async fn update_device<'a>(
+        &'a self,
+        device_id: &'a str,
+        body: &'a types::UpdateDeviceRequest,
+    ) -> Result<ResponseValue<types::UpdateDeviceResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/v3/devices/{}", self.baseurl, encode_path(& device_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .put(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "update_device",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deletes one of the account's devices
+
+Logs a device of the account out for good: the device and its
+access and refresh tokens are deleted. It may be the device making
+the request.
+
+The request goes through User-Interactive Authentication: the
+user proves their password again (`m.login.password`, for the
+access token's own account). An unknown device is 404 before any
+password is asked for.
+
+Sends a `DELETE` request to `/_matrix/client/v3/devices/{deviceId}`
+
+Arguments:
+- `device_id`: The device's ID.
+- `body`
+*/
+    pub async fn delete_device<'a>(
+        &'a self,
+        device_id: &'a str,
+        body: &'a types::DeleteDeviceRequest,
+    ) -> Result<ResponseValue<types::DeleteDeviceResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/v3/devices/{}", self.baseurl, encode_path(& device_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "delete_device",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Shows one of the account's devices
+
+Sends a `GET` request to `/_matrix/client/r0/devices/{deviceId}`
+
+Arguments:
+- `device_id`: The device's ID.
+*/
+    pub async fn get_device_r0<'a>(
+        &'a self,
+        device_id: &'a str,
+    ) -> Result<ResponseValue<types::Device>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/r0/devices/{}", self.baseurl, encode_path(& device_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_device_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Renames one of the account's devices
+
+Sets the display name of a device of the account; `display_name`
+left out clears it. A name is at most 100 characters.
+
+Sends a `PUT` request to `/_matrix/client/r0/devices/{deviceId}`
+
+Arguments:
+- `device_id`: The device's ID.
+- `body`
+*/
+    pub async fn update_device_r0<'a>(
+        &'a self,
+        device_id: &'a str,
+        body: &'a types::UpdateDeviceRequest,
+    ) -> Result<ResponseValue<types::UpdateDeviceResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/r0/devices/{}", self.baseurl, encode_path(& device_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .put(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "update_device_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deletes one of the account's devices
+
+Logs a device of the account out for good: the device and its
+access and refresh tokens are deleted. It may be the device making
+the request.
+
+The request goes through User-Interactive Authentication: the
+user proves their password again (`m.login.password`, for the
+access token's own account). An unknown device is 404 before any
+password is asked for.
+
+Sends a `DELETE` request to `/_matrix/client/r0/devices/{deviceId}`
+
+Arguments:
+- `device_id`: The device's ID.
+- `body`
+*/
+    pub async fn delete_device_r0<'a>(
+        &'a self,
+        device_id: &'a str,
+        body: &'a types::DeleteDeviceRequest,
+    ) -> Result<ResponseValue<types::DeleteDeviceResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/r0/devices/{}", self.baseurl, encode_path(& device_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "delete_device_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deletes several of the account's devices
+
+As `DELETE /devices/{deviceId}` for each device listed; IDs the
+account does not have are skipped. The UIA session remembers the
+list, so a follow-up carrying only `auth` deletes the devices the
+first request named.
+
+Sends a `POST` request to `/_matrix/client/v3/delete_devices`
+
+*/
+    pub async fn delete_devices<'a>(
+        &'a self,
+        body: &'a types::DeleteDevicesRequest,
+    ) -> Result<ResponseValue<types::DeleteDevicesResponse>, Error<types::MatrixError>> {
+        let url = format!("{}/_matrix/client/v3/delete_devices", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "delete_devices",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deletes several of the account's devices
+
+As `DELETE /devices/{deviceId}` for each device listed; IDs the
+account does not have are skipped. The UIA session remembers the
+list, so a follow-up carrying only `auth` deletes the devices the
+first request named.
+
+Sends a `POST` request to `/_matrix/client/r0/delete_devices`
+
+*/
+    pub async fn delete_devices_r0<'a>(
+        &'a self,
+        body: &'a types::DeleteDevicesRequest,
+    ) -> Result<ResponseValue<types::DeleteDevicesResponse>, Error<types::MatrixError>> {
+        let url = format!("{}/_matrix/client/r0/delete_devices", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "delete_devices_r0",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -3452,6 +4861,64 @@ Arguments:
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**Tells whether a registration token can still be used
+
+`valid` is true only for a token that exists, has not expired and
+has a use left; nothing is reserved. Like the username
+availability check it tells a stranger what exists, so it is
+limited per client address.
+
+Sends a `GET` request to `/_matrix/client/v1/register/m.login.registration_token/validity`
+
+Arguments:
+- `token`: The registration token to check.
+*/
+    pub async fn registration_token_validity<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> Result<
+        ResponseValue<types::RegistrationTokenValidityResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_matrix/client/v1/register/m.login.registration_token/validity", self
+            .baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("token", &token))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "registration_token_validity",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**Lists the third-party identifiers of the account
 
 Lists the email addresses and phone numbers this homeserver has
@@ -4073,6 +5540,56 @@ Sends a `GET` request to `/_matrix/client/r0/account/whoami`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**Tells clients where the homeserver is
+
+Clients that know only a user ID's server name fetch this to find
+the homeserver's base URL. It comes from the configuration
+(`[well_known] base_url`, else `public_base_url`); with neither,
+there is nothing to discover and the answer is 404 `M_NOT_FOUND`.
+Browsers may fetch it: it carries the CORS headers like every
+answer.
+
+Sends a `GET` request to `/.well-known/matrix/client`
+
+*/
+    pub async fn get_wellknown<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<types::DiscoveryInformation>, Error<types::MatrixError>> {
+        let url = format!("{}/.well-known/matrix/client", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_wellknown",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**The OpenAPI document of this server
 
 This document: every operation the server serves, generated from
@@ -4154,6 +5671,1243 @@ Sends a `GET` request to `/docs`
         let response = result?;
         match response.status().as_u16() {
             200u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Hands out a nonce for one shared-secret registration
+
+The nonce is good for one registration attempt within 60 seconds.
+Only served when `[admin] registration_shared_secret` (or
+`registration_shared_secret_path`) is configured; otherwise 400.
+
+Sends a `GET` request to `/_synapse/admin/v1/register`
+
+*/
+    pub async fn get_registration_nonce<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<types::GetRegistrationNonceResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_synapse/admin/v1/register", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_registration_nonce",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Creates an account with the shared secret
+
+`mac` is the lower-case hex HMAC-SHA1, keyed with the shared
+secret, of `nonce`, `username`, `password` and `admin` or
+`notadmin`, each followed by a NUL byte but the last. Every attempt
+uses its nonce up, whatever the outcome. The new account is signed
+in on a new device. Usernames follow registration's rules.
+
+Sends a `POST` request to `/_synapse/admin/v1/register`
+
+*/
+    pub async fn shared_secret_register<'a>(
+        &'a self,
+        body: &'a types::SharedSecretRegisterRequest,
+    ) -> Result<
+        ResponseValue<types::SharedSecretRegisterResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_synapse/admin/v1/register", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "shared_secret_register",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Tells the server's name and version
+
+Public, as in Synapse, so that tools can tell what they talk to.
+
+Sends a `GET` request to `/_synapse/admin/v1/server_version`
+
+*/
+    pub async fn get_server_version<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<types::GetServerVersionResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_synapse/admin/v1/server_version", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_server_version",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Tells whether an account is a server admin
+
+Only for server admins: no token is 401 `M_MISSING_TOKEN`, an unknown one
+401 `M_UNKNOWN_TOKEN`, a non-admin's 403 `M_FORBIDDEN`.
+
+Sends a `GET` request to `/_synapse/admin/v1/users/{user_id}/admin`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+*/
+    pub async fn get_user_admin<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> Result<ResponseValue<types::AdminFlag>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v1/users/{}/admin", self.baseurl, encode_path(& user_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_user_admin",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Grants or takes away the admin flag
+
+An admin cannot take their own flag away (400), so that a slip
+never leaves the server without an admin.
+
+Only for server admins.
+
+Sends a `PUT` request to `/_synapse/admin/v1/users/{user_id}/admin`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `body`
+*/
+    pub async fn set_user_admin<'a>(
+        &'a self,
+        user_id: &'a str,
+        body: &'a types::AdminFlag,
+    ) -> Result<ResponseValue<types::SetUserAdminResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v1/users/{}/admin", self.baseurl, encode_path(& user_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .put(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "set_user_admin",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deactivates an account
+
+As the user's own `POST /account/deactivate`, without
+User-Interactive Authentication: every token stops working, the
+devices and 3pids are removed, the user ID is never handed out
+again. `erase` is accepted.
+
+Only for server admins.
+
+Sends a `POST` request to `/_synapse/admin/v1/deactivate/{user_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `body`
+*/
+    pub async fn admin_deactivate_user<'a>(
+        &'a self,
+        user_id: &'a str,
+        body: &'a types::AdminDeactivateUserRequest,
+    ) -> Result<
+        ResponseValue<types::AdminDeactivateUserResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v1/deactivate/{}", self.baseurl, encode_path(& user_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_deactivate_user",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Sets an account's password
+
+For a user who lost their password. With `logout_devices` (the
+default) every device of the account is logged out.
+
+Only for server admins.
+
+Sends a `POST` request to `/_synapse/admin/v1/reset_password/{user_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `body`
+*/
+    pub async fn admin_reset_password<'a>(
+        &'a self,
+        user_id: &'a str,
+        body: &'a types::AdminResetPasswordRequest,
+    ) -> Result<
+        ResponseValue<types::AdminResetPasswordResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v1/reset_password/{}", self.baseurl, encode_path(& user_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_reset_password",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Tells where an account is connected from
+
+Each device's latest use, in Synapse's shape: one session per
+device, with one connection holding its last address and time (no
+user agent is kept). A device never used since login has no
+connection.
+
+Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v1/whois/{user_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+*/
+    pub async fn admin_whois<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> Result<ResponseValue<types::AdminWhoisResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v1/whois/{}", self.baseurl, encode_path(& user_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_whois",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Tells which account a third-party identifier belongs to
+
+Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v1/threepid/{medium}/users/{address}`
+
+Arguments:
+- `medium`: `email` or `msisdn`.
+- `address`: The address (e-mail addresses are compared in lower case).
+*/
+    pub async fn admin_threepid_user<'a>(
+        &'a self,
+        medium: &'a str,
+        address: &'a str,
+    ) -> Result<
+        ResponseValue<types::AdminThreepidUserResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v1/threepid/{}/users/{}", self.baseurl, encode_path(&
+            medium.to_string()), encode_path(& address.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_threepid_user",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Tells whether a username could be registered
+
+Registration's rules (an invalid name is 400 `M_INVALID_USERNAME`,
+a taken one, deactivated accounts' included, 400 `M_USER_IN_USE`),
+without a rate limit.
+
+Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v1/username_available`
+
+Arguments:
+- `username`: The localpart to check.
+*/
+    pub async fn admin_username_available<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> Result<
+        ResponseValue<types::AdminUsernameAvailableResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_synapse/admin/v1/username_available", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("username", &username))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_username_available",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Lists the registration tokens
+
+Every token, or with `valid`, only those a registration could use
+now (`true`) or could not (`false`). Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v1/registration_tokens`
+
+Arguments:
+- `valid`: Only the usable tokens (`true`) or only the others (`false`).
+*/
+    pub async fn list_registration_tokens<'a>(
+        &'a self,
+        valid: Option<bool>,
+    ) -> Result<
+        ResponseValue<types::ListRegistrationTokensResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_synapse/admin/v1/registration_tokens", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("valid", &valid))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "list_registration_tokens",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Creates a registration token
+
+With `token`, that text (1 to 64 characters of `[A-Za-z0-9._~-]`);
+without, a random one of `length` characters (default 16).
+`uses_allowed` and `expiry_time` default to no limit. A taken
+token, a bad length, a negative `uses_allowed` or an `expiry_time`
+in the past is 400 `M_INVALID_PARAM`. Only for server admins.
+
+Sends a `POST` request to `/_synapse/admin/v1/registration_tokens/new`
+
+*/
+    pub async fn new_registration_token<'a>(
+        &'a self,
+        body: &'a types::NewRegistrationTokenRequest,
+    ) -> Result<ResponseValue<types::RegistrationToken>, Error<types::MatrixError>> {
+        let url = format!("{}/_synapse/admin/v1/registration_tokens/new", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "new_registration_token",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Shows a registration token
+
+Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v1/registration_tokens/{registration_token}`
+
+Arguments:
+- `registration_token`: The registration token.
+*/
+    pub async fn get_registration_token<'a>(
+        &'a self,
+        registration_token: &'a str,
+    ) -> Result<ResponseValue<types::RegistrationToken>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v1/registration_tokens/{}", self.baseurl, encode_path(&
+            registration_token.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_registration_token",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Changes a registration token's limits
+
+`uses_allowed` and `expiry_time`: a value sets the limit, `null`
+lifts it, absence leaves it. Lowering `uses_allowed` never lets
+more registrations through than the new limit (the store counts
+them). Only for server admins.
+
+Sends a `PUT` request to `/_synapse/admin/v1/registration_tokens/{registration_token}`
+
+Arguments:
+- `registration_token`: The registration token.
+- `body`: `uses_allowed` and `expiry_time`, each an integer or `null`, or absent.
+*/
+    pub async fn update_registration_token<'a>(
+        &'a self,
+        registration_token: &'a str,
+        body: &'a types::UpdateRegistrationTokenRequest,
+    ) -> Result<ResponseValue<types::RegistrationToken>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v1/registration_tokens/{}", self.baseurl, encode_path(&
+            registration_token.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .put(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "update_registration_token",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deletes a registration token
+
+Registrations that already passed the token stage with it may
+still finish. Only for server admins.
+
+Sends a `DELETE` request to `/_synapse/admin/v1/registration_tokens/{registration_token}`
+
+Arguments:
+- `registration_token`: The registration token.
+*/
+    pub async fn delete_registration_token<'a>(
+        &'a self,
+        registration_token: &'a str,
+    ) -> Result<
+        ResponseValue<types::DeleteRegistrationTokenResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v1/registration_tokens/{}", self.baseurl, encode_path(&
+            registration_token.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "delete_registration_token",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Lists accounts, a page at a time
+
+Synapse's parameters and defaults: `from` (an offset; pass the
+previous page's `next_token`, a string), `limit` (100), `name`
+(only localparts containing it), `guests` (true: guests are
+listed), `deactivated` (false: deactivated accounts are not),
+`admins` (only admins, or only non-admins), `order_by` (`name`,
+`admin`, `deactivated`, `is_guest`, `creation_ts`) and `dir` (`f`
+or `b`). `total` counts every matching account; `next_token` is
+absent on the last page. `creation_ts` is in milliseconds here,
+as in Synapse's list.
+
+Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v2/users`
+
+Arguments:
+- `admins`: Only admins (true) or only non-admins (false).
+- `deactivated`: List deactivated accounts (default false).
+- `dir`: `f` (default) or `b`.
+- `from`: How many matching accounts to skip.
+- `guests`: List guests (default true).
+- `limit`: At most this many accounts (default 100).
+- `name`: Only localparts containing this.
+- `order_by`: `name` (default), `admin`, `deactivated`, `is_guest` or `creation_ts`.
+*/
+    pub async fn admin_list_users<'a>(
+        &'a self,
+        admins: Option<bool>,
+        deactivated: Option<bool>,
+        dir: Option<&'a str>,
+        from: Option<i64>,
+        guests: Option<bool>,
+        limit: Option<i64>,
+        name: Option<&'a str>,
+        order_by: Option<&'a str>,
+    ) -> Result<
+        ResponseValue<types::AdminListUsersResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_synapse/admin/v2/users", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("admins", &admins))
+            .query(&progenitor_client::QueryParam::new("deactivated", &deactivated))
+            .query(&progenitor_client::QueryParam::new("dir", &dir))
+            .query(&progenitor_client::QueryParam::new("from", &from))
+            .query(&progenitor_client::QueryParam::new("guests", &guests))
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("name", &name))
+            .query(&progenitor_client::QueryParam::new("order_by", &order_by))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_list_users",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Shows an account
+
+The fields this server keeps, in Synapse's shape. `creation_ts` is
+in *seconds*, as Synapse answers here (its users table keeps
+seconds; only its user list converts to milliseconds), so that
+tools written for Synapse read it right. Deactivated accounts are
+shown too.
+
+Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v2/users/{user_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+*/
+    pub async fn admin_get_user<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> Result<ResponseValue<types::AdminGetUserResponse>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}", self.baseurl, encode_path(& user_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_get_user",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Lists an account's devices
+
+As the user's own `GET /devices`, with `total`. Only for server admins.
+
+Sends a `GET` request to `/_synapse/admin/v2/users/{user_id}/devices`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+*/
+    pub async fn admin_list_devices<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> Result<
+        ResponseValue<types::AdminListDevicesResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}/devices", self.baseurl, encode_path(& user_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_list_devices",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Shows a device of an account
+
+Only for server admins. An unknown account or device is 404 `M_NOT_FOUND`.
+
+Sends a `GET` request to `/_synapse/admin/v2/users/{user_id}/devices/{device_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `device_id`: The device's ID.
+*/
+    pub async fn admin_get_device<'a>(
+        &'a self,
+        user_id: &'a str,
+        device_id: &'a str,
+    ) -> Result<ResponseValue<types::Device>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}/devices/{}", self.baseurl, encode_path(&
+            user_id.to_string()), encode_path(& device_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_get_device",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Renames a device of an account
+
+`display_name` absent clears it; at most 100 characters. Only for server admins.
+
+Sends a `PUT` request to `/_synapse/admin/v2/users/{user_id}/devices/{device_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `device_id`: The device's ID.
+- `body`
+*/
+    pub async fn admin_update_device<'a>(
+        &'a self,
+        user_id: &'a str,
+        device_id: &'a str,
+        body: &'a types::AdminUpdateDeviceRequest,
+    ) -> Result<
+        ResponseValue<types::AdminUpdateDeviceResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}/devices/{}", self.baseurl, encode_path(&
+            user_id.to_string()), encode_path(& device_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .put(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_update_device",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deletes a device of an account
+
+Logs it out for good, without User-Interactive Authentication. Only for server admins.
+
+Sends a `DELETE` request to `/_synapse/admin/v2/users/{user_id}/devices/{device_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `device_id`: The device's ID.
+*/
+    pub async fn admin_delete_device<'a>(
+        &'a self,
+        user_id: &'a str,
+        device_id: &'a str,
+    ) -> Result<
+        ResponseValue<types::AdminDeleteDeviceResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}/devices/{}", self.baseurl, encode_path(&
+            user_id.to_string()), encode_path(& device_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_delete_device",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deletes several devices of an account
+
+IDs the account does not have are skipped. Only for server admins.
+
+Sends a `POST` request to `/_synapse/admin/v2/users/{user_id}/delete_devices`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `body`
+*/
+    pub async fn admin_delete_devices<'a>(
+        &'a self,
+        user_id: &'a str,
+        body: &'a types::AdminDeleteDevicesRequest,
+    ) -> Result<
+        ResponseValue<types::AdminDeleteDevicesResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}/delete_devices", self.baseurl, encode_path(&
+            user_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_delete_devices",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
             400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }

@@ -66,10 +66,13 @@ pub struct Config {
     /// a trusted proxy), so per-IP rate limits apply to the client, not to
     /// the proxy. Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
-    /// The URL at which people reach this server (`https://matrix.example.org`),
-    /// for links the server hands out, such as the validation link of the
-    /// mail it sends. Unset: `http://` and `listen`, right only when
-    /// clients reach the server directly.
+    /// The URL at which people reach this server (`https://matrix.example.org`):
+    /// the base of links the server hands out (the validation link of the
+    /// mail it sends) and, unless `[well_known]` names another, of server
+    /// discovery (`GET /.well-known/matrix/client`, `well_known` in the
+    /// login answer). Unset: links use `http://` and `listen`, right only
+    /// when clients reach the server directly, and there is nothing to
+    /// discover.
     pub public_base_url: Option<String>,
     pub http: Http,
     pub registration: Registration,
@@ -81,6 +84,9 @@ pub struct Config {
     /// e-mail `requestToken` endpoints answer 400
     /// `M_THREEPID_MEDIUM_NOT_SUPPORTED`, as Synapse does without e-mail.
     pub email: Option<Email>,
+    pub well_known: WellKnown,
+    pub devices: Devices,
+    pub admin: Admin,
 }
 
 impl Default for Config {
@@ -92,14 +98,17 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             log: "info".into(),
             trusted_proxies: Vec::new(),
+            public_base_url: None,
             http: Http::default(),
             registration: Registration::default(),
             passwords: Passwords::default(),
             tokens: Tokens::default(),
             rate_limits: RateLimits::default(),
             identity: Identity::default(),
-            public_base_url: None,
             email: None,
+            well_known: WellKnown::default(),
+            devices: Devices::default(),
+            admin: Admin::default(),
         }
     }
 }
@@ -112,6 +121,49 @@ impl Config {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
         }
+    }
+}
+
+/// The admin API (Synapse's `/_synapse/admin`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Admin {
+    /// Enables shared-secret registration (`/_synapse/admin/v1/register`,
+    /// what Synapse's `register_new_matrix_user` speaks): whoever knows it
+    /// can create accounts, admins included. Unset (and no `_path`): off.
+    pub registration_shared_secret: Option<String>,
+    /// The same secret, read from this file at start (trailing newline
+    /// ignored), so that it need not sit in the configuration file.
+    pub registration_shared_secret_path: Option<PathBuf>,
+}
+
+/// What server discovery tells clients (`GET /.well-known/matrix/client`,
+/// and `well_known` in the login answer).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WellKnown {
+    /// The homeserver's base URL, when clients must be sent elsewhere than
+    /// `public_base_url` (the default).
+    pub base_url: Option<String>,
+    /// An identity server to suggest to clients (`m.identity_server`).
+    pub identity_server: Option<String>,
+}
+
+/// Device bookkeeping.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Devices {
+    /// How often the devices' last uses (`last_seen_ip`, `last_seen_ts`),
+    /// noted in memory, are written to the database in one transaction;
+    /// they are also written when the server stops. A crash loses at most
+    /// this much of them.
+    #[serde(with = "milliseconds")]
+    pub last_seen_flush_interval: Duration,
+}
+
+impl Default for Devices {
+    fn default() -> Self {
+        Devices { last_seen_flush_interval: Duration::from_secs(10) }
     }
 }
 

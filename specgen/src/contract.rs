@@ -255,11 +255,11 @@ fn illustrative_examples(response: &Value, examples: &[(String, Value)]) -> BTre
 /// Whether a key's value changes from answer to answer, so that an example
 /// can only fix its type: ids, tokens, session ids, timestamps and delays
 /// (`session`, `sid`, and keys ending in `_id`, `_token`, `_at`, `_ms`,
-/// such as `user_id`, `device_id`, `access_token`, `added_at`,
-/// `retry_after_ms`), and the human-readable `error` text.
+/// `_ts`, such as `user_id`, `device_id`, `access_token`, `added_at`,
+/// `retry_after_ms`, `last_seen_ts`), and the human-readable `error` text.
 pub fn volatile(key: &str) -> bool {
     matches!(key, "session" | "sid" | "error")
-        || ["_id", "_token", "_at", "_ms"].iter().any(|suffix| key.ends_with(suffix))
+        || ["_id", "_token", "_at", "_ms", "_ts"].iter().any(|suffix| key.ends_with(suffix))
 }
 
 /// How an answer's body differs from a response example, or `None` when it

@@ -55,6 +55,12 @@ pub(crate) fn email_token() -> Result<String> {
 }
 
 /// The SHA-256 of a token: how tokens are stored and cached.
+/// A registration token of `length` characters from the URL-safe alphabet
+/// (Synapse's admin API generates 16).
+pub(crate) fn registration_token(length: usize) -> Result<String> {
+    random_string(URL_SAFE, length)
+}
+
 pub(crate) fn token_hash(token: &str) -> TokenHash {
     Sha256::digest(token.as_bytes()).into()
 }

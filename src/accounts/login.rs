@@ -1,11 +1,13 @@
 //! Password login (seed `POST /api/v1/login`, today's `POST /login`).
 //!
 //! Every way a login can fail for the account (unknown user, another
-//! server's user, an unknown 3pid, a wrong password, a deactivated account,
-//! a guest) answers the same 403 `M_FORBIDDEN` "Invalid username or
-//! password" after the same work: one argon2 verification, against a dummy
+//! server's user, an unknown 3pid, a wrong password, a guest) answers the
+//! same 403 `M_FORBIDDEN` "Invalid username or password" after the same
+//! work: one argon2 verification, against a dummy
 //! hash when there is no real one. The reference server answers unknown users
 //! in 3 ms and wrong passwords in 250 ms; this one does not tell them apart.
+//! A deactivated account with the *right* password answers 403
+//! `M_USER_DEACTIVATED` (the spec's code): only its owner learns it is closed.
 //!
 //! Limits (see `rate_limit`): every attempt per IP; failures per (named
 //! account, IP), checked before the password and charged only by a wrong
@@ -182,17 +184,25 @@ impl Accounts {
             Some(localpart) => self.db(move |store| store.user(&localpart)).await?,
             None => None,
         };
-        let usable = user.filter(|user| !user.deactivated && !user.is_guest);
-        let hash = usable.as_ref().and_then(|user| user.password_hash.clone());
+        let user = user.filter(|user| !user.is_guest);
+        let hash = user.as_ref().and_then(|user| user.password_hash.clone());
         let verified = self.inner.passwords.verify(password.clone(), hash.clone()).await?;
         if verified == Verified::No {
             limits.charge(Action::LoginFailed, &failures);
             tracing::warn!(event = "login.failed", user = %claimant.name, ip = %client.ip, "wrong password or unknown user");
             return Ok(None);
         }
-        let (Some(user), Some(hash)) = (usable, hash) else {
+        let (Some(user), Some(hash)) = (user, hash) else {
             return Err(Error::internal("a password matched no account"));
         };
+        // Only whoever knows the password learns that the account is closed.
+        if user.deactivated {
+            return Err(Error::new(
+                http::StatusCode::FORBIDDEN,
+                ErrorCode::UserDeactivated,
+                "This account has been deactivated",
+            ));
+        }
         if verified == Verified::Outdated {
             self.upgrade_password_hash(&user.localpart, hash, password).await;
         }

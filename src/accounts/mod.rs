@@ -5,7 +5,8 @@
 //! into the plain structs defined here and turn the results (or the Matrix
 //! [`Error`]) back into their response shapes. Each rule therefore exists
 //! once: registration and its username rules, User-Interactive
-//! Authentication (one engine for register, password change and 3pid add),
+//! Authentication (one engine for register, password change, 3pid add,
+//! device deletion and deactivation),
 //! login, token rotation, logout, password change, 3pids and rate limits.
 //!
 //! Blocking work never runs on the async workers: store calls and argon2
@@ -30,18 +31,32 @@
 //!   `delete_threepid`;
 //! - `email`: `request_email_token`, `submit_email_token`,
 //!   `open_email_link` (the e-mail validation the server runs itself);
+//! - `devices`: `devices`, `device`, `rename_device`, `delete_device`,
+//!   `delete_devices`, `flush_last_seen` (with `last_seen`, the batched
+//!   last-use times);
+//! - `deactivate`: `deactivate`;
+//! - `registration_tokens`: their administration;
+//! - `admin`: the admin API (`require_admin`, shared-secret registration,
+//!   admin flag, deactivation and password reset on an admin's behalf);
+//! - `discovery`: `well_known`, `capabilities`;
 //! - `uia`: the UIA engine the UIA-protected operations share.
 
+mod admin;
 mod cache;
+mod deactivate;
+mod devices;
+mod discovery;
 mod email;
 mod hashing;
 mod identifier;
 mod identity_server;
 mod ids;
+mod last_seen;
 mod login;
 mod password;
 mod rate_limit;
 mod register;
+mod registration_tokens;
 mod secret;
 mod threepids;
 mod tokens;
@@ -58,11 +73,16 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, SqliteStore, Store, StoreResult, TokenHash};
 
+pub use admin::{AdminUserView, SharedSecretRegistration, UserListQuery, UserPage};
+pub use deactivate::DeactivateRequest;
+pub use devices::Device;
+pub use discovery::{Capabilities, WellKnown};
 pub use email::{EmailLink, EmailTokenRequest, EmailTokenSent, SUBMIT_PATH, VALIDATION_PATH};
 pub use identifier::UserIdentifier;
 pub use login::{LoggedIn, LoginRequest};
 pub use password::ChangePasswordRequest;
 pub use register::{EmailSessionCredentials, RegisterRequest, Registered};
+pub use registration_tokens::NewRegistrationToken;
 pub use secret::Secret;
 pub use threepids::{AddThreepidRequest, IdServerUnbindResult, Threepid, ThreepidCredentials};
 pub use tokens::{Refreshed, Session};
@@ -91,6 +111,12 @@ struct Inner {
     /// Turns per UIA session ID: concurrent completions of one session
     /// run one after the other.
     turns: turns::Turns,
+    /// Device uses not written yet.
+    last_seen: last_seen::LastSeenTracker,
+    /// The shared-registration secret, read at start; `None`: off.
+    shared_secret: Option<String>,
+    /// Shared-secret registration nonces handed out and not used yet.
+    nonces: admin::Nonces,
 }
 
 /// What the domain knows about the client making a request.
@@ -127,6 +153,9 @@ impl Accounts {
                 identity: identity_server::IdentityServers::new(&config.identity)?,
                 mailer: config.email.as_ref().map(crate::mail::Mailer::new).transpose()?,
                 turns: turns::Turns::default(),
+                last_seen: last_seen::LastSeenTracker::default(),
+                shared_secret: shared_secret(&config.admin)?,
+                nonces: admin::Nonces::default(),
             }),
         })
     }
@@ -212,6 +241,28 @@ impl Revokes for Option<Rotated> {
 impl Revokes for Created {
     fn revoked(&self) -> &[TokenHash] {
         &self.revoked
+    }
+}
+
+/// The shared-registration secret: `registration_shared_secret`, else the
+/// contents of `registration_shared_secret_path` (one trailing newline
+/// dropped); both set is a mistake, refused at start.
+fn shared_secret(config: &crate::config::Admin) -> anyhow::Result<Option<String>> {
+    match (&config.registration_shared_secret, &config.registration_shared_secret_path) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("set admin.registration_shared_secret or admin.registration_shared_secret_path, not both")
+        }
+        (Some(secret), None) => Ok(Some(secret.clone())),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("reading admin.registration_shared_secret_path {}: {e}", path.display())
+            })?;
+            let secret = text.strip_suffix('\n').unwrap_or(&text);
+            let secret = secret.strip_suffix('\r').unwrap_or(secret);
+            anyhow::ensure!(!secret.is_empty(), "{} holds no shared secret", path.display());
+            Ok(Some(secret.to_owned()))
+        }
+        (None, None) => Ok(None),
     }
 }
 

@@ -264,6 +264,7 @@ impl Accounts {
             localpart: localpart.map_or(NewLocalpart::Generated, NewLocalpart::Chosen),
             password_hash: Some(password_hash),
             is_guest: false,
+            admin: false,
             created_at: now,
             registration_token: passed.registration_token,
             threepid: email.as_ref().map(|(_, threepid)| threepid.clone()),
@@ -349,6 +350,7 @@ impl Accounts {
             localpart: NewLocalpart::Generated,
             password_hash: None,
             is_guest: true,
+            admin: false,
             created_at: now_ms(),
             registration_token: None,
             threepid: None,
@@ -360,7 +362,7 @@ impl Accounts {
         self.create_account(user, &request, None).await
     }
 
-    async fn create_account(
+    pub(crate) async fn create_account(
         &self,
         user: NewUser,
         request: &RegisterRequest,
@@ -420,7 +422,7 @@ impl Accounts {
         Ok(self.usable_registration_token(token).await?.is_some())
     }
 
-    async fn available_localpart(&self, username: &str) -> Result<String> {
+    pub(crate) async fn available_localpart(&self, username: &str) -> Result<String> {
         let localpart = self.inner.usernames.validate(username)?;
         let exists = {
             let localpart = localpart.clone();

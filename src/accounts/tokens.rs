@@ -19,6 +19,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::last_seen::Noted;
 use super::{Accounts, ClientInfo, ids, now_ms};
 use crate::error::{Error, Result};
 use crate::store::{Millis, NewLogin, NewTokens, TokenHash};
@@ -35,6 +36,8 @@ struct SessionData {
     user_id: Box<str>,
     device_id: Box<str>,
     is_guest: bool,
+    /// The device's last use noted for `GET /devices` (see `last_seen`).
+    noted: Noted,
 }
 
 impl Session {
@@ -116,6 +119,14 @@ impl Accounts {
         self.authenticate_token(access_token, false).await
     }
 
+    /// Notes that `session` made a request from `client`, for the device's
+    /// `last_seen_ip`/`last_seen_ts`: in memory, at most once a minute per
+    /// token and address, written in batches (see `last_seen`).
+    pub fn note_use(&self, session: &Session, client: &ClientInfo) {
+        let data = &session.0;
+        self.inner.last_seen.note(&data.noted, session.localpart(), &data.device_id, client.ip, now_ms());
+    }
+
     /// [`Self::authenticate`] for `POST /logout` and `/logout/all`: an
     /// expired access token is accepted (as the spec allows and Synapse
     /// does), so that a client whose token lapsed can still end its
@@ -158,6 +169,7 @@ impl Accounts {
                 user_id: self.user_id(&record.localpart).into(),
                 device_id: record.device_id.into(),
                 is_guest: record.is_guest,
+                noted: Noted::default(),
             })),
             expires_at: record.expires_at,
             refresh_token_id: record.refresh_token_id,
@@ -269,13 +281,10 @@ impl Accounts {
         };
         let (tokens, mut credentials) = self.mint_tokens(with_refresh)?;
         credentials.device_id = device_id.clone();
-        let display_name = display_name.map(|name| name.chars().take(MAX_DISPLAY_NAME_CHARS).collect());
+        let display_name = display_name.map(|name| name.chars().take(super::devices::MAX_DISPLAY_NAME_CHARS).collect());
         Ok((NewLogin { device_id, display_name, tokens }, credentials))
     }
 }
-
-/// Device display names are cut at this length (as Synapse does).
-const MAX_DISPLAY_NAME_CHARS: usize = 100;
 
 /// A client-chosen device ID: non-empty, at most 255 bytes.
 pub(crate) fn check_device_id(device_id: &str) -> Result<()> {

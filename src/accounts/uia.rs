@@ -1,7 +1,7 @@
 //! User-Interactive Authentication, written once for every operation.
 //!
-//! Register, password change and 3pid add all go through the same two
-//! calls. [`Accounts::uia_session`] finds the session a request continues
+//! Register, password change, 3pid add, device deletion and deactivation
+//! all go through the same two calls. [`Accounts::uia_session`] finds the session a request continues
 //! (unknown or expired: 400; started for another operation or another
 //! user: 403). The operation then merges the session's remembered
 //! parameters under the request's ([`resume`]) — so a follow-up carrying
@@ -16,8 +16,8 @@
 //! a stage of a flow it has not finished): a one-shot request that passes
 //! on its first attempt writes nothing, and the request that finishes a
 //! flow writes its completion only through the operation's own transaction,
-//! so a session is never left completed by an operation that failed. Password change and 3pid add delete their session when they
-//! succeed, so a completed session authorises one change; a registration
+//! so a session is never left completed by an operation that failed. Password change, 3pid add, device deletion and
+//! deactivation delete their session when they succeed, so a completed session authorises one change; a registration
 //! session stays, marked with the account it created, so that replaying it
 //! answers for that account.
 //!
@@ -454,6 +454,11 @@ impl Accounts {
                     UiaOperation::Register => EmailPurpose::Register,
                     UiaOperation::ChangePassword => EmailPurpose::ResetPassword,
                     UiaOperation::AddThreepid => EmailPurpose::AddThreepid,
+                    // Their flows have no e-mail stage: none of our sessions
+                    // was validated for them.
+                    UiaOperation::DeleteDevices | UiaOperation::Deactivate => {
+                        return Err(StageError::Failed(ErrorCode::Unauthorized, email::NOT_VALIDATED.into()));
+                    }
                 };
                 match self.validated_email(sid, client_secret.expose(), purpose).await? {
                     Some(session) => session.address,

@@ -1,12 +1,17 @@
 //! What the server tells clients about itself.
+//!
+//! - `GET /openapi.json`, `GET /docs`, `GET /_matrix/client/versions`;
+//! - `GET /_matrix/client/{r0,v3}/capabilities`;
+//! - `GET /.well-known/matrix/client`.
 
 use std::collections::HashMap;
 
 use super::Handlers;
-use crate::api::runtime::{Prerendered, Request};
+use crate::accounts::WellKnown;
+use crate::api::runtime::{AccessToken, Prerendered, Request};
 use crate::api::types::GetVersionsResponse;
-use crate::api::{Document, OPENAPI_DOCUMENT, REFERENCE_PAGE, Versions};
-use crate::error::Error;
+use crate::api::{Capabilities, Document, OPENAPI_DOCUMENT, REFERENCE_PAGE, Versions, Wellknown, types};
+use crate::error::{Error, ErrorCode};
 
 /// The spec releases whose account API this server implements: every r0
 /// release, and v1.1 (which introduced `/v3`) up to v1.12. `/refresh`
@@ -38,5 +43,50 @@ impl Versions for Handlers {
             versions: VERSIONS.iter().map(|v| (*v).to_owned()).collect(),
             unstable_features: HashMap::new(),
         })
+    }
+}
+
+impl Capabilities for Handlers {
+    /// `GET /capabilities`: what the account may change here, as the
+    /// server really behaves.
+    async fn get_capabilities(
+        &self,
+        request: &Request,
+        token: AccessToken,
+    ) -> Result<types::GetCapabilitiesResponse, Error> {
+        self.session(request, &token).await?;
+        let capabilities = self.accounts.capabilities();
+        let capability = |enabled| Some(types::Capability { enabled });
+        Ok(types::GetCapabilitiesResponse {
+            capabilities: types::Capabilities {
+                m_change_password: capability(capabilities.change_password),
+                m_3pid_changes: capability(capabilities.threepid_changes),
+                m_set_displayname: capability(capabilities.set_displayname),
+            },
+        })
+    }
+}
+
+impl Wellknown for Handlers {
+    /// `GET /.well-known/matrix/client`: 404 `M_NOT_FOUND` when no base URL
+    /// is configured.
+    async fn get_wellknown(&self, _: &Request) -> Result<types::DiscoveryInformation, Error> {
+        let well_known = self.accounts.well_known().ok_or_else(|| {
+            Error::new(
+                http::StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "No server discovery information is configured",
+            )
+        })?;
+        Ok(well_known_response(well_known))
+    }
+}
+
+/// Server discovery in the spec's shape, for `/.well-known/matrix/client`
+/// and the login answer.
+pub(super) fn well_known_response(well_known: WellKnown) -> types::DiscoveryInformation {
+    types::DiscoveryInformation {
+        m_homeserver: types::HomeserverInformation { base_url: well_known.homeserver },
+        m_identity_server: well_known.identity_server.map(|base_url| types::IdentityServerInformation { base_url }),
     }
 }

@@ -57,6 +57,7 @@ impl Login for Handlers {
             home_server: Some(self.accounts.server_name().to_owned()),
             refresh_token: logged_in.refresh_token,
             user_id: logged_in.user_id,
+            well_known: self.accounts.well_known().map(super::discovery::well_known_response),
         })
     }
 }

@@ -7,17 +7,25 @@
 //! on the domain ([`crate::accounts`]) and the domain's answer into the
 //! era's response type. No behaviour lives here.
 //!
-//! - `discovery`: `Document`, `Versions`;
-//! - `login`: `Login`; `register`: `Registration`; `password`: `Password`;
+//! - `discovery`: `Document`, `Versions`, `Capabilities`, `Wellknown`;
+//! - `login`: `Login`; `register`: `Registration`,
+//!   `RegistrationTokenValidity`; `password`: `Password`;
+//! - `devices`: `Devices`; `deactivate`: `Deactivate`;
+//! - `admin`: `AdminRegister`, `AdminUsers`; `registration_tokens`:
+//!   `RegistrationTokens` (Synapse's admin API);
 //! - `session`: `Tokenrefresh`, `Refresh`, `Logout`, `Whoami`;
 //! - `threepids`: `Threepids`;
 //! - `email_validation`: `EmailValidation`.
 
+mod admin;
+mod deactivate;
+mod devices;
 mod discovery;
 mod email_validation;
 mod login;
 mod password;
 mod register;
+mod registration_tokens;
 mod session;
 mod threepids;
 
@@ -63,8 +71,20 @@ impl Handlers {
     }
 
     /// The session an access token belongs to (401 when it is unknown).
-    async fn session(&self, token: &AccessToken) -> Result<Session, Error> {
-        self.accounts.authenticate(token.as_str()).await
+    /// The use is noted for the device's `last_seen_ip`/`last_seen_ts`
+    /// (in memory; see `accounts::last_seen`).
+    async fn session(&self, request: &Request, token: &AccessToken) -> Result<Session, Error> {
+        let session = self.accounts.authenticate(token.as_str()).await?;
+        self.accounts.note_use(&session, &self.client(request));
+        Ok(session)
+    }
+
+    /// The session of an admin's access token, for the admin API: 401
+    /// without a valid token, 403 `M_FORBIDDEN` for a non-admin.
+    async fn admin(&self, request: &Request, token: &AccessToken) -> Result<Session, Error> {
+        let session = self.session(request, token).await?;
+        self.accounts.require_admin(&session).await?;
+        Ok(session)
     }
 }
 

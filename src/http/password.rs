@@ -51,7 +51,7 @@ async fn change(
     auth: Option<Value>,
 ) -> Result<Json, Error> {
     let session = match token {
-        Some(token) => Some(handlers.session(&token).await?),
+        Some(token) => Some(handlers.session(request, &token).await?),
         None => None,
     };
     handlers.accounts.change_password(session.as_ref(), change, auth, &handlers.client(request)).await?;

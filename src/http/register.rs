@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::Handlers;
 use crate::accounts::RegisterRequest;
 use crate::api::runtime::Request;
-use crate::api::{Registration, types};
+use crate::api::{Registration, RegistrationTokenValidity, types};
 use crate::error::Error;
 
 impl Registration for Handlers {
@@ -79,6 +79,18 @@ impl Registration for Handlers {
     ) -> Result<types::CheckUsernameAvailabilityResponse, Error> {
         self.accounts.check_username_available(&query.username, &self.client(request)).await?;
         Ok(types::CheckUsernameAvailabilityResponse { available: true })
+    }
+}
+
+impl RegistrationTokenValidity for Handlers {
+    /// `GET /_matrix/client/v1/register/m.login.registration_token/validity`.
+    async fn registration_token_validity(
+        &self,
+        request: &Request,
+        query: types::RegistrationTokenValidityQuery,
+    ) -> Result<types::RegistrationTokenValidityResponse, Error> {
+        let valid = self.accounts.registration_token_valid(&query.token, &self.client(request)).await?;
+        Ok(types::RegistrationTokenValidityResponse { valid })
     }
 }
 

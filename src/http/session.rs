@@ -51,8 +51,12 @@ impl Logout for Handlers {
 }
 
 impl Whoami for Handlers {
-    async fn get_token_owner(&self, _: &Request, token: AccessToken) -> Result<types::GetTokenOwnerResponse, Error> {
-        let session = self.session(&token).await?;
+    async fn get_token_owner(
+        &self,
+        request: &Request,
+        token: AccessToken,
+    ) -> Result<types::GetTokenOwnerResponse, Error> {
+        let session = self.session(request, &token).await?;
         Ok(types::GetTokenOwnerResponse {
             user_id: session.user_id().to_owned(),
             device_id: Some(session.device_id().to_owned()),

@@ -19,18 +19,18 @@ use crate::error::Error;
 impl Threepids for Handlers {
     async fn get_three_pids_v2_alpha(
         &self,
-        _: &Request,
+        request: &Request,
         token: AccessToken,
     ) -> Result<types::GetThreePidsV2AlphaResponse, Error> {
-        Ok(types::GetThreePidsV2AlphaResponse { threepids: listed(self, &token).await? })
+        Ok(types::GetThreePidsV2AlphaResponse { threepids: listed(self, request, &token).await? })
     }
 
     async fn get_account_3pids(
         &self,
-        _: &Request,
+        request: &Request,
         token: AccessToken,
     ) -> Result<types::GetAccount3pidsResponse, Error> {
-        Ok(types::GetAccount3pidsResponse { threepids: listed(self, &token).await? })
+        Ok(types::GetAccount3pidsResponse { threepids: listed(self, request, &token).await? })
     }
 
     async fn add_three_pid_v2_alpha(
@@ -60,7 +60,7 @@ impl Threepids for Handlers {
             }
             // No identity server: a session this server validated by mail.
             None => {
-                let session = self.session(&token).await?;
+                let session = self.session(request, &token).await?;
                 let client = self.client(request);
                 self.accounts.add_own_email(&session, creds.sid, creds.client_secret, &client).await?;
             }
@@ -74,7 +74,7 @@ impl Threepids for Handlers {
         token: AccessToken,
         body: types::Add3pidRequest,
     ) -> Result<Json, Error> {
-        let session = self.session(&token).await?;
+        let session = self.session(request, &token).await?;
         let add = AddThreepidRequest { sid: body.sid, client_secret: body.client_secret };
         let auth = body.auth.map(|auth| Value::Object(auth.0));
         self.accounts.add_threepid(&session, add, auth, &self.client(request)).await?;
@@ -88,7 +88,7 @@ impl Threepids for Handlers {
         body: types::Delete3pidFromAccountRequest,
     ) -> Result<types::Delete3pidFromAccountResponse, Error> {
         use types::Delete3pidFromAccountResponseIdServerUnbindResult as Unbind;
-        let session = self.session(&token).await?;
+        let session = self.session(request, &token).await?;
         let client = self.client(request);
         let result = self.accounts.delete_threepid(&session, &body.medium, &body.address, &client).await?;
         let id_server_unbind_result = match result {
@@ -106,13 +106,13 @@ async fn bind(
     credentials: ThreepidCredentials,
     bind: bool,
 ) -> Result<(), Error> {
-    let session = handlers.session(&token).await?;
+    let session = handlers.session(request, &token).await?;
     handlers.accounts.bind_threepid(&session, credentials, bind, &handlers.client(request)).await
 }
 
 /// The caller's 3pids, in the one shape both eras list them in.
-async fn listed(handlers: &Handlers, token: &AccessToken) -> Result<Vec<types::Threepid>, Error> {
-    let session = handlers.session(token).await?;
+async fn listed(handlers: &Handlers, request: &Request, token: &AccessToken) -> Result<Vec<types::Threepid>, Error> {
+    let session = handlers.session(request, token).await?;
     let threepids = handlers.accounts.threepids(&session).await?;
     Ok(threepids
         .iter()

@@ -42,6 +42,8 @@ pub struct Server {
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
     accepting: tokio::task::JoinHandle<()>,
+    accounts: Accounts,
+    flushing: tokio::task::JoinHandle<()>,
 }
 
 /// What every request needs.
@@ -62,15 +64,16 @@ impl Server {
         // back to when `public_base_url` is unset.
         config.listen = local_addr;
         let accounts = Accounts::open(&config)?;
+        let flushing = tokio::spawn(flush_last_seen(accounts.clone(), config.devices.last_seen_flush_interval));
         let app = Arc::new(App {
-            handlers: Handlers::new(accounts, config.trusted_proxies.clone()),
+            handlers: Handlers::new(accounts.clone(), config.trusted_proxies.clone()),
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.http.body_timeout,
         });
         let connections = Connections::new(connections::cap(config.http.max_connections, open_files));
         let (stop, stopped) = watch::channel(false);
         let accepting = tokio::spawn(accept(listener, app, connections, config.http.header_timeout, stopped));
-        Ok(Server { local_addr, stop, accepting })
+        Ok(Server { local_addr, stop, accepting, accounts, flushing })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -78,10 +81,27 @@ impl Server {
     }
 
     /// Stops accepting connections and waits (up to 10 s) for requests in
-    /// flight; idle connections close at once.
+    /// flight; idle connections close at once. Then writes the devices'
+    /// last uses noted since the last batch.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        self.accepting.await.context("the accepting task failed")
+        let accepted = self.accepting.await.context("the accepting task failed");
+        self.flushing.abort();
+        self.accounts.flush_last_seen().await.map_err(|e| anyhow::anyhow!("writing last-seen times: {e}"))?;
+        accepted
+    }
+}
+
+/// Writes the devices' last uses every `interval` (see
+/// `accounts::last_seen`), until the server stops.
+async fn flush_last_seen(accounts: Accounts, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = accounts.flush_last_seen().await {
+            tracing::warn!(%error, "writing last-seen times failed; kept for the next try");
+        }
     }
 }
 

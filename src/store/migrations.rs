@@ -16,6 +16,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_uia_password_digest", include_str!("migrations/0002_uia_password_digest.sql")),
     ("0003_registration_tokens", include_str!("migrations/0003_registration_tokens.sql")),
     ("0004_email_validation", include_str!("migrations/0004_email_validation.sql")),
+    ("0005_devices_admin", include_str!("migrations/0005_devices_admin.sql")),
     ("0006_synapse_import", include_str!("migrations/0006_synapse_import.sql")),
 ];
 

@@ -97,7 +97,64 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
     pub is_guest: bool,
     pub deactivated: bool,
+    /// An administrator of this server (Synapse's admin API).
+    pub admin: bool,
     pub created_at: Millis,
+}
+
+/// The order of an admin's user list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserOrder {
+    Name,
+    Admin,
+    Deactivated,
+    IsGuest,
+    CreationTs,
+}
+
+/// Which accounts an admin lists, in which order, which page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserListing {
+    /// Only localparts containing this (lower-case) text.
+    pub name: Option<String>,
+    pub guests: bool,
+    pub deactivated: bool,
+    /// Only admins (`Some(true)`) or only non-admins (`Some(false)`).
+    pub admins: Option<bool>,
+    pub order_by: UserOrder,
+    pub descending: bool,
+    /// How many matching accounts to skip.
+    pub from: i64,
+    pub limit: i64,
+}
+
+/// A device of an account, as `GET /devices` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub device_id: String,
+    pub display_name: Option<String>,
+    /// The client address of the device's latest request, as of the last
+    /// batch written ([`Store::record_last_seen`]).
+    pub last_seen_ip: Option<String>,
+    pub last_seen_ts: Option<Millis>,
+}
+
+/// One device's latest use, written in a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastSeen {
+    pub localpart: String,
+    pub device_id: String,
+    pub ip: String,
+    pub ts: Millis,
+}
+
+/// What deactivating an account removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deactivated {
+    /// Every access token of the account: evict them from caches.
+    pub revoked: Vec<TokenHash>,
+    /// The 3pids that were attached to it.
+    pub threepids: Vec<ThreepidRecord>,
 }
 
 /// The localpart of an account about to be created.
@@ -115,6 +172,8 @@ pub struct NewUser {
     pub localpart: NewLocalpart,
     pub password_hash: Option<String>,
     pub is_guest: bool,
+    /// Created as an administrator (shared-secret registration, the admin API).
+    pub admin: bool,
     pub created_at: Millis,
     /// The registration token a registration *without* a UIA session
     /// passed: the store takes one use of it (`completed`) in the
@@ -241,6 +300,8 @@ pub enum UiaOperation {
     Register,
     ChangePassword,
     AddThreepid,
+    DeleteDevices,
+    Deactivate,
 }
 
 impl UiaOperation {
@@ -249,13 +310,21 @@ impl UiaOperation {
             UiaOperation::Register => "register",
             UiaOperation::ChangePassword => "change_password",
             UiaOperation::AddThreepid => "add_threepid",
+            UiaOperation::DeleteDevices => "delete_devices",
+            UiaOperation::Deactivate => "deactivate",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [UiaOperation::Register, UiaOperation::ChangePassword, UiaOperation::AddThreepid]
-            .into_iter()
-            .find(|op| op.as_str() == name)
+        [
+            UiaOperation::Register,
+            UiaOperation::ChangePassword,
+            UiaOperation::AddThreepid,
+            UiaOperation::DeleteDevices,
+            UiaOperation::Deactivate,
+        ]
+        .into_iter()
+        .find(|op| op.as_str() == name)
     }
 }
 
@@ -503,6 +572,50 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes every device of an account. Returns the revoked access tokens.
     fn delete_all_devices(&self, localpart: &str) -> StoreResult<Vec<TokenHash>>;
+
+    /// The devices of an account, by device ID.
+    fn devices(&self, localpart: &str) -> StoreResult<Vec<DeviceRecord>>;
+
+    /// One device of an account.
+    fn device(&self, localpart: &str, device_id: &str) -> StoreResult<Option<DeviceRecord>>;
+
+    /// Renames a device (`None` clears the name); `false` if the account
+    /// has no such device.
+    fn set_device_display_name(
+        &self,
+        localpart: &str,
+        device_id: &str,
+        display_name: Option<&str>,
+    ) -> StoreResult<bool>;
+
+    /// Deletes these devices of an account (IDs it does not have are
+    /// skipped) with their tokens, and uses up `uia_session` as
+    /// [`Store::set_password`] does. Returns the revoked access tokens.
+    fn delete_devices(
+        &self,
+        localpart: &str,
+        device_ids: &[String],
+        uia_session: Option<&str>,
+    ) -> StoreResult<Vec<TokenHash>>;
+
+    /// Writes a batch of device uses in one transaction; a device deleted
+    /// meanwhile is skipped.
+    fn record_last_seen(&self, seen: &[LastSeen]) -> StoreResult<()>;
+
+    /// Deactivates an account for good: marks it deactivated (its localpart
+    /// stays taken, so it is never handed out again), deletes its devices,
+    /// tokens and 3pids, and uses up `uia_session` as
+    /// [`Store::set_password`] does. The password hash is kept, so that a
+    /// login with the right password can be told the account is
+    /// deactivated while a wrong one learns nothing.
+    fn deactivate_user(&self, localpart: &str, uia_session: Option<&str>) -> StoreResult<Deactivated>;
+
+    /// One page of the accounts an admin lists, and how many match in all.
+    fn list_users(&self, listing: &UserListing) -> StoreResult<(Vec<UserRecord>, i64)>;
+
+    /// Grants or takes away the admin flag; `false` if there is no such
+    /// account.
+    fn set_admin(&self, localpart: &str, admin: bool) -> StoreResult<bool>;
 
     /// Inserts or replaces a UIA session, and forgets sessions that expired
     /// before `now` (releasing the registration-token use those that never

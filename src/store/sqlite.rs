@@ -23,10 +23,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 
 use super::migrations::{self, MigrationError};
 use super::{
-    AccessTokenRecord, Created, EmailPurpose, EmailSessionRecord, ImportOutcome, ImportedCounts, ImportedDevice,
-    ImportedUser, Millis, NewLocalpart, NewLogin, NewTokens, NewUser, RegistrationCompletion, RegistrationTokenRecord,
-    RegistrationTokenUpdate, Rotated, Store, StoreError, StoreResult, ThreepidRecord, TokenHash, TokenSubmission,
-    UiaOperation, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, Deactivated, DeviceRecord, EmailPurpose, EmailSessionRecord, ImportOutcome,
+    ImportedCounts, ImportedDevice, ImportedUser, LastSeen, Millis, NewLocalpart, NewLogin, NewTokens, NewUser,
+    RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, Store, StoreError, StoreResult,
+    ThreepidRecord, TokenHash, TokenSubmission, UiaOperation, UiaSessionRecord, UserListing, UserOrder, UserRecord,
 };
 
 /// How long a connection waits for a lock held by another process before
@@ -275,6 +275,28 @@ fn uia_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(UiaSessionRecord, 
     Ok((record, row.get(1)?, row.get(3)?, row.get(5)?))
 }
 
+const DEVICE_COLUMNS: &str = "device_id, display_name, last_seen_ip, last_seen_ts";
+
+fn device_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {
+    Ok(DeviceRecord {
+        device_id: row.get(0)?,
+        display_name: row.get(1)?,
+        last_seen_ip: row.get(2)?,
+        last_seen_ts: row.get(3)?,
+    })
+}
+
+/// A 3pid from `medium, address, validated_at, added_at, id_server`.
+fn threepid_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ThreepidRecord> {
+    Ok(ThreepidRecord {
+        medium: row.get(0)?,
+        address: row.get(1)?,
+        validated_at: row.get(2)?,
+        added_at: row.get(3)?,
+        id_server: row.get(4)?,
+    })
+}
+
 /// The condition under which a registration token (in a statement whose
 /// `?2` is now) can be used.
 const USABLE: &str = "(expiry_time IS NULL OR expiry_time > ?2) \
@@ -415,7 +437,8 @@ impl Store for SqliteStore {
     fn user(&self, localpart: &str) -> StoreResult<Option<UserRecord>> {
         self.read(|conn| {
             conn.prepare_cached(
-                "SELECT localpart, password_hash, is_guest, deactivated, created_at FROM users WHERE localpart = ?1",
+                "SELECT localpart, password_hash, is_guest, deactivated, admin, created_at \
+                 FROM users WHERE localpart = ?1",
             )?
             .query_row([localpart], |row| {
                 Ok(UserRecord {
@@ -423,7 +446,8 @@ impl Store for SqliteStore {
                     password_hash: row.get(1)?,
                     is_guest: row.get(2)?,
                     deactivated: row.get(3)?,
-                    created_at: row.get(4)?,
+                    admin: row.get(4)?,
+                    created_at: row.get(5)?,
                 })
             })
             .optional()
@@ -488,9 +512,9 @@ impl Store for SqliteStore {
                 },
             };
             tx.prepare_cached(
-                "INSERT INTO users (localpart, password_hash, is_guest, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO users (localpart, password_hash, is_guest, admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![localpart, user.password_hash, user.is_guest, user.created_at])
+            .execute(params![localpart, user.password_hash, user.is_guest, user.admin, user.created_at])
             .map_err(|error| if is_constraint_violation(&error) { StoreError::UserExists } else { error.into() })?;
             if let Some(threepid) = &user.threepid {
                 insert_threepid(tx, &localpart, threepid)?;
@@ -646,6 +670,148 @@ impl Store for SqliteStore {
         })
     }
 
+    fn devices(&self, localpart: &str) -> StoreResult<Vec<DeviceRecord>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = ?1 ORDER BY device_id"
+            ))?;
+            let rows = statement.query_map([localpart], device_from_row)?;
+            rows.collect()
+        })
+    }
+
+    fn device(&self, localpart: &str, device_id: &str) -> StoreResult<Option<DeviceRecord>> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = ?1 AND device_id = ?2"))?
+                .query_row([localpart, device_id], device_from_row)
+                .optional()
+        })
+    }
+
+    fn set_device_display_name(
+        &self,
+        localpart: &str,
+        device_id: &str,
+        display_name: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.write(|tx| {
+            let updated = tx
+                .prepare_cached("UPDATE devices SET display_name = ?3 WHERE user_id = ?1 AND device_id = ?2")?
+                .execute(params![localpart, device_id, display_name])?;
+            Ok(updated > 0)
+        })
+    }
+
+    fn delete_devices(
+        &self,
+        localpart: &str,
+        device_ids: &[String],
+        uia_session: Option<&str>,
+    ) -> StoreResult<Vec<TokenHash>> {
+        self.write(|tx| {
+            consume_uia_session(tx, uia_session)?;
+            let mut revoked = Vec::new();
+            for device_id in device_ids {
+                revoked.extend(delete_returning_hashes(
+                    tx,
+                    "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id = ?2 RETURNING token_hash",
+                    params![localpart, device_id],
+                )?);
+                tx.prepare_cached("DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2")?
+                    .execute(params![localpart, device_id])?;
+            }
+            Ok(revoked)
+        })
+    }
+
+    fn record_last_seen(&self, seen: &[LastSeen]) -> StoreResult<()> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut statement = tx.prepare_cached(
+                "UPDATE devices SET last_seen_ip = ?3, last_seen_ts = ?4 \
+                 WHERE user_id = ?1 AND device_id = ?2 AND (last_seen_ts IS NULL OR last_seen_ts <= ?4)",
+            )?;
+            for use_ in seen {
+                statement.execute(params![use_.localpart, use_.device_id, use_.ip, use_.ts])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn deactivate_user(&self, localpart: &str, uia_session: Option<&str>) -> StoreResult<Deactivated> {
+        self.write(|tx| {
+            consume_uia_session(tx, uia_session)?;
+            tx.prepare_cached("UPDATE users SET deactivated = 1 WHERE localpart = ?1")?.execute([localpart])?;
+            let revoked = delete_returning_hashes(
+                tx,
+                "DELETE FROM access_tokens WHERE user_id = ?1 RETURNING token_hash",
+                [localpart],
+            )?;
+            tx.prepare_cached("DELETE FROM devices WHERE user_id = ?1")?.execute([localpart])?;
+            let threepids = {
+                let mut statement = tx.prepare_cached(
+                    "DELETE FROM threepids WHERE user_id = ?1 \
+                     RETURNING medium, address, validated_at, added_at, id_server",
+                )?;
+                let rows = statement.query_map([localpart], threepid_from_row)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            // Sessions bound to the account can authorise nothing any more.
+            tx.prepare_cached("DELETE FROM uia_sessions WHERE user_id = ?1")?.execute([localpart])?;
+            Ok(Deactivated { revoked, threepids })
+        })
+    }
+
+    fn list_users(&self, listing: &UserListing) -> StoreResult<(Vec<UserRecord>, i64)> {
+        // Columns come from the enum, never from the request.
+        let column = match listing.order_by {
+            UserOrder::Name => "localpart",
+            UserOrder::Admin => "admin",
+            UserOrder::Deactivated => "deactivated",
+            UserOrder::IsGuest => "is_guest",
+            UserOrder::CreationTs => "created_at",
+        };
+        let dir = if listing.descending { "DESC" } else { "ASC" };
+        let filter = "(?1 IS NULL OR instr(localpart, ?1) > 0) AND (?2 OR is_guest = 0) \
+                      AND (?3 OR deactivated = 0) AND (?4 IS NULL OR admin = ?4)";
+        self.read(|conn| {
+            let total: i64 = conn
+                .prepare_cached(&format!("SELECT count(*) FROM users WHERE {filter}"))?
+                .query_row(params![listing.name, listing.guests, listing.deactivated, listing.admins], |row| {
+                    row.get(0)
+                })?;
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT localpart, password_hash, is_guest, deactivated, admin, created_at FROM users \
+                 WHERE {filter} ORDER BY {column} {dir}, localpart {dir} LIMIT ?5 OFFSET ?6"
+            ))?;
+            let rows = statement.query_map(
+                params![listing.name, listing.guests, listing.deactivated, listing.admins, listing.limit, listing.from],
+                |row| {
+                    Ok(UserRecord {
+                        localpart: row.get(0)?,
+                        password_hash: row.get(1)?,
+                        is_guest: row.get(2)?,
+                        deactivated: row.get(3)?,
+                        admin: row.get(4)?,
+                        created_at: row.get(5)?,
+                    })
+                },
+            )?;
+            Ok((rows.collect::<rusqlite::Result<Vec<_>>>()?, total))
+        })
+    }
+
+    fn set_admin(&self, localpart: &str, admin: bool) -> StoreResult<bool> {
+        self.write(|tx| {
+            let updated = tx
+                .prepare_cached("UPDATE users SET admin = ?2 WHERE localpart = ?1")?
+                .execute(params![localpart, admin])?;
+            Ok(updated > 0)
+        })
+    }
+
     fn put_uia_session(&self, session: &UiaSessionRecord, now: Millis) -> StoreResult<()> {
         let params_json = serde_json::to_string(&session.params).map_err(StoreError::backend)?;
         let completed_json = serde_json::to_string(&session.completed).map_err(StoreError::backend)?;
@@ -712,15 +878,7 @@ impl Store for SqliteStore {
                 "SELECT medium, address, validated_at, added_at, id_server FROM threepids \
                  WHERE user_id = ?1 ORDER BY added_at, medium, address",
             )?;
-            let rows = statement.query_map([localpart], |row| {
-                Ok(ThreepidRecord {
-                    medium: row.get(0)?,
-                    address: row.get(1)?,
-                    validated_at: row.get(2)?,
-                    added_at: row.get(3)?,
-                    id_server: row.get(4)?,
-                })
-            })?;
+            let rows = statement.query_map([localpart], threepid_from_row)?;
             rows.collect()
         })
     }
@@ -978,6 +1136,7 @@ mod tests {
             localpart,
             password_hash: Some("$argon2id$…".into()),
             is_guest: false,
+            admin: false,
             created_at: 1,
             registration_token: None,
         }

@@ -22,9 +22,10 @@ use matrix_accounts::accounts::{Accounts, ChangePasswordRequest, LoginRequest, R
 use matrix_accounts::config::Config;
 use matrix_accounts::error::ErrorCode;
 use matrix_accounts::store::{
-    AccessTokenRecord, Created, EmailPurpose, EmailSessionRecord, Millis, NewLogin, NewTokens, NewUser,
-    RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated, SqliteStore, Store, StoreResult,
-    ThreepidRecord, TokenHash, TokenSubmission, UiaSessionRecord, UserRecord,
+    AccessTokenRecord, Created, Deactivated, DeviceRecord, EmailPurpose, EmailSessionRecord, LastSeen, Millis,
+    NewLogin, NewTokens, NewUser, RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated,
+    SqliteStore, Store, StoreResult, ThreepidRecord, TokenHash, TokenSubmission, UiaSessionRecord, UserListing,
+    UserRecord,
 };
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -124,6 +125,48 @@ impl Store for GatedStore {
 
     fn delete_all_devices(&self, localpart: &str) -> StoreResult<Vec<TokenHash>> {
         self.pass("delete_all_devices", self.inner.delete_all_devices(localpart))
+    }
+
+    fn devices(&self, localpart: &str) -> StoreResult<Vec<DeviceRecord>> {
+        self.pass("devices", self.inner.devices(localpart))
+    }
+
+    fn device(&self, localpart: &str, device_id: &str) -> StoreResult<Option<DeviceRecord>> {
+        self.pass("device", self.inner.device(localpart, device_id))
+    }
+
+    fn set_device_display_name(
+        &self,
+        localpart: &str,
+        device_id: &str,
+        display_name: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.pass("set_device_display_name", self.inner.set_device_display_name(localpart, device_id, display_name))
+    }
+
+    fn delete_devices(
+        &self,
+        localpart: &str,
+        device_ids: &[String],
+        uia_session: Option<&str>,
+    ) -> StoreResult<Vec<TokenHash>> {
+        self.pass("delete_devices", self.inner.delete_devices(localpart, device_ids, uia_session))
+    }
+
+    fn record_last_seen(&self, seen: &[LastSeen]) -> StoreResult<()> {
+        self.pass("record_last_seen", self.inner.record_last_seen(seen))
+    }
+
+    fn deactivate_user(&self, localpart: &str, uia_session: Option<&str>) -> StoreResult<Deactivated> {
+        self.pass("deactivate_user", self.inner.deactivate_user(localpart, uia_session))
+    }
+
+    fn list_users(&self, listing: &UserListing) -> StoreResult<(Vec<UserRecord>, i64)> {
+        self.pass("list_users", self.inner.list_users(listing))
+    }
+
+    fn set_admin(&self, localpart: &str, admin: bool) -> StoreResult<bool> {
+        self.pass("set_admin", self.inner.set_admin(localpart, admin))
     }
 
     fn put_uia_session(&self, session: &UiaSessionRecord, now: Millis) -> StoreResult<()> {

@@ -27,6 +27,7 @@ fn server_with(config: Config, localpart: &str, hash: &str) -> (Server, SqliteSt
         localpart: NewLocalpart::Chosen(localpart.into()),
         password_hash: Some(hash.into()),
         is_guest: false,
+        admin: false,
         created_at: 0,
         registration_token: None,
         threepid: None,

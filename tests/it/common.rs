@@ -76,6 +76,15 @@ impl TestServer {
         let _ = self.child.wait();
     }
 
+    /// Stops the process with SIGTERM, as a service manager does, and waits
+    /// for it: the server's graceful shutdown runs.
+    pub fn terminate(&mut self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: sends a signal to our own child process; no memory is touched.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+
     /// Starts the server again on the same database (after [`Self::kill`]).
     pub fn restart(&mut self) {
         self.kill();

@@ -37,6 +37,38 @@ const DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 /// The server name the examples use (`@wren:example.org`).
 const SERVER_NAME: &str = "example.org";
+/// The shared-registration secret of the contract's servers.
+const SHARED_SECRET: &str = "contract-secret";
+
+/// The admin operations, which act on `@wren` with an admin's token.
+const ADMIN_OPERATIONS: [&str; 14] = [
+    "getUserAdmin",
+    "setUserAdmin",
+    "adminDeactivateUser",
+    "adminResetPassword",
+    "adminUsernameAvailable",
+    "adminWhois",
+    "adminGetUser",
+    "adminListUsers",
+    "adminThreepidUser",
+    "adminListDevices",
+    "adminGetDevice",
+    "adminUpdateDevice",
+    "adminDeleteDevice",
+    "adminDeleteDevices",
+];
+
+/// The registration-token administration, which an admin does on `defg`.
+const TOKEN_OPERATIONS: [&str; 5] = [
+    "listRegistrationTokens",
+    "newRegistrationToken",
+    "getRegistrationToken",
+    "updateRegistrationToken",
+    "deleteRegistrationToken",
+];
+
+/// The device the device examples name.
+const EXAMPLE_DEVICE: &str = "WRENPHONE";
 
 /// The base URL the examples' `submit_url` names.
 const PUBLIC_BASE_URL: &str = "https://matrix.example.org";
@@ -104,6 +136,7 @@ impl Fixture {
             if matches!(setup, Setup::Email | Setup::Limited) {
                 c.email = Some(sink.config());
             }
+            c.admin.registration_shared_secret = Some(SHARED_SECRET.into());
         });
         Fixture { server, identity, sink }
     }
@@ -131,6 +164,44 @@ impl Fixture {
         assert_eq!(answer.status, 200, "arranging account {localpart}: {}", answer.body);
         let token = |key: &str| answer.body[key].as_str().expect("a token").to_owned();
         (token("access_token"), token("refresh_token"))
+    }
+
+    /// Registers `localpart` on the device the device examples show
+    /// (`WRENPHONE`, "Wren's phone"), its only device; answers its access
+    /// token.
+    async fn device_account(&self, localpart: &str, password: &str) -> String {
+        let body = json!({
+            "username": localpart, "password": password, "device_id": EXAMPLE_DEVICE,
+            "initial_device_display_name": "Wren's phone", "auth": {"type": "m.login.dummy"},
+        });
+        let answer = self.send("POST", "/_matrix/client/v3/register", &BTreeMap::new(), Some(&body), None).await;
+        assert_eq!(answer.status, 200, "arranging account {localpart}: {}", answer.body);
+        answer.body["access_token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Fills a shared-secret registration body with a fresh nonce and the
+    /// MAC of its username, password and admin flag.
+    async fn shared_secret_body(&self, mut body: Value) -> Value {
+        let path = "/_synapse/admin/v1/register";
+        let nonce = self.send("GET", path, &BTreeMap::new(), None, None).await;
+        let nonce = nonce.body["nonce"].as_str().expect("a nonce").to_owned();
+        let (user, password) = (body["username"].as_str().unwrap_or(""), body["password"].as_str().unwrap_or(""));
+        let admin = if body["admin"] == true { "admin" } else { "notadmin" };
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, SHARED_SECRET.as_bytes());
+        let signed = aws_lc_rs::hmac::sign(&key, format!("{nonce}\0{user}\0{password}\0{admin}").as_bytes());
+        body["mac"] = signed.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>().into();
+        body["nonce"] = nonce.into();
+        body
+    }
+
+    /// Creates a server admin by shared-secret registration; answers its token.
+    async fn admin(&self) -> String {
+        let body = json!({"username": "root", "password": "root-pass-1", "admin": true});
+        let body = self.shared_secret_body(body).await;
+        let path = "/_synapse/admin/v1/register";
+        let answer = self.send("POST", path, &BTreeMap::new(), Some(&body), None).await;
+        assert_eq!(answer.status, 200, "arranging an admin: {}", answer.body);
+        answer.body["access_token"].as_str().expect("a token").to_owned()
     }
 
     /// Gives an account an e-mail address, through the identity server.
@@ -167,12 +238,13 @@ impl Fixture {
     }
 
     async fn replay(&self, operation: &Operation, request: &Request) -> Answer {
+        let path = request.path.as_deref().unwrap_or(&operation.path);
         let Some(raw) = &request.raw else {
             let (body, token) = (request.body.as_ref(), request.token.as_deref());
-            return self.send(&operation.method, &operation.path, &request.query, body, token).await;
+            return self.send(&operation.method, path, &request.query, body, token).await;
         };
         let method = reqwest::Method::from_bytes(operation.method.as_bytes()).expect("an HTTP method");
-        let mut call = client().request(method, self.server.url(&operation.path)).body(raw.clone());
+        let mut call = client().request(method, self.server.url(path)).body(raw.clone());
         if let Some(token) = &request.token {
             call = call.bearer_auth(token);
         }
@@ -183,6 +255,9 @@ impl Fixture {
 /// A request ready to send, and the status it should get.
 struct Request {
     token: Option<String>,
+    /// The path with its parameters filled in, for an operation that has
+    /// some.
+    path: Option<String>,
     query: BTreeMap<String, String>,
     body: Option<Value>,
     /// Bytes sent instead of `body` (malformed input).
@@ -192,7 +267,7 @@ struct Request {
 
 impl Request {
     fn from_example(example: &RequestExample, expect: u16) -> Request {
-        Request { token: None, query: example.query.clone(), body: example.body.clone(), raw: None, expect }
+        Request { token: None, path: None, query: example.query.clone(), body: example.body.clone(), raw: None, expect }
     }
 }
 
@@ -232,9 +307,21 @@ async fn with_real_session(
     operation: &Operation,
     token: Option<&str>,
     first: Value,
+    body: Value,
+) -> Result<Value, String> {
+    with_real_session_at(fixture, operation, &operation.path, token, first, body).await
+}
+
+/// [`with_real_session`] for an operation whose path has parameters.
+async fn with_real_session_at(
+    fixture: &Fixture,
+    operation: &Operation,
+    path: &str,
+    token: Option<&str>,
+    first: Value,
     mut body: Value,
 ) -> Result<Value, String> {
-    let answer = fixture.send(&operation.method, &operation.path, &BTreeMap::new(), Some(&first), token).await;
+    let answer = fixture.send(&operation.method, path, &BTreeMap::new(), Some(&first), token).await;
     let session = answer.body["session"].as_str().ok_or(format!("no UIA session from {first}: {}", answer.body))?;
     body["auth"]["session"] = session.into();
     Ok(body)
@@ -265,7 +352,50 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
         | "getVersions"
         | "getLoginFlows"
         | "checkUsernameAvailability"
-        | "registerV2Alpha" => {}
+        | "registerV2Alpha"
+        | "getWellknown"
+        | "registrationTokenValidity"
+        | "getRegistrationNonce"
+        | "getServerVersion" => {}
+        "sharedSecretRegister" => request.body = Some(fixture.shared_secret_body(body).await),
+        admin if ADMIN_OPERATIONS.contains(&admin) => {
+            let wren = fixture.device_account("wren", "lantern-ink-7").await;
+            if admin == "adminThreepidUser" {
+                fixture.email(&wren, "wren@example.org").await;
+            }
+            request.token = Some(fixture.admin().await);
+            let path = operation.path.replace("{medium}", "email").replace("{address}", "wren@example.org");
+            let path = path.replace("{device_id}", EXAMPLE_DEVICE);
+            request.path = Some(path.replace("{user_id}", "@wren:example.org"));
+        }
+        tokens if TOKEN_OPERATIONS.contains(&tokens) => {
+            let admin = fixture.admin().await;
+            if operation.path.contains("{registration_token}") {
+                let new = json!({"token": "defg", "uses_allowed": 1});
+                let path = "/_synapse/admin/v1/registration_tokens/new";
+                let created = fixture.send("POST", path, &BTreeMap::new(), Some(&new), Some(&admin)).await;
+                if created.status != 200 {
+                    return Err(format!("arranging token defg: {}", created.body));
+                }
+            }
+            request.token = Some(admin);
+            request.path = Some(operation.path.replace("{registration_token}", "defg"));
+        }
+        "getDevices" | "getDevice" | "updateDevice" | "getCapabilities" => {
+            request.token = Some(fixture.device_account("wren", "lantern-ink-7").await);
+            request.path = Some(operation.path.replace("{deviceId}", EXAMPLE_DEVICE));
+        }
+        "deleteDevice" | "deleteDevices" | "deactivateAccount" => {
+            let (localpart, password) = credentials(operation, &body)?;
+            let token = fixture.device_account(&localpart, &password).await;
+            let path = operation.path.replace("{deviceId}", EXAMPLE_DEVICE);
+            if in_session {
+                let first = first_request(operation, &body);
+                request.body = Some(with_real_session_at(fixture, operation, &path, Some(&token), first, body).await?);
+            }
+            request.token = Some(token);
+            request.path = Some(path);
+        }
         "register" => {
             if example.name == "guest" {
                 request.query.insert("kind".into(), "guest".into());
@@ -539,6 +669,48 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
             let body = request.body.as_mut()?;
             body["auth"] = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "wren"},
                                   "password": "not the password"});
+            return Some(request);
+        }
+        (404, "M_NOT_FOUND") if request.path.is_some() => {
+            let path = operation.path.replace("{deviceId}", "NOSUCHDEVICE");
+            let path = path.replace("{registration_token}", "nosuchtoken");
+            let path = path.replace("{medium}", "email").replace("{address}", "nobody@example.org");
+            let path = path.replace("{device_id}", "NOSUCHDEVICE");
+            request.path = Some(path.replace("{user_id}", "@nobody:example.org"));
+            request.body.as_mut().and_then(Value::as_object_mut).map(|body| body.remove("auth"));
+            return Some(request);
+        }
+        (403, "M_USER_DEACTIVATED") if login => {
+            // The account logs in with the right password after closing itself.
+            let body = request.body.clone()?;
+            let (localpart, password) = credentials(operation, &body).ok()?;
+            let logged_in = fixture.send("POST", &operation.path, &BTreeMap::new(), Some(&body), None).await;
+            let token = logged_in.body["access_token"].as_str()?.to_owned();
+            let auth = json!({"auth": {"type": "m.login.password", "user": localpart, "password": password}});
+            let path = "/_matrix/client/v3/account/deactivate";
+            let closed = fixture.send("POST", path, &BTreeMap::new(), Some(&auth), Some(&token)).await;
+            (closed.status == 200).then_some(())?;
+            return Some(request);
+        }
+        (400, "M_UNKNOWN") if family == "sharedSecretRegister" => {
+            request.body.as_mut()?["nonce"] = "stale".into();
+            return Some(request);
+        }
+        (403, "M_FORBIDDEN") if family == "sharedSecretRegister" => {
+            request.body.as_mut()?["mac"] = "0".repeat(40).into();
+            return Some(request);
+        }
+        (403, "M_FORBIDDEN") if ADMIN_OPERATIONS.contains(&family) || TOKEN_OPERATIONS.contains(&family) => {
+            // A valid token, of a user who is no admin.
+            request.token = Some(fixture.account("intruder", "intruder-pass").await.0);
+            return Some(request);
+        }
+        (400, "M_INVALID_PARAM") if family == "adminListUsers" => {
+            request.query.insert("order_by".into(), "bogus".into());
+            return Some(request);
+        }
+        (400, "M_INVALID_PARAM") if ADMIN_OPERATIONS.contains(&family) => {
+            request.path = Some(operation.path.replace("{user_id}", "@wren:elsewhere.org"));
             return Some(request);
         }
         (403, "M_GUEST_ACCESS_FORBIDDEN") => {

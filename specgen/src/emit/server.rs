@@ -329,7 +329,7 @@ fn router(routes: &[Route]) -> Result<TokenStream, EmitError> {
         let served = methods.iter().map(|(method, operation_id)| {
             let method = format_ident!("{method}");
             let variant = variant(operation_id);
-            quote!(http::Method::#method => runtime::Routed::Operation(Operation::#variant, vec![#(#variables.to_owned()),*]))
+            quote!(http::Method::#method => runtime::Routed::Operation(Operation::#variant, vec![#((*#variables).to_owned()),*]))
         });
         let allow: BTreeSet<&str> = methods.keys().copied().chain(["OPTIONS"]).collect();
         let allow = allow.into_iter().collect::<Vec<_>>().join(", ");

@@ -1,0 +1,395 @@
+//! The admin API's behaviour (Synapse's `/_synapse/admin`, account part).
+//!
+//! **Who is an admin.** An account whose `admin` flag is set: by
+//! shared-secret registration with `admin: true`, or by another admin. The
+//! flag is read from the store on every admin request (admin requests are
+//! rare, and a revoked admin must lose the API at once), never cached with
+//! the token. No token: 401 `M_MISSING_TOKEN`; an unknown one: 401
+//! `M_UNKNOWN_TOKEN`; a valid one of a non-admin: 403 `M_FORBIDDEN`.
+//!
+//! **Shared-secret registration**, as Synapse and its
+//! `register_new_matrix_user` script do it: `GET` hands out a nonce, good
+//! for one registration within [`NONCE_LIFETIME`]; the `POST` proves the
+//! secret with `mac = hex(HMAC-SHA1(secret, nonce \0 username \0 password
+//! \0 "admin"|"notadmin"))`. The nonce is used up by the attempt whatever
+//! its outcome, so a wrong MAC cannot be retried against it. The MAC is
+//! compared in constant time.
+//!
+//! **Audit.** Every admin action is logged at `info` as `event =
+//! "admin.<action>"` with the acting admin (`admin`, or `shared-secret`)
+//! and the target user; never a password, a secret or a MAC.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::{Accounts, ClientInfo, RegisterRequest, Registered, Secret, Session, ids, now_ms};
+use crate::error::{Error, ErrorCode, Result};
+use crate::store::{NewLocalpart, NewUser};
+
+/// How long a registration nonce can be used (Synapse: 60 s).
+pub(crate) const NONCE_LIFETIME: Duration = Duration::from_secs(60);
+
+/// At most this many unused nonces are kept; handing out more forgets the
+/// oldest, so a flood of `GET`s cannot grow memory.
+const MAX_NONCES: usize = 1000;
+
+/// Nonces handed out and not used yet, with when they were.
+#[derive(Default)]
+pub(crate) struct Nonces {
+    issued: Mutex<HashMap<String, Instant>>,
+}
+
+impl Nonces {
+    fn issue(&self, nonce: String, now: Instant) {
+        let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
+        issued.retain(|_, at| now.duration_since(*at) < NONCE_LIFETIME);
+        if issued.len() >= MAX_NONCES
+            && let Some(oldest) = issued.iter().min_by_key(|(_, at)| **at).map(|(n, _)| n.clone())
+        {
+            issued.remove(&oldest);
+        }
+        issued.insert(nonce, now);
+    }
+
+    /// Uses a nonce up; whether it was issued and is still fresh.
+    fn consume(&self, nonce: &str, now: Instant) -> bool {
+        let issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner).remove(nonce);
+        issued.is_some_and(|at| now.duration_since(at) < NONCE_LIFETIME)
+    }
+}
+
+/// A shared-secret registration (`POST /_synapse/admin/v1/register`).
+#[derive(Clone)]
+pub struct SharedSecretRegistration {
+    pub nonce: String,
+    pub username: String,
+    pub password: Secret,
+    pub admin: bool,
+    /// Lower-case hex HMAC-SHA1, as `register_new_matrix_user` sends it.
+    pub mac: String,
+}
+
+/// An account as the admin API shows it.
+#[derive(Debug, Clone)]
+pub struct AdminUserView {
+    pub user_id: String,
+    pub user: crate::store::UserRecord,
+    pub threepids: Vec<crate::store::ThreepidRecord>,
+}
+
+/// An admin's user-list request, as Synapse's query parameters say it.
+#[derive(Debug, Clone, Default)]
+pub struct UserListQuery {
+    pub from: Option<i64>,
+    pub limit: Option<i64>,
+    pub name: Option<String>,
+    pub guests: Option<bool>,
+    pub deactivated: Option<bool>,
+    pub admins: Option<bool>,
+    pub order_by: Option<String>,
+    pub dir: Option<String>,
+}
+
+/// One page of the user list.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    /// `(user ID, account)`, in the requested order.
+    pub users: Vec<(String, crate::store::UserRecord)>,
+    /// How many accounts match in all.
+    pub total: i64,
+    /// What to pass as `from` for the next page (a string, as Synapse
+    /// gives it); `None` on the last page.
+    pub next_token: Option<String>,
+}
+
+/// The MAC shared-secret registration expects.
+pub(crate) fn registration_mac(secret: &str, nonce: &str, username: &str, password: &str, admin: bool) -> String {
+    use aws_lc_rs::hmac;
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret.as_bytes());
+    let mut context = hmac::Context::with_key(&key);
+    for part in [nonce.as_bytes(), b"\0", username.as_bytes(), b"\0", password.as_bytes(), b"\0"] {
+        context.update(part);
+    }
+    context.update(if admin { b"admin" } else { b"notadmin" });
+    context.sign().as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn not_admin() -> Error {
+    Error::forbidden("You are not a server admin")
+}
+
+fn no_such_user() -> Error {
+    Error::new(http::StatusCode::NOT_FOUND, ErrorCode::NotFound, "User not found")
+}
+
+impl Accounts {
+    /// The shared secret, if shared-secret registration is on: from
+    /// `[admin] registration_shared_secret`, else the file
+    /// `registration_shared_secret_path` names (read at start).
+    fn shared_secret(&self) -> Option<&str> {
+        self.inner.shared_secret.as_deref()
+    }
+
+    /// Checks that `session` is an admin's (403 `M_FORBIDDEN` otherwise).
+    pub async fn require_admin(&self, session: &Session) -> Result<()> {
+        let localpart = session.localpart().to_owned();
+        let user = self.db(move |store| store.user(&localpart)).await?;
+        if !user.is_some_and(|user| user.admin && !user.deactivated) {
+            return Err(not_admin());
+        }
+        Ok(())
+    }
+
+    /// The localpart of a local account an admin names by user ID; 400
+    /// `M_INVALID_PARAM` for another server's, 404 `M_NOT_FOUND` for none.
+    pub(crate) async fn local_account(&self, user_id: &str) -> Result<crate::store::UserRecord> {
+        let localpart = self
+            .inner
+            .usernames
+            .resolve(user_id)
+            .filter(|_| user_id.starts_with('@'))
+            .ok_or_else(|| Error::invalid_param("Can only look up local users"))?;
+        self.db(move |store| store.user(&localpart)).await?.ok_or_else(no_such_user)
+    }
+
+    /// A fresh nonce for shared-secret registration; 400 `M_UNKNOWN` when it
+    /// is not enabled (as Synapse answers).
+    pub fn registration_nonce(&self) -> Result<String> {
+        if self.shared_secret().is_none() {
+            return Err(Error::bad_request(ErrorCode::Unknown, "Shared secret registration is not enabled"));
+        }
+        let nonce = ids::uia_session_id()?;
+        self.inner.nonces.issue(nonce.clone(), Instant::now());
+        Ok(nonce)
+    }
+
+    /// Creates an account by shared-secret registration and signs it in on
+    /// a new device.
+    ///
+    /// - Not enabled: 400 `M_UNKNOWN`. Unknown, used or expired nonce: 400
+    ///   `M_UNKNOWN` "unrecognised nonce". Wrong MAC: 403 `M_FORBIDDEN`.
+    ///   Each attempt uses its nonce up.
+    /// - The username follows registration's rules (400
+    ///   `M_INVALID_USERNAME`, `M_USER_IN_USE`), so a deactivated account's
+    ///   ID is never reused.
+    pub async fn register_with_shared_secret(
+        &self,
+        request: SharedSecretRegistration,
+        client: &ClientInfo,
+    ) -> Result<Registered> {
+        let Some(secret) = self.shared_secret() else {
+            return Err(Error::bad_request(ErrorCode::Unknown, "Shared secret registration is not enabled"));
+        };
+        if !self.inner.nonces.consume(&request.nonce, Instant::now()) {
+            return Err(Error::bad_request(ErrorCode::Unknown, "unrecognised nonce"));
+        }
+        let expected =
+            registration_mac(secret, &request.nonce, &request.username, request.password.expose(), request.admin);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), request.mac.to_ascii_lowercase().as_bytes()))
+        {
+            tracing::warn!(event = "admin.register.refused", ip = %client.ip, "shared-secret registration with a wrong MAC");
+            return Err(Error::forbidden("HMAC incorrect"));
+        }
+        let localpart = self.inner.usernames.validate(&request.username)?;
+        let password_hash = self.inner.passwords.hash(request.password).await?;
+        let user = NewUser {
+            localpart: NewLocalpart::Chosen(localpart),
+            password_hash: Some(password_hash),
+            is_guest: false,
+            admin: request.admin,
+            created_at: now_ms(),
+            registration_token: None,
+            threepid: None,
+        };
+        let registered = self.create_account(user, &RegisterRequest::default(), None).await?;
+        tracing::info!(event = "admin.register", admin = "shared-secret", target = %registered.user_id,
+            admin_flag = request.admin, ip = %client.ip);
+        Ok(registered)
+    }
+
+    /// Whether a username could be registered, by registration's rules but
+    /// without its per-IP limit (`GET /_synapse/admin/v1/username_available`).
+    pub async fn username_available_unlimited(&self, username: &str) -> Result<()> {
+        self.available_localpart(username).await.map(|_| ())
+    }
+
+    /// A page of accounts (`GET /_synapse/admin/v2/users`), with Synapse's
+    /// defaults: from 0, 100 at a time, guests in, deactivated accounts
+    /// out, by name, ascending. A negative `from` or `limit`, an unknown
+    /// `order_by` or a `dir` other than `f`/`b` is 400 `M_INVALID_PARAM`.
+    pub async fn list_users(&self, query: UserListQuery) -> Result<UserPage> {
+        use crate::store::{UserListing, UserOrder};
+        let from = query.from.unwrap_or(0);
+        let limit = query.limit.unwrap_or(100);
+        if from < 0 || limit < 0 {
+            return Err(Error::invalid_param("from and limit must not be negative"));
+        }
+        let order_by = match query.order_by.as_deref().unwrap_or("name") {
+            "name" => UserOrder::Name,
+            "admin" => UserOrder::Admin,
+            "deactivated" => UserOrder::Deactivated,
+            "is_guest" => UserOrder::IsGuest,
+            "creation_ts" => UserOrder::CreationTs,
+            other => return Err(Error::invalid_param(format!("Unknown value for order_by: {other}"))),
+        };
+        let descending = match query.dir.as_deref().unwrap_or("f") {
+            "f" => false,
+            "b" => true,
+            _ => return Err(Error::invalid_param("dir must be f or b")),
+        };
+        let listing = UserListing {
+            name: query.name.map(|name| name.trim_start_matches('@').to_lowercase()),
+            guests: query.guests.unwrap_or(true),
+            deactivated: query.deactivated.unwrap_or(false),
+            admins: query.admins,
+            order_by,
+            descending,
+            from,
+            limit,
+        };
+        let (users, total) = self.db(move |store| store.list_users(&listing)).await?;
+        let next = from.saturating_add(users.len() as i64);
+        let next_token = (next < total && !users.is_empty()).then(|| next.to_string());
+        let users = users.into_iter().map(|user| (self.user_id(&user.localpart), user)).collect();
+        Ok(UserPage { users, total, next_token })
+    }
+
+    /// An account as an admin sees it (`GET /_synapse/admin/v2/users/{user_id}`).
+    pub async fn admin_user(&self, user_id: &str) -> Result<AdminUserView> {
+        let user = self.local_account(user_id).await?;
+        let localpart = user.localpart.clone();
+        let threepids = self.db(move |store| store.threepids(&localpart)).await?;
+        Ok(AdminUserView { user_id: self.user_id(&user.localpart), user, threepids })
+    }
+
+    /// The account a 3pid is attached to
+    /// (`GET /_synapse/admin/v1/threepid/{medium}/users/{address}`); 404
+    /// `M_NOT_FOUND` when none is.
+    pub async fn threepid_user(&self, medium: &str, address: &str) -> Result<String> {
+        let (medium, address) = (medium.to_owned(), super::threepids::canonical_address(medium, address));
+        let owner = self.db(move |store| store.threepid_owner(&medium, &address)).await?;
+        owner.map(|localpart| self.user_id(&localpart)).ok_or_else(no_such_user)
+    }
+
+    /// The devices of an account an admin names.
+    pub async fn admin_devices(&self, user_id: &str) -> Result<Vec<super::Device>> {
+        let user = self.local_account(user_id).await?;
+        self.devices_of(&user.localpart).await
+    }
+
+    /// One device of an account an admin names (404 for either unknown).
+    pub async fn admin_device(&self, user_id: &str, device_id: &str) -> Result<super::Device> {
+        let user = self.local_account(user_id).await?;
+        self.device_of(&user.localpart, device_id).await
+    }
+
+    /// Renames a device of an account an admin names.
+    pub async fn admin_rename_device(
+        &self,
+        admin: &Session,
+        user_id: &str,
+        device_id: &str,
+        display_name: Option<String>,
+    ) -> Result<()> {
+        let user = self.local_account(user_id).await?;
+        self.rename_device_of(&user.localpart, device_id, display_name).await?;
+        tracing::info!(event = "admin.device.renamed", admin = %admin.user_id(), target = %self.user_id(&user.localpart), device_id);
+        Ok(())
+    }
+
+    /// Deletes devices of an account an admin names, without UIA; unknown
+    /// device IDs are skipped (as Synapse does).
+    pub async fn admin_delete_devices(&self, admin: &Session, user_id: &str, devices: Vec<String>) -> Result<()> {
+        let user = self.local_account(user_id).await?;
+        let count = devices.len();
+        self.delete_devices_of(&user.localpart, devices, None).await?;
+        tracing::info!(event = "admin.devices.deleted", admin = %admin.user_id(), target = %self.user_id(&user.localpart), count);
+        Ok(())
+    }
+
+    /// An account's devices with their latest use
+    /// (`GET /_synapse/admin/v1/whois/{user_id}`).
+    pub async fn whois(&self, user_id: &str) -> Result<(String, Vec<super::Device>)> {
+        let user = self.local_account(user_id).await?;
+        let devices = self.devices_of(&user.localpart).await?;
+        Ok((self.user_id(&user.localpart), devices))
+    }
+
+    /// Whether the account an admin names is an admin.
+    pub async fn is_admin(&self, user_id: &str) -> Result<bool> {
+        Ok(self.local_account(user_id).await?.admin)
+    }
+
+    /// Grants or takes away the admin flag (`PUT .../users/{user_id}/admin`).
+    /// An admin cannot take their own away (as Synapse refuses), so the
+    /// server never loses its last admin by a slip.
+    pub async fn set_admin(&self, admin: &Session, user_id: &str, flag: bool) -> Result<()> {
+        let target = self.local_account(user_id).await?;
+        if target.localpart == admin.localpart() && !flag {
+            return Err(Error::bad_request(ErrorCode::Unknown, "You may not demote yourself."));
+        }
+        let localpart = target.localpart.clone();
+        self.db(move |store| store.set_admin(&localpart, flag)).await?;
+        tracing::info!(event = "admin.set_admin", admin = %admin.user_id(), target = %self.user_id(&target.localpart), admin_flag = flag);
+        Ok(())
+    }
+
+    /// Deactivates an account on an admin's behalf
+    /// (`POST /_synapse/admin/v1/deactivate/{user_id}`): as the user's own
+    /// deactivation, without UIA.
+    pub async fn admin_deactivate(&self, admin: &Session, user_id: &str, erase: bool) -> Result<()> {
+        let target = self.local_account(user_id).await?;
+        let threepids = self.deactivate_account(&target.localpart, None).await?;
+        tracing::info!(event = "admin.deactivate", admin = %admin.user_id(), target = %self.user_id(&target.localpart), erase, threepids);
+        Ok(())
+    }
+
+    /// Sets an account's password on an admin's behalf
+    /// (`POST /_synapse/admin/v1/reset_password/{user_id}`); with
+    /// `logout_devices` (default true) every device of the account is
+    /// logged out.
+    pub async fn admin_reset_password(
+        &self,
+        admin: &Session,
+        user_id: &str,
+        new_password: Secret,
+        logout_devices: bool,
+    ) -> Result<()> {
+        let target = self.local_account(user_id).await?;
+        if target.deactivated {
+            return Err(Error::bad_request(ErrorCode::Unknown, "The user is deactivated"));
+        }
+        let password_hash = self.inner.passwords.hash(new_password).await?;
+        let localpart = target.localpart.clone();
+        self.db_revoking(move |store| store.set_password(&localpart, &password_hash, None, logout_devices, None))
+            .await?;
+        tracing::info!(event = "admin.reset_password", admin = %admin.user_id(), target = %self.user_id(&target.localpart), logout_devices);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The MAC Synapse's own `register_new_matrix_user` computes for these
+    /// inputs (Python: `hmac.new(b"secret", digestmod=hashlib.sha1)` over
+    /// the same parts).
+    #[test]
+    fn the_mac_is_synapses() {
+        assert_eq!(registration_mac("secret", "n", "u", "p", false), "0f2b4751fa14a68d6a6878c313b752580706c394");
+    }
+
+    #[test]
+    fn a_nonce_is_used_once_and_expires() {
+        let nonces = Nonces::default();
+        let start = Instant::now();
+        nonces.issue("a".into(), start);
+        assert!(nonces.consume("a", start));
+        assert!(!nonces.consume("a", start), "used twice");
+        nonces.issue("b".into(), start);
+        assert!(!nonces.consume("b", start + NONCE_LIFETIME), "used after its lifetime");
+        assert!(!nonces.consume("never", start));
+    }
+}
