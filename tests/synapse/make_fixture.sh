@@ -15,6 +15,9 @@
 #       the import reads and fills them with N users, each with an e-mail, a
 #       device and an access token: Synapse's own schema, at any size.
 #       Writes OUT_DIR/synthetic-N.db.
+#   tests/synapse/make_fixture.sh venv
+#       only installs matrix-synapse into the venv, and prints its path
+#       (tests/synapse/register_new_matrix_user.sh uses its script).
 #
 # Then: MATRIX_ACCOUNTS_SYNAPSE_FIXTURE=OUT_DIR/synapse.db cargo test --test it import::
 #
@@ -179,6 +182,7 @@ SQL
 mode="${1:-}"; shift || true
 case "$mode" in
   real) make_real "${1:-$ROOT/target/synapse-fixture}" ;;
+  venv) install_synapse; echo "$VENV" ;;
   synthetic) make_synthetic "${1:?N}" "${2:-$ROOT/target/synapse-fixture}" ;;
   *) sed -n '2,22p' "$0"; exit 2 ;;
 esac
