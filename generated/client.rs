@@ -2687,6 +2687,10 @@ Sends a `GET` request to `/_matrix/client/r0/devices`
     }
     /**Shows one of the account's devices
 
+The device's ID, display name and where and when it was last used,
+as the device list shows it. A device of another account is
+unknown here: 404 `M_NOT_FOUND`, as for a device that never existed.
+
 Sends a `GET` request to `/_matrix/client/v3/devices/{deviceId}`
 
 Arguments:
@@ -2851,6 +2855,10 @@ Arguments:
         }
     }
     /**Shows one of the account's devices
+
+The device's ID, display name and where and when it was last used,
+as the device list shows it. A device of another account is
+unknown here: 404 `M_NOT_FOUND`, as for a device that never existed.
 
 Sends a `GET` request to `/_matrix/client/r0/devices/{deviceId}`
 

@@ -683,6 +683,10 @@ class Suite:
         for op in ops:
             if not (op["path"].endswith("/register") or op["path"].endswith("/login")):
                 continue
+            # Shared-secret registration needs a MAC over a fresh nonce, which
+            # no template has: its wrong-typed bodies are still checked above.
+            if op["path"].startswith("/_synapse/admin/"):
+                continue
             counter += 1
             value = self.template(op, counter)
             answer = call(self.base, op["method"], op["path"], value)
