@@ -19,9 +19,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::threepids::IdServerUnbindResult;
-use super::uia::{self, PASSWORD, Remember, Resumable, Uia};
-use super::{Accounts, ClientInfo, Session, guest_forbidden};
-use crate::error::{Error, Result};
+use super::uia::Resumable;
+use super::{Accounts, ClientInfo, Session};
+use crate::error::Result;
 use crate::store::UiaOperation;
 
 /// A deactivation, whatever the era.
@@ -56,24 +56,8 @@ impl Accounts {
         auth: Option<serde_json::Value>,
         client: &ClientInfo,
     ) -> Result<IdServerUnbindResult> {
-        if session.is_guest() {
-            return Err(guest_forbidden());
-        }
-        let localpart = session.localpart();
-        let auth = uia::Auth::parse(auth)?;
-        let uia_session = self.uia_session(UiaOperation::Deactivate, auth.as_ref(), Some(localpart)).await?;
-        let request = uia::resume(request, uia_session.as_ref())?;
-        let params = serde_json::to_value(&request).map_err(Error::internal)?;
-        let uia = Uia {
-            operation: UiaOperation::Deactivate,
-            flows: vec![vec![PASSWORD]],
-            user: Some(localpart),
-            auth: auth.as_ref(),
-            client,
-            remember: Remember::Hash, // there is no password to remember
-        };
-        let passed = self.uia_authenticate(uia, uia_session, params, None).await?;
-        self.deactivate_account(localpart, passed.session_id).await?;
+        let (request, passed) = self.reauthenticate(UiaOperation::Deactivate, session, request, auth, client).await?;
+        self.deactivate_account(session.localpart(), passed.session_id).await?;
         let erase = request.erase.unwrap_or(false);
         tracing::info!(event = "account.deactivated", user = session.user_id(), ip = %client.ip, erase);
         Ok(IdServerUnbindResult::NoSupport)

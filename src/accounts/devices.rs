@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::uia::{self, PASSWORD, Remember, Resumable, Uia};
+use super::uia::Resumable;
 use super::{Accounts, ClientInfo, Session, guest_forbidden};
 use crate::error::{Error, ErrorCode, Result};
 pub use crate::store::DeviceRecord as Device;
@@ -139,26 +139,11 @@ impl Accounts {
         auth: Option<serde_json::Value>,
         client: &ClientInfo,
     ) -> Result<()> {
-        if session.is_guest() {
-            return Err(guest_forbidden());
-        }
-        let localpart = session.localpart();
-        let auth = uia::Auth::parse(auth)?;
-        let uia_session = self.uia_session(UiaOperation::DeleteDevices, auth.as_ref(), Some(localpart)).await?;
-        let request = uia::resume(DeleteDevicesRequest { devices }, uia_session.as_ref())?;
-        let params = serde_json::to_value(&request).map_err(Error::internal)?;
-        let uia = Uia {
-            operation: UiaOperation::DeleteDevices,
-            flows: vec![vec![PASSWORD]],
-            user: Some(localpart),
-            auth: auth.as_ref(),
-            client,
-            remember: Remember::Hash, // there is no password to remember
-        };
-        let passed = self.uia_authenticate(uia, uia_session, params, None).await?;
-
+        let (request, passed) = self
+            .reauthenticate(UiaOperation::DeleteDevices, session, DeleteDevicesRequest { devices }, auth, client)
+            .await?;
         let count = request.devices.len();
-        self.delete_devices_of(localpart, request.devices, passed.session_id).await?;
+        self.delete_devices_of(session.localpart(), request.devices, passed.session_id).await?;
         tracing::info!(event = "devices.deleted", user = session.user_id(), ip = %client.ip, count);
         Ok(())
     }

@@ -64,7 +64,7 @@ use super::identifier::UserIdentifier;
 use super::rate_limit::{Action, Subject};
 use super::secret::Secret;
 pub(crate) use super::uia_auth::{Auth, DUMMY, EMAIL_IDENTITY, PASSWORD, REGISTRATION_TOKEN, Stage, Submitted};
-use super::{Accounts, ClientInfo, ids, now_ms};
+use super::{Accounts, ClientInfo, Session, guest_forbidden, ids, now_ms};
 use crate::error::{Challenge, Error, ErrorCode, Flow, Result};
 use crate::store::{EmailPurpose, StoreError, UiaOperation, UiaSessionRecord};
 
@@ -186,6 +186,39 @@ impl Accounts {
             return Err(Error::forbidden("Invalid auth"));
         }
         Ok(Some(session))
+    }
+
+    /// UIA for a change to the caller's own account that asks for nothing
+    /// but the account's password again (device deletion, deactivation):
+    /// guests are refused (they have no password), `request` is resumed
+    /// from its session, and the answer is the request to carry out with
+    /// the session that passed.
+    pub(crate) async fn reauthenticate<R: Resumable>(
+        &self,
+        operation: UiaOperation,
+        session: &Session,
+        request: R,
+        auth: Option<Value>,
+        client: &ClientInfo,
+    ) -> Result<(R, Passed)> {
+        if session.is_guest() {
+            return Err(guest_forbidden());
+        }
+        let localpart = session.localpart();
+        let auth = Auth::parse(auth)?;
+        let uia_session = self.uia_session(operation, auth.as_ref(), Some(localpart)).await?;
+        let request = resume(request, uia_session.as_ref())?;
+        let params = serde_json::to_value(&request).map_err(Error::internal)?;
+        let uia = Uia {
+            operation,
+            flows: vec![vec![PASSWORD]],
+            user: Some(localpart),
+            auth: auth.as_ref(),
+            client,
+            remember: Remember::Hash, // there is no password to remember
+        };
+        let passed = self.uia_authenticate(uia, uia_session, params, None).await?;
+        Ok((request, passed))
     }
 
     /// Runs the stage `uia.auth` submits. `params` is the request to
