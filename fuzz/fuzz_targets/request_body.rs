@@ -17,5 +17,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = parse_json::<types::Add3pidRequest>(data);
     let _ = parse_json::<types::Post3pidsRequest>(data);
     let _ = parse_json::<types::RefreshRequest>(data);
+    let _ = parse_json::<types::RequestEmailValidation>(data);
+    let _ = parse_json::<types::SubmitEmailTokenRequest>(data);
+    let _ = parse_json::<types::DeactivateAccountRequest>(data);
+    let _ = parse_json::<types::DeleteDevicesRequest>(data);
+    let _ = parse_json::<types::UpdateDeviceRequest>(data);
+    let _ = parse_json::<types::SharedSecretRegisterRequest>(data);
+    let _ = parse_json::<types::AdminResetPasswordRequest>(data);
+    let _ = parse_json::<types::NewRegistrationTokenRequest>(data);
+    let _ = parse_json::<types::UpdateRegistrationTokenRequest>(data);
     let _ = parse_json::<serde_json::Map<String, serde_json::Value>>(data);
 });
