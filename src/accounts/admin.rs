@@ -238,7 +238,7 @@ impl Accounts {
     /// device in: the operator hands the password over, the person logs in.
     pub async fn create_user(&self, actor: Actor<'_>, username: &str, password: Secret, admin: bool) -> Result<String> {
         let registered = self.create_account_by_admin(username, password, admin, false).await?;
-        tracing::info!(event = "admin.register", admin = actor.name(), target = %registered.user_id, admin_flag = admin);
+        tracing::info!(event = "admin.register", admin = %actor.name(), target = %registered.user_id, admin_flag = admin);
         Ok(registered.user_id)
     }
 
@@ -393,7 +393,7 @@ impl Accounts {
         }
         let localpart = target.localpart.clone();
         self.db(move |store| store.set_admin(&localpart, flag)).await?;
-        tracing::info!(event = "admin.set_admin", admin = actor.name(), target = %self.user_id(&target.localpart), admin_flag = flag);
+        tracing::info!(event = "admin.set_admin", admin = %actor.name(), target = %self.user_id(&target.localpart), admin_flag = flag);
         Ok(())
     }
 
@@ -404,7 +404,7 @@ impl Accounts {
         let actor = actor.into();
         let target = self.local_account(user_id).await?;
         let threepids = self.deactivate_account(&target.localpart, None).await?;
-        tracing::info!(event = "admin.deactivate", admin = actor.name(), target = %self.user_id(&target.localpart), erase, threepids);
+        tracing::info!(event = "admin.deactivate", admin = %actor.name(), target = %self.user_id(&target.localpart), erase, threepids);
         Ok(())
     }
 
@@ -428,7 +428,7 @@ impl Accounts {
         let localpart = target.localpart.clone();
         self.db_revoking(move |store| store.set_password(&localpart, &password_hash, None, logout_devices, None))
             .await?;
-        tracing::info!(event = "admin.reset_password", admin = actor.name(), target = %self.user_id(&target.localpart), logout_devices);
+        tracing::info!(event = "admin.reset_password", admin = %actor.name(), target = %self.user_id(&target.localpart), logout_devices);
         Ok(())
     }
 }

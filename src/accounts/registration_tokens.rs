@@ -90,7 +90,7 @@ impl Accounts {
         if !self.db(move |store| store.create_registration_token(&stored)).await? {
             return Err(Error::bad_request(ErrorCode::InvalidParam, "Token already exists"));
         }
-        tracing::info!(event = "admin.registration_token.created", admin = actor.name(),
+        tracing::info!(event = "admin.registration_token.created", admin = %actor.name(),
             uses_allowed = ?record.uses_allowed, expiry_time = ?record.expiry_time);
         Ok(record)
     }
@@ -109,7 +109,7 @@ impl Accounts {
         let logged = update.clone();
         let updated = self.db(move |store| store.update_registration_token(&owned, &update)).await?;
         let updated = updated.ok_or_else(no_such_token)?;
-        tracing::info!(event = "admin.registration_token.updated", admin = actor.name(),
+        tracing::info!(event = "admin.registration_token.updated", admin = %actor.name(),
             uses_allowed = ?logged.uses_allowed, expiry_time = ?logged.expiry_time);
         Ok(updated)
     }
@@ -121,7 +121,7 @@ impl Accounts {
         if !self.db(move |store| store.delete_registration_token(&owned)).await? {
             return Err(no_such_token());
         }
-        tracing::info!(event = "admin.registration_token.deleted", admin = actor.name());
+        tracing::info!(event = "admin.registration_token.deleted", admin = %actor.name());
         Ok(())
     }
 }
