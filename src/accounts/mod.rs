@@ -37,7 +37,8 @@
 //! - `deactivate`: `deactivate`;
 //! - `registration_tokens`: their administration;
 //! - `admin`: the admin API (`require_admin`, shared-secret registration,
-//!   admin flag, deactivation and password reset on an admin's behalf);
+//!   admin flag, deactivation and password reset on an admin's behalf),
+//!   which the operator's command line (`cli`) shares as another `Actor`;
 //! - `discovery`: `well_known`, `capabilities`;
 //! - `uia`: the UIA engine the UIA-protected operations share.
 
