@@ -45,6 +45,12 @@ pub enum Command {
     /// Import accounts from another homeserver's database.
     #[command(subcommand)]
     Import(crate::import::ImportCommand),
+    /// Manage accounts in the configured database (the server may be running).
+    #[command(subcommand)]
+    User(crate::cli::users::UserCommand),
+    /// Manage registration tokens in the configured database.
+    #[command(subcommand)]
+    Token(crate::cli::tokens::TokenCommand),
 }
 
 /// Everything the server reads at start. It serializes back to the TOML it

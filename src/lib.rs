@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;

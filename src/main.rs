@@ -1,17 +1,22 @@
 //! `matrix-accounts`: run the account server, or one of its subcommands.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use matrix_accounts::config::{Cli, Command, Config};
 use matrix_accounts::server::Server;
-use matrix_accounts::{import, logging};
+use matrix_accounts::{cli, import, logging};
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let config = Config::load(&cli)?;
-    match &cli.command {
+fn main() -> anyhow::Result<ExitCode> {
+    let args = Cli::parse();
+    let config = Config::load(&args)?;
+    match &args.command {
         // Synchronous, and its report is stdout: no runtime, no log lines.
-        Some(Command::Import(command)) => import::run(&config, command),
-        None => serve(config),
+        Some(Command::Import(command)) => import::run(&config, command).map(|()| ExitCode::SUCCESS),
+        // Their reports are stdout, their errors one line on stderr.
+        Some(Command::User(command)) => Ok(cli::users::run(&config, command)),
+        Some(Command::Token(command)) => Ok(cli::tokens::run(&config, command)),
+        None => serve(config).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -16,8 +16,9 @@
 //! compared in constant time.
 //!
 //! **Audit.** Every admin action is logged at `info` as `event =
-//! "admin.<action>"` with the acting admin (`admin`, or `shared-secret`)
-//! and the target user; never a password, a secret or a MAC.
+//! "admin.<action>"` with the actor (`admin`: the acting admin's user ID,
+//! `shared-secret`, or `command-line`, see [`Actor`]) and the target user;
+//! never a password, a secret or a MAC.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -101,6 +102,41 @@ pub struct UserPage {
     /// What to pass as `from` for the next page (a string, as Synapse
     /// gives it); `None` on the last page.
     pub next_token: Option<String>,
+}
+
+/// Who performs an admin action. The admin API acts for an admin's
+/// session; the operator's command line (`matrix-accounts user ...`) acts
+/// for whoever may write the database, and has no account of its own. The
+/// actor is named in the audit log, and the rules about oneself (an admin
+/// may not demote themselves) apply only to a session.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    Admin(&'a Session),
+    CommandLine,
+}
+
+impl Actor<'_> {
+    /// The actor as the audit log names it.
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Admin(session) => session.user_id(),
+            Actor::CommandLine => "command-line",
+        }
+    }
+
+    /// The actor's own account, if it has one.
+    fn localpart(&self) -> Option<&str> {
+        match self {
+            Actor::Admin(session) => Some(session.localpart()),
+            Actor::CommandLine => None,
+        }
+    }
+}
+
+impl<'a> From<&'a Session> for Actor<'a> {
+    fn from(session: &'a Session) -> Self {
+        Actor::Admin(session)
+    }
 }
 
 /// The MAC shared-secret registration expects.
@@ -191,21 +227,45 @@ impl Accounts {
             tracing::warn!(event = "admin.register.refused", ip = %client.ip, "shared-secret registration with a wrong MAC");
             return Err(Error::forbidden("HMAC incorrect"));
         }
-        let localpart = self.inner.usernames.validate(&request.username)?;
-        let password_hash = self.inner.passwords.hash(request.password).await?;
+        let registered = self.create_account_by_admin(&request.username, request.password, request.admin, true).await?;
+        tracing::info!(event = "admin.register", admin = "shared-secret", target = %registered.user_id,
+            admin_flag = request.admin, ip = %client.ip);
+        Ok(registered)
+    }
+
+    /// Creates an account for the operator (`matrix-accounts user create`),
+    /// by the same rules as shared-secret registration but signing no
+    /// device in: the operator hands the password over, the person logs in.
+    pub async fn create_user(&self, actor: Actor<'_>, username: &str, password: Secret, admin: bool) -> Result<String> {
+        let registered = self.create_account_by_admin(username, password, admin, false).await?;
+        tracing::info!(event = "admin.register", admin = %actor.name(), target = %registered.user_id, admin_flag = admin);
+        Ok(registered.user_id)
+    }
+
+    /// An account made on an admin's say-so: registration's username rules
+    /// (400 `M_INVALID_USERNAME`, `M_USER_IN_USE`, so a deactivated
+    /// account's ID is never reused), the password hashed as registration
+    /// hashes it, and a new device only with `sign_in`.
+    async fn create_account_by_admin(
+        &self,
+        username: &str,
+        password: Secret,
+        admin: bool,
+        sign_in: bool,
+    ) -> Result<Registered> {
+        let localpart = self.inner.usernames.validate(username)?;
+        let password_hash = self.inner.passwords.hash(password).await?;
         let user = NewUser {
             localpart: NewLocalpart::Chosen(localpart),
             password_hash: Some(password_hash),
             is_guest: false,
-            admin: request.admin,
+            admin,
             created_at: now_ms(),
             registration_token: None,
             threepid: None,
         };
-        let registered = self.create_account(user, &RegisterRequest::default(), None).await?;
-        tracing::info!(event = "admin.register", admin = "shared-secret", target = %registered.user_id,
-            admin_flag = request.admin, ip = %client.ip);
-        Ok(registered)
+        let request = RegisterRequest { inhibit_login: Some(!sign_in), ..RegisterRequest::default() };
+        self.create_account(user, &request, None).await
     }
 
     /// Whether a username could be registered, by registration's rules but
@@ -324,24 +384,27 @@ impl Accounts {
     /// Grants or takes away the admin flag (`PUT .../users/{user_id}/admin`).
     /// An admin cannot take their own away (as Synapse refuses), so the
     /// server never loses its last admin by a slip.
-    pub async fn set_admin(&self, admin: &Session, user_id: &str, flag: bool) -> Result<()> {
+    /// The command line may demote anyone: it has no account to lose.
+    pub async fn set_admin<'a>(&self, actor: impl Into<Actor<'a>>, user_id: &str, flag: bool) -> Result<()> {
+        let actor = actor.into();
         let target = self.local_account(user_id).await?;
-        if target.localpart == admin.localpart() && !flag {
+        if actor.localpart() == Some(target.localpart.as_str()) && !flag {
             return Err(Error::bad_request(ErrorCode::Unknown, "You may not demote yourself."));
         }
         let localpart = target.localpart.clone();
         self.db(move |store| store.set_admin(&localpart, flag)).await?;
-        tracing::info!(event = "admin.set_admin", admin = %admin.user_id(), target = %self.user_id(&target.localpart), admin_flag = flag);
+        tracing::info!(event = "admin.set_admin", admin = %actor.name(), target = %self.user_id(&target.localpart), admin_flag = flag);
         Ok(())
     }
 
     /// Deactivates an account on an admin's behalf
     /// (`POST /_synapse/admin/v1/deactivate/{user_id}`): as the user's own
     /// deactivation, without UIA.
-    pub async fn admin_deactivate(&self, admin: &Session, user_id: &str, erase: bool) -> Result<()> {
+    pub async fn admin_deactivate<'a>(&self, actor: impl Into<Actor<'a>>, user_id: &str, erase: bool) -> Result<()> {
+        let actor = actor.into();
         let target = self.local_account(user_id).await?;
         let threepids = self.deactivate_account(&target.localpart, None).await?;
-        tracing::info!(event = "admin.deactivate", admin = %admin.user_id(), target = %self.user_id(&target.localpart), erase, threepids);
+        tracing::info!(event = "admin.deactivate", admin = %actor.name(), target = %self.user_id(&target.localpart), erase, threepids);
         Ok(())
     }
 
@@ -349,13 +412,14 @@ impl Accounts {
     /// (`POST /_synapse/admin/v1/reset_password/{user_id}`); with
     /// `logout_devices` (default true) every device of the account is
     /// logged out.
-    pub async fn admin_reset_password(
+    pub async fn admin_reset_password<'a>(
         &self,
-        admin: &Session,
+        actor: impl Into<Actor<'a>>,
         user_id: &str,
         new_password: Secret,
         logout_devices: bool,
     ) -> Result<()> {
+        let actor = actor.into();
         let target = self.local_account(user_id).await?;
         if target.deactivated {
             return Err(Error::bad_request(ErrorCode::Unknown, "The user is deactivated"));
@@ -364,7 +428,7 @@ impl Accounts {
         let localpart = target.localpart.clone();
         self.db_revoking(move |store| store.set_password(&localpart, &password_hash, None, logout_devices, None))
             .await?;
-        tracing::info!(event = "admin.reset_password", admin = %admin.user_id(), target = %self.user_id(&target.localpart), logout_devices);
+        tracing::info!(event = "admin.reset_password", admin = %actor.name(), target = %self.user_id(&target.localpart), logout_devices);
         Ok(())
     }
 }

@@ -60,6 +60,13 @@ impl<K: Eq + Hash + Clone, V: Clone> CoherentCache<K, V> {
         }
     }
 
+    /// Evicts everything: the store was changed in ways this process did
+    /// not see (another process wrote to it).
+    pub(crate) fn invalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.entries.clear();
+    }
+
     /// Evicts entries the store has just changed or revoked; call it after
     /// the store's transaction committed.
     pub(crate) fn invalidate<'a>(&self, keys: impl IntoIterator<Item = &'a K>)

@@ -37,7 +37,8 @@
 //! - `deactivate`: `deactivate`;
 //! - `registration_tokens`: their administration;
 //! - `admin`: the admin API (`require_admin`, shared-secret registration,
-//!   admin flag, deactivation and password reset on an admin's behalf);
+//!   admin flag, deactivation and password reset on an admin's behalf),
+//!   which the operator's command line (`cli`) shares as another `Actor`;
 //! - `discovery`: `well_known`, `capabilities`;
 //! - `uia`: the UIA engine the UIA-protected operations share.
 
@@ -67,13 +68,14 @@ mod usernames;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, SqliteStore, Store, StoreResult, TokenHash};
 
-pub use admin::{AdminUserView, SharedSecretRegistration, UserListQuery, UserPage};
+pub use admin::{Actor, AdminUserView, SharedSecretRegistration, UserListQuery, UserPage};
 pub use deactivate::DeactivateRequest;
 pub use devices::Device;
 pub use discovery::{Capabilities, WellKnown};
@@ -117,6 +119,8 @@ struct Inner {
     shared_secret: Option<String>,
     /// Shared-secret registration nonces handed out and not used yet.
     nonces: admin::Nonces,
+    /// [`Store::outside_writes`] when last looked at.
+    outside_writes: AtomicI64,
 }
 
 /// What the domain knows about the client making a request.
@@ -138,6 +142,9 @@ impl Accounts {
                 .create_registration_token(&RegistrationTokenRecord::new(token.clone(), None, None))
                 .map_err(|e| anyhow::anyhow!("storing registration.tokens: {e}"))?;
         }
+        let outside_writes = AtomicI64::new(
+            store.outside_writes().map_err(|e| anyhow::anyhow!("reading the database's change counter: {e}"))?,
+        );
         Ok(Accounts {
             inner: Arc::new(Inner {
                 config: config.clone(),
@@ -156,6 +163,7 @@ impl Accounts {
                 last_seen: last_seen::LastSeenTracker::default(),
                 shared_secret: shared_secret(&config.admin)?,
                 nonces: admin::Nonces::default(),
+                outside_writes,
             }),
         })
     }
@@ -166,6 +174,22 @@ impl Accounts {
         let store = SqliteStore::open(&config.database)
             .map_err(|e| anyhow::anyhow!("opening database {}: {e}", config.database.display()))?;
         Accounts::new(config, Arc::new(store))
+    }
+
+    /// Drops every cached token and 3pid list if another process has written
+    /// to the database since the last call: the operator's command line may
+    /// have reset a password, deactivated an account or revoked tokens that
+    /// would otherwise be served from memory until a restart. Such writes
+    /// are rare, so refilling the caches costs nothing noticeable. Answers
+    /// whether it did.
+    pub async fn notice_outside_writes(&self) -> Result<bool> {
+        let now = self.db(|store| store.outside_writes()).await?;
+        let changed = self.inner.outside_writes.swap(now, Ordering::SeqCst) != now;
+        if changed {
+            self.inner.tokens.invalidate_all();
+            self.inner.threepids.invalidate_all();
+        }
+        Ok(changed)
     }
 
     /// The server name in this server's user IDs (`home_server` in responses).
@@ -267,7 +291,7 @@ fn shared_secret(config: &crate::config::Admin) -> anyhow::Result<Option<String>
 }
 
 /// Now, in milliseconds since the Unix epoch.
-fn now_ms() -> Millis {
+pub(crate) fn now_ms() -> Millis {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, millis)
 }
 

@@ -9,10 +9,10 @@
 //! passed the stage finish.
 //!
 //! Audit: each change is an `event = "admin.registration_token.*"` line
-//! naming the admin. It names no target: the token's text is a credential
+//! naming the actor (an admin, or the command line: [`Actor`]). It names no target: the token's text is a credential
 //! (whoever has it may register), so it is never logged.
 
-use super::{Accounts, Session, ids, now_ms};
+use super::{Accounts, Actor, ids, now_ms};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::{Millis, RegistrationTokenRecord, RegistrationTokenUpdate};
 
@@ -61,11 +61,12 @@ impl Accounts {
     ///   one of `length` (1 to 64, default 16): 400 `M_INVALID_PARAM`
     ///   otherwise, and for a taken token, a negative `uses_allowed` or an
     ///   `expiry_time` in the past.
-    pub async fn create_registration_token(
+    pub async fn create_registration_token<'a>(
         &self,
-        admin: &Session,
+        actor: impl Into<Actor<'a>>,
         new: NewRegistrationToken,
     ) -> Result<RegistrationTokenRecord> {
+        let actor = actor.into();
         check_limits(new.uses_allowed, new.expiry_time)?;
         let token = match new.token {
             Some(token) => {
@@ -89,36 +90,38 @@ impl Accounts {
         if !self.db(move |store| store.create_registration_token(&stored)).await? {
             return Err(Error::bad_request(ErrorCode::InvalidParam, "Token already exists"));
         }
-        tracing::info!(event = "admin.registration_token.created", admin = %admin.user_id(),
+        tracing::info!(event = "admin.registration_token.created", admin = %actor.name(),
             uses_allowed = ?record.uses_allowed, expiry_time = ?record.expiry_time);
         Ok(record)
     }
 
     /// Changes a token's limits (`PUT .../registration_tokens/{token}`):
     /// `None` leaves a field alone, `Some(None)` lifts it.
-    pub async fn update_registration_token(
+    pub async fn update_registration_token<'a>(
         &self,
-        admin: &Session,
+        actor: impl Into<Actor<'a>>,
         token: &str,
         update: RegistrationTokenUpdate,
     ) -> Result<RegistrationTokenRecord> {
+        let actor = actor.into();
         check_limits(update.uses_allowed.flatten(), update.expiry_time.flatten())?;
         let owned = token.to_owned();
         let logged = update.clone();
         let updated = self.db(move |store| store.update_registration_token(&owned, &update)).await?;
         let updated = updated.ok_or_else(no_such_token)?;
-        tracing::info!(event = "admin.registration_token.updated", admin = %admin.user_id(),
+        tracing::info!(event = "admin.registration_token.updated", admin = %actor.name(),
             uses_allowed = ?logged.uses_allowed, expiry_time = ?logged.expiry_time);
         Ok(updated)
     }
 
     /// Deletes a token (`DELETE .../registration_tokens/{token}`); 404 if none.
-    pub async fn delete_registration_token(&self, admin: &Session, token: &str) -> Result<()> {
+    pub async fn delete_registration_token<'a>(&self, actor: impl Into<Actor<'a>>, token: &str) -> Result<()> {
+        let actor = actor.into();
         let owned = token.to_owned();
         if !self.db(move |store| store.delete_registration_token(&owned)).await? {
             return Err(no_such_token());
         }
-        tracing::info!(event = "admin.registration_token.deleted", admin = %admin.user_id());
+        tracing::info!(event = "admin.registration_token.deleted", admin = %actor.name());
         Ok(())
     }
 }

@@ -44,6 +44,8 @@ pub struct Server {
     accepting: tokio::task::JoinHandle<()>,
     accounts: Accounts,
     flushing: tokio::task::JoinHandle<()>,
+    /// [`watch_outside_writes`].
+    watching: tokio::task::JoinHandle<()>,
 }
 
 /// What every request needs.
@@ -65,6 +67,7 @@ impl Server {
         config.listen = local_addr;
         let accounts = Accounts::open(&config)?;
         let flushing = tokio::spawn(flush_last_seen(accounts.clone(), config.devices.last_seen_flush_interval));
+        let watching = tokio::spawn(watch_outside_writes(accounts.clone()));
         let app = Arc::new(App {
             handlers: Handlers::new(accounts.clone(), config.trusted_proxies.clone()),
             max_body_bytes: config.max_body_bytes,
@@ -73,7 +76,7 @@ impl Server {
         let connections = Connections::new(connections::cap(config.http.max_connections, open_files));
         let (stop, stopped) = watch::channel(false);
         let accepting = tokio::spawn(accept(listener, app, connections, config.http.header_timeout, stopped));
-        Ok(Server { local_addr, stop, accepting, accounts, flushing })
+        Ok(Server { local_addr, stop, accepting, accounts, flushing, watching })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -87,6 +90,7 @@ impl Server {
         let _ = self.stop.send(true);
         let accepted = self.accepting.await.context("the accepting task failed");
         self.flushing.abort();
+        self.watching.abort();
         self.accounts.flush_last_seen().await.map_err(|e| anyhow::anyhow!("writing last-seen times: {e}"))?;
         accepted
     }
@@ -101,6 +105,29 @@ async fn flush_last_seen(accounts: Accounts, interval: Duration) {
         ticks.tick().await;
         if let Err(error) = accounts.flush_last_seen().await {
             tracing::warn!(%error, "writing last-seen times failed; kept for the next try");
+        }
+    }
+}
+
+/// How soon a change the command line makes (a password reset, a
+/// deactivation) reaches the tokens the server holds in memory.
+const OUTSIDE_WRITES_POLL: Duration = Duration::from_secs(1);
+
+/// Looks every [`OUTSIDE_WRITES_POLL`] for writes another process made to
+/// the database, and drops the caches when there were some (see
+/// [`Accounts::notice_outside_writes`]), until the server stops.
+async fn watch_outside_writes(accounts: Accounts) {
+    let mut ticks = tokio::time::interval(OUTSIDE_WRITES_POLL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match accounts.notice_outside_writes().await {
+            Ok(true) => tracing::info!(
+                event = "cache.outside_writes",
+                "the database was changed by another process; caches dropped"
+            ),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "looking for writes by other processes failed"),
         }
     }
 }

@@ -602,6 +602,14 @@ pub trait Store: Send + Sync + 'static {
     /// meanwhile is skipped.
     fn record_last_seen(&self, seen: &[LastSeen]) -> StoreResult<()>;
 
+    /// A number that changes when another process has committed to the
+    /// database (the operator's command line, an import) since it was last
+    /// read, so that a running server can drop what it caches from it. The
+    /// default, for stores no other process writes to: it never changes.
+    fn outside_writes(&self) -> StoreResult<i64> {
+        Ok(0)
+    }
+
     /// Deactivates an account for good: marks it deactivated (its localpart
     /// stays taken, so it is never handed out again), deletes its devices,
     /// tokens and 3pids, and uses up `uia_session` as

@@ -740,6 +740,14 @@ impl Store for SqliteStore {
         })
     }
 
+    /// SQLite's `data_version` on the writer: it moves with every commit
+    /// made through another connection. The readers never write, so here
+    /// that means another process.
+    fn outside_writes(&self) -> StoreResult<i64> {
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(conn.query_row("PRAGMA data_version", [], |row| row.get(0))?)
+    }
+
     fn deactivate_user(&self, localpart: &str, uia_session: Option<&str>) -> StoreResult<Deactivated> {
         self.write(|tx| {
             consume_uia_session(tx, uia_session)?;

@@ -66,6 +66,13 @@ impl TestServer {
         TestServer { child, base, dir, binary: binary.to_owned(), config: path }
     }
 
+    /// The configuration file the server was started with: another run of
+    /// the binary (the operator's command line) given it works on the same
+    /// database, with the same settings.
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

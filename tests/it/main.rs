@@ -23,6 +23,7 @@ mod accounts_threepids;
 mod accounts_uia;
 mod admin;
 mod breaking_changes;
+mod cli;
 mod connections;
 mod contract;
 mod deactivation;
