@@ -48,7 +48,7 @@ const EXIT_INVALID: u8 = 2;
 #[derive(Parser)]
 #[command(
     name = "load",
-    about = "Closed-loop load generator for the Matrix account API, limit servers and argon2 rate (issue 6)",
+    about = "Closed-loop load generator for the Matrix account API, limit servers and argon2 rate",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {

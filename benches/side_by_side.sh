@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # side_by_side.sh — measure our server beside Synapse and beside the limits,
-# on this machine, in one run, and print the Markdown tables of issue 6.
+# on this machine, in one run, and print the Markdown tables of docs/benchmarks.md.
 #
 #   benches/side_by_side.sh [options]          (from anywhere; ~15 min with the defaults)
 #

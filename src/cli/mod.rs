@@ -1,5 +1,5 @@
 //! The operator's command line: `matrix-accounts user ...` and
-//! `matrix-accounts token ...` (issue 14).
+//! `matrix-accounts token ...`.
 //!
 //! Each command opens the configured database itself and acts through the
 //! same [`Accounts`] calls as the admin API, with
