@@ -13,6 +13,8 @@ use anyhow::Context;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
+use crate::store::Database;
+
 /// Command-line flags; every one may also come from the environment. They
 /// are global: accepted before or after a subcommand, which reads the same
 /// configuration as serving does.
@@ -28,9 +30,10 @@ pub struct Cli {
     /// The server name in user IDs (`@alice:NAME`) [default: localhost].
     #[arg(long, global = true, env = "MATRIX_ACCOUNTS_SERVER_NAME")]
     pub server_name: Option<String>,
-    /// SQLite database file, created on first start [default: matrix-accounts.db].
+    /// The database: a SQLite file, created on first start, or a
+    /// `postgres://user@host/db` URL [default: matrix-accounts.db].
     #[arg(long, global = true, env = "MATRIX_ACCOUNTS_DATABASE")]
-    pub database: Option<PathBuf>,
+    pub database: Option<Database>,
     /// TOML configuration file.
     #[arg(long, global = true, env = "MATRIX_ACCOUNTS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -61,7 +64,8 @@ pub enum Command {
 pub struct Config {
     pub listen: SocketAddr,
     pub server_name: String,
-    pub database: PathBuf,
+    /// A SQLite file path (or `sqlite:PATH`), or a `postgres://` URL.
+    pub database: Database,
     /// Largest request body accepted; larger ones get 413 `M_TOO_LARGE`.
     pub max_body_bytes: usize,
     /// `tracing` filter, e.g. `info` or `matrix_accounts=debug`.
@@ -100,7 +104,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8008)),
             server_name: "localhost".into(),
-            database: PathBuf::from("matrix-accounts.db"),
+            database: Database::Sqlite(PathBuf::from("matrix-accounts.db")),
             max_body_bytes: 64 * 1024,
             log: "info".into(),
             trusted_proxies: Vec::new(),

@@ -73,7 +73,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, SqliteStore, Store, StoreResult, TokenHash};
+use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, Store, StoreResult, TokenHash};
 
 pub use admin::{Actor, AdminUserView, SharedSecretRegistration, UserListQuery, UserPage};
 pub use deactivate::DeactivateRequest;
@@ -168,12 +168,11 @@ impl Accounts {
         })
     }
 
-    /// Opens (creating and migrating) the SQLite database `config.database`
-    /// and builds the service over it.
+    /// Opens (creating and migrating) the database `config.database` and
+    /// builds the service over it.
     pub fn open(config: &Config) -> anyhow::Result<Self> {
-        let store = SqliteStore::open(&config.database)
-            .map_err(|e| anyhow::anyhow!("opening database {}: {e}", config.database.display()))?;
-        Accounts::new(config, Arc::new(store))
+        let store = config.database.open().map_err(|e| anyhow::anyhow!("opening database {}: {e}", config.database))?;
+        Accounts::new(config, store)
     }
 
     /// Drops every cached token and 3pid list if another process has written

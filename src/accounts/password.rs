@@ -166,7 +166,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config { passwords: crate::accounts::hashing::tests::fast(), ..Config::default() };
         config.rate_limits.login = Bucket { per_second: 0.001, burst: 4 };
-        config.database = dir.path().join("accounts.db");
+        config.database = crate::store::Database::Sqlite(dir.path().join("accounts.db"));
         let accounts = Accounts::open(&config).unwrap();
         let client = ClientInfo { ip: IpAddr::from([192, 0, 2, 1]) };
         let reset =

@@ -449,7 +449,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config { passwords: crate::accounts::hashing::tests::fast(), ..Config::default() };
         config.rate_limits.enabled = false;
-        config.database = dir.path().join("accounts.db");
+        config.database = crate::store::Database::Sqlite(dir.path().join("accounts.db"));
         let accounts = Accounts::open(&config).unwrap();
         (dir, accounts)
     }

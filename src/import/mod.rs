@@ -13,13 +13,14 @@ pub mod synapse;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
 use crate::config::Config;
-use crate::store::{ImportOutcome, ImportedCounts, ImportedUser, Millis, SqliteStore, Store};
+use crate::store::{ImportOutcome, ImportedCounts, ImportedUser, Millis, Store};
 use report::{Report, Skip};
 use synapse::SynapseDb;
 
@@ -92,12 +93,12 @@ pub fn import_synapse(config: &Config, args: &SynapseArgs) -> anyhow::Result<Rep
         report.users_read += batch.read;
         if args.dry_run {
             for user in &batch.users {
-                report.record(dry_run_outcome(target.as_ref(), user)?);
+                report.record(dry_run_outcome(target.as_deref(), user)?);
             }
         } else if let Some(target) = &target {
             let outcomes = target
                 .import_users(&batch.users)
-                .with_context(|| format!("writing the users after {after:?} to {}", config.database.display()))?;
+                .with_context(|| format!("writing the users after {after:?} to {}", config.database))?;
             outcomes.into_iter().for_each(|outcome| report.record(outcome));
         }
         if progress && before / PROGRESS_EVERY != report.users_read / PROGRESS_EVERY {
@@ -129,18 +130,17 @@ fn check_server_names(names: &HashMap<String, u64>, ours: &str, force: bool) -> 
 /// The database written to; for a dry run, the existing one (only read, to
 /// tell who is already here; like any start, opening it applies pending
 /// schema migrations) or none, which is then not created.
-fn open_target(config: &Config, dry_run: bool) -> anyhow::Result<Option<SqliteStore>> {
-    if dry_run && !config.database.exists() {
+fn open_target(config: &Config, dry_run: bool) -> anyhow::Result<Option<Arc<dyn Store>>> {
+    if dry_run && config.database.sqlite_path().is_some_and(|path| !path.exists()) {
         return Ok(None);
     }
-    let store = SqliteStore::open(&config.database)
-        .with_context(|| format!("opening the database {}", config.database.display()))?;
+    let store = config.database.open().with_context(|| format!("opening the database {}", config.database))?;
     Ok(Some(store))
 }
 
 /// What importing `user` would do, without writing: already present, or
 /// everything read.
-fn dry_run_outcome(target: Option<&SqliteStore>, user: &ImportedUser) -> anyhow::Result<ImportOutcome> {
+fn dry_run_outcome(target: Option<&dyn Store>, user: &ImportedUser) -> anyhow::Result<ImportOutcome> {
     if let Some(target) = target
         && target.user(&user.localpart)?.is_some()
     {

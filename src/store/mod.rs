@@ -25,10 +25,18 @@
 //!
 //! Times are milliseconds since the Unix epoch.
 
-mod migrations;
+#[cfg(test)]
+mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -60,6 +68,10 @@ pub enum StoreError {
     /// registration took its last use). Nothing is written.
     #[error("the registration token cannot be used")]
     RegistrationTokenUnusable,
+    /// The database cannot be reached (a PostgreSQL server restarting, a
+    /// network fault): the request may be retried shortly.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
     /// The database failed; not the client's fault.
     #[error("storage failure: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
@@ -68,6 +80,10 @@ pub enum StoreError {
 impl StoreError {
     pub fn backend(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         StoreError::Backend(cause.into())
+    }
+
+    pub fn unavailable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Unavailable(cause.into())
     }
 }
 
@@ -84,9 +100,125 @@ impl From<StoreError> for Error {
             StoreError::RegistrationTokenUnusable => {
                 Error::new(http::StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "Invalid registration token")
             }
+            StoreError::Unavailable(cause) => {
+                tracing::error!(event = "store.unavailable", error = %cause, "the database is unavailable");
+                Error::new(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Unknown,
+                    "The database is unavailable; try again shortly",
+                )
+            }
             StoreError::Backend(cause) => Error::internal(cause),
         }
     }
+}
+
+/// Where the accounts live: a SQLite file (the default, for one process
+/// on one machine) or a PostgreSQL database (for several instances).
+///
+/// Written as the `--database` flag and the `database` key take it: a
+/// `postgres://` (or `postgresql://`) URL, or a file path, optionally
+/// prefixed with `sqlite:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Database {
+    /// Opens (creating and migrating as needed) the store.
+    pub fn open(&self) -> StoreResult<Arc<dyn Store>> {
+        Ok(match self {
+            Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+            Database::Postgres(url) => Arc::new(PostgresStore::open(url)?),
+        })
+    }
+
+    /// The SQLite file, if that is the engine.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Database::Sqlite(path) => Some(path),
+            Database::Postgres(_) => None,
+        }
+    }
+}
+
+impl FromStr for Database {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Database::Postgres(text.to_owned())
+        } else {
+            Database::Sqlite(PathBuf::from(text.strip_prefix("sqlite:").unwrap_or(text)))
+        })
+    }
+}
+
+/// As the operator wrote it, but never with a password: this goes to logs
+/// and error messages.
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => match url.split_once("://").and_then(|(scheme, rest)| {
+                let (credentials, host) = rest.split_once('@')?;
+                let user = credentials.split_once(':').map_or(credentials, |(user, _)| user);
+                Some(format!("{scheme}://{user}@{host}"))
+            }) {
+                Some(redacted) => f.write_str(&redacted),
+                None => f.write_str(url),
+            },
+        }
+    }
+}
+
+impl serde::Serialize for Database {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Database::Sqlite(path) => path.serialize(serializer),
+            Database::Postgres(url) => url.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Database {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(text.parse().unwrap_or_else(|never| match never {}))
+    }
+}
+
+/// Every table, in an order that copying them one after the other keeps
+/// their foreign keys satisfied.
+pub const TABLES: &[&str] = &[
+    "users",
+    "devices",
+    "refresh_tokens",
+    "access_tokens",
+    "uia_sessions",
+    "threepids",
+    "counters",
+    "registration_tokens",
+    "email_sessions",
+];
+
+/// The key registration tokens are looked up by: their SHA-256.
+fn registration_token_key(token: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Random bytes as hex, e.g. for an instance's name.
+fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0; bytes];
+    // A weak name is still a name: the OS source failing is not fatal here.
+    let _ = getrandom::fill(&mut buffer);
+    buffer.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn random_u32() -> u32 {
+    getrandom::u32().unwrap_or(0)
 }
 
 /// A stored account.

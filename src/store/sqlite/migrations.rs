@@ -12,12 +12,12 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The migrations in order; `user_version` counts how many were applied.
 const MIGRATIONS: &[(&str, &str)] = &[
-    ("0001_accounts", include_str!("migrations/0001_accounts.sql")),
-    ("0002_uia_password_digest", include_str!("migrations/0002_uia_password_digest.sql")),
-    ("0003_registration_tokens", include_str!("migrations/0003_registration_tokens.sql")),
-    ("0004_email_validation", include_str!("migrations/0004_email_validation.sql")),
-    ("0005_devices_admin", include_str!("migrations/0005_devices_admin.sql")),
-    ("0006_synapse_import", include_str!("migrations/0006_synapse_import.sql")),
+    ("0001_accounts", include_str!("../migrations/sqlite/0001_accounts.sql")),
+    ("0002_uia_password_digest", include_str!("../migrations/sqlite/0002_uia_password_digest.sql")),
+    ("0003_registration_tokens", include_str!("../migrations/sqlite/0003_registration_tokens.sql")),
+    ("0004_email_validation", include_str!("../migrations/sqlite/0004_email_validation.sql")),
+    ("0005_devices_admin", include_str!("../migrations/sqlite/0005_devices_admin.sql")),
+    ("0006_synapse_import", include_str!("../migrations/sqlite/0006_synapse_import.sql")),
 ];
 
 /// Brings the schema up to date. Refuses a database written by a newer
