@@ -54,6 +54,8 @@ pub enum Command {
     /// Manage registration tokens in the configured database.
     #[command(subcommand)]
     Token(crate::cli::tokens::TokenCommand),
+    /// Copy a SQLite database into PostgreSQL (stop the server first).
+    Migrate(crate::cli::migrate::MigrateArgs),
 }
 
 /// Everything the server reads at start. It serializes back to the TOML it

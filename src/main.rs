@@ -16,6 +16,7 @@ fn main() -> anyhow::Result<ExitCode> {
         // Their reports are stdout, their errors one line on stderr.
         Some(Command::User(command)) => Ok(cli::users::run(&config, command)),
         Some(Command::Token(command)) => Ok(cli::tokens::run(&config, command)),
+        Some(Command::Migrate(args)) => Ok(cli::migrate::run(args)),
         None => serve(config).map(|()| ExitCode::SUCCESS),
     }
 }

@@ -1,5 +1,5 @@
-//! The operator's command line: `matrix-accounts user ...` and
-//! `matrix-accounts token ...`.
+//! The operator's command line: `matrix-accounts user ...`,
+//! `matrix-accounts token ...` and `matrix-accounts migrate`.
 //!
 //! Each command opens the configured database itself and acts through the
 //! same [`Accounts`] calls as the admin API, with
@@ -12,6 +12,7 @@
 //! failure is one line on stderr and exit status 1. No logging is set up,
 //! so no log line reaches stdout.
 
+pub mod migrate;
 mod password;
 pub mod tokens;
 pub mod users;

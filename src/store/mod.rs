@@ -29,6 +29,7 @@
 mod conformance;
 pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

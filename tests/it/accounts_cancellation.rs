@@ -24,7 +24,7 @@ use matrix_accounts::error::ErrorCode;
 use matrix_accounts::store::{
     AccessTokenRecord, Created, Deactivated, DeviceRecord, EmailPurpose, EmailSessionRecord, LastSeen, Millis,
     NewLogin, NewTokens, NewUser, RegistrationCompletion, RegistrationTokenRecord, RegistrationTokenUpdate, Rotated,
-    SqliteStore, Store, StoreResult, ThreepidRecord, TokenHash, TokenSubmission, UiaSessionRecord, UserListing,
+    Store, StoreResult, ThreepidRecord, TokenHash, TokenSubmission, UiaSessionRecord, UserListing,
     UserRecord,
 };
 use serde_json::json;
@@ -38,10 +38,10 @@ struct Gate {
     release: mpsc::Receiver<()>,
 }
 
-/// A [`SqliteStore`] whose next call of one method, once armed, stops after
+/// A store whose next call of one method, once armed, stops after
 /// the real call returned until released.
 struct GatedStore {
-    inner: SqliteStore,
+    inner: Arc<dyn Store>,
     gate: Mutex<Option<Gate>>,
 }
 
@@ -270,8 +270,8 @@ struct Server {
 
 fn start(mut config: Config) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    config.database = dir.path().join("accounts.db");
-    let store = Arc::new(GatedStore { inner: SqliteStore::open(&config.database).unwrap(), gate: Mutex::new(None) });
+    config.database = crate::common::fresh_database(dir.path());
+    let store = Arc::new(GatedStore { inner: config.database.open().unwrap(), gate: Mutex::new(None) });
     let accounts = Accounts::new(&config, Arc::clone(&store) as Arc<dyn Store>).unwrap();
     Server { accounts, store, _dir: dir }
 }

@@ -7,7 +7,9 @@ use crate::accounts_support::{self, Server, client, login_request};
 
 use matrix_accounts::config::{Config, Passwords};
 use matrix_accounts::error::ErrorCode;
-use matrix_accounts::store::{NewLocalpart, NewUser, SqliteStore, Store};
+use std::sync::Arc;
+
+use matrix_accounts::store::{NewLocalpart, NewUser, Store};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -20,9 +22,9 @@ const SYNAPSE_HASH_PEPPERED: &str = "$2b$04$Nk.LtYzZbTaWFma3yL1fyuBg4Pnp4n/FisFW
 
 /// A server whose database holds `localpart` with `hash`, as an import
 /// would leave it.
-fn server_with(config: Config, localpart: &str, hash: &str) -> (Server, SqliteStore) {
+fn server_with(config: Config, localpart: &str, hash: &str) -> (Server, Arc<dyn Store>) {
     let server = Server::with(config);
-    let store = SqliteStore::open(&server.config.database).unwrap();
+    let store = server.config.database.open().unwrap();
     let user = NewUser {
         localpart: NewLocalpart::Chosen(localpart.into()),
         password_hash: Some(hash.into()),
@@ -36,7 +38,7 @@ fn server_with(config: Config, localpart: &str, hash: &str) -> (Server, SqliteSt
     (server, store)
 }
 
-fn stored_hash(store: &SqliteStore, localpart: &str) -> String {
+fn stored_hash(store: &dyn Store, localpart: &str) -> String {
     store.user(localpart).unwrap().unwrap().password_hash.unwrap()
 }
 
@@ -46,15 +48,15 @@ async fn a_synapse_bcrypt_hash_logs_in_and_becomes_argon2id() {
 
     let wrong = server.login("imported", "not the password").await;
     accounts_support::assert_error(wrong, 403, ErrorCode::Forbidden);
-    assert_eq!(stored_hash(&store, "imported"), SYNAPSE_HASH, "a wrong password replaced the hash");
+    assert_eq!(stored_hash(&*store, "imported"), SYNAPSE_HASH, "a wrong password replaced the hash");
 
     server.login("imported", PASSWORD).await.expect("the imported password logs in");
-    let upgraded = stored_hash(&store, "imported");
+    let upgraded = stored_hash(&*store, "imported");
     assert!(upgraded.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{upgraded}");
 
     // The new hash holds the same password, and is now left alone.
     server.login("imported", PASSWORD).await.expect("the password still logs in");
-    assert_eq!(stored_hash(&store, "imported"), upgraded);
+    assert_eq!(stored_hash(&*store, "imported"), upgraded);
 }
 
 #[tokio::test]
@@ -66,24 +68,24 @@ async fn synapse_s_pepper_is_needed_for_a_peppered_hash() {
     config.passwords.bcrypt_pepper = "pepper-of-synapse".into();
     let (with, store) = server_with(config, "peppered", SYNAPSE_HASH_PEPPERED);
     with.login("peppered", PASSWORD).await.expect("logs in with Synapse's pepper");
-    assert!(stored_hash(&store, "peppered").starts_with("$argon2id$"));
+    assert!(stored_hash(&*store, "peppered").starts_with("$argon2id$"));
 }
 
 #[tokio::test]
 async fn an_argon2_hash_with_old_parameters_is_remade_with_the_current_ones() {
     let mut server = Server::start();
     server.register("veteran").await;
-    let store = SqliteStore::open(&server.config.database).unwrap();
-    let old = stored_hash(&store, "veteran");
+    let store = server.config.database.open().unwrap();
+    let old = stored_hash(&*store, "veteran");
     assert!(old.contains("m=64,t=1,p=1"), "{old}");
 
     server.config.passwords = Passwords { memory_kib: 128, iterations: 2, ..server.config.passwords.clone() };
     server.restart();
     server.login("veteran", accounts_support::PASSWORD).await.expect("the old hash still verifies");
-    let new = stored_hash(&store, "veteran");
+    let new = stored_hash(&*store, "veteran");
     assert!(new.contains("m=128,t=2,p=1"), "{new}");
 
     let again = server.accounts.login(login_request("veteran", accounts_support::PASSWORD), &client()).await;
     assert!(again.is_ok(), "{again:?}");
-    assert_eq!(stored_hash(&store, "veteran"), new, "a current hash was replaced");
+    assert_eq!(stored_hash(&*store, "veteran"), new, "a current hash was replaced");
 }

@@ -12,16 +12,16 @@ use accounts_support::{PASSWORD, Server, assert_error, client, session_of, user_
 use matrix_accounts::accounts::{ClientInfo, RegisterRequest};
 use matrix_accounts::config::Bucket;
 use matrix_accounts::error::ErrorCode;
-use matrix_accounts::store::{RegistrationTokenRecord, SqliteStore, Store};
+use matrix_accounts::store::{RegistrationTokenRecord, Store};
 use serde_json::json;
 
 /// A server that requires tokens, and a second handle on its database (what
 /// the coming admin API will use).
-fn server() -> (Server, SqliteStore) {
+fn server() -> (Server, Arc<dyn Store>) {
     let mut config = accounts_support::config();
     config.registration.requires_token = true;
     let server = Server::with(config);
-    let store = SqliteStore::open(&server.config.database).unwrap();
+    let store = server.config.database.open().unwrap();
     (server, store)
 }
 
@@ -37,7 +37,7 @@ fn token_auth(token: &str, session: Option<&str>) -> serde_json::Value {
 /// were told the token is used up, and the token counts one completed use.
 async fn exactly_one_registered<T>(
     tasks: Vec<tokio::task::JoinHandle<Result<T, matrix_accounts::error::Error>>>,
-    store: &SqliteStore,
+    store: &dyn Store,
 ) {
     let mut created = 0;
     for task in tasks {
@@ -71,7 +71,7 @@ async fn a_token_of_one_use_registers_one_account_under_a_race() {
             })
         })
         .collect();
-    exactly_one_registered(tasks, &store).await;
+    exactly_one_registered(tasks, &*store).await;
 }
 
 /// The same race through twenty UIA sessions, each passing the stage on its
@@ -99,7 +99,7 @@ async fn a_token_of_one_use_is_reserved_by_one_session() {
             })
         })
         .collect();
-    exactly_one_registered(tasks, &store).await;
+    exactly_one_registered(tasks, &*store).await;
 }
 
 /// Unknown, expired and used-up tokens fail the stage alike; a session that
@@ -110,7 +110,7 @@ async fn expired_used_up_and_pending_uses() {
     config.registration.requires_token = true;
     config.tokens.uia_session_lifetime = Duration::from_millis(200);
     let server = Server::with(config);
-    let store = SqliteStore::open(&server.config.database).unwrap();
+    let store = server.config.database.open().unwrap();
     let accounts = &server.accounts;
     store.create_registration_token(&RegistrationTokenRecord::new("past", None, Some(now_ms() - 1))).unwrap();
     store.create_registration_token(&RegistrationTokenRecord::new("once", Some(1), None)).unwrap();
@@ -172,7 +172,7 @@ async fn configured_tokens_are_stored_unlimited() {
         server.accounts.register(request, Some(token_auth("letmein", None)), &client()).await.unwrap();
     }
     server.restart();
-    let store = SqliteStore::open(&server.config.database).unwrap();
+    let store = server.config.database.open().unwrap();
     let stored = store.registration_token("letmein").unwrap().unwrap();
     assert_eq!(stored, RegistrationTokenRecord { completed: 2, ..RegistrationTokenRecord::new("letmein", None, None) });
 }

@@ -3,12 +3,10 @@
 //! rate limits off unless a test turns them on.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use matrix_accounts::accounts::{Accounts, ClientInfo, LoginRequest, RegisterRequest, Registered, UserIdentifier};
 use matrix_accounts::config::{Config, Passwords};
 use matrix_accounts::error::{Error, ErrorCode};
-use matrix_accounts::store::SqliteStore;
 use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -36,15 +34,15 @@ impl Server {
 
     pub fn with(mut config: Config) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        config.database = dir.path().join("accounts.db");
+        config.database = crate::common::fresh_database(dir.path());
         let accounts = Accounts::open(&config).expect("open accounts");
         Server { accounts, config, _dir: dir }
     }
 
     /// A new service over the same database: what a restart sees.
     pub fn restart(&mut self) {
-        let store = SqliteStore::open(&self.config.database).expect("reopen store");
-        self.accounts = Accounts::new(&self.config, Arc::new(store)).expect("accounts");
+        let store = self.config.database.open().expect("reopen store");
+        self.accounts = Accounts::new(&self.config, store).expect("accounts");
     }
 
     /// One-shot registration (`auth: m.login.dummy` without a session).

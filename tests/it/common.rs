@@ -1,6 +1,12 @@
 //! A real server for tests: the `matrix-accounts` binary on 127.0.0.1, on a
-//! port the OS picks, with a temporary SQLite file and fast password
+//! port the OS picks, with a database of its own and fast password
 //! hashing. Each test gets its own.
+//!
+//! The database is a temporary SQLite file or, with
+//! `MATRIX_ACCOUNTS_TEST_ENGINE=postgres`, a new database on the PostgreSQL
+//! server `MATRIX_ACCOUNTS_TEST_POSTGRES` names: the whole suite runs
+//! against either engine. (Tests of PostgreSQL itself, several instances
+//! and faults, run whenever the server is named.)
 
 #![allow(dead_code)] // tests/spec_editing.rs uses a part of it
 
@@ -10,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use matrix_accounts::config::Config;
+use matrix_accounts::store::Database;
 use serde_json::Value;
 
 /// Settings every test server starts with: cheap argon2, no rate limits
@@ -21,10 +28,25 @@ pub fn test_config() -> Config {
     toml::from_str(TEST_CONFIG).expect("tests/fixtures/test_server.toml is a valid configuration")
 }
 
+/// A new, empty database for one test: a file in `dir`, or a database of
+/// its own on the PostgreSQL server under test.
+pub fn fresh_database(dir: &Path) -> Database {
+    if std::env::var("MATRIX_ACCOUNTS_TEST_ENGINE").is_ok_and(|engine| engine == "postgres") {
+        let url = matrix_accounts::store::postgres::test_server()
+            .expect("MATRIX_ACCOUNTS_TEST_ENGINE=postgres needs MATRIX_ACCOUNTS_TEST_POSTGRES");
+        let test = std::thread::current().name().unwrap_or("it").rsplit("::").next().unwrap_or("it").to_owned();
+        let database = matrix_accounts::store::postgres::create_database(&url, &test).expect("a test database");
+        return Database::Postgres(database);
+    }
+    Database::Sqlite(dir.join("accounts.db"))
+}
+
 pub struct TestServer {
     child: Child,
     pub base: String,
     pub dir: tempfile::TempDir,
+    /// The database the server runs on.
+    pub database: Database,
     binary: PathBuf,
     config: PathBuf,
 }
@@ -43,7 +65,31 @@ impl TestServer {
     pub fn with_binary(binary: &Path, change: impl FnOnce(&mut Config)) -> TestServer {
         let mut config = test_config();
         change(&mut config);
-        TestServer::launch(binary, config, &[])
+        TestServer::launch(binary, config, &[], None)
+    }
+
+    /// Starts with [`test_config`] as `change` leaves it, on `database`
+    /// (instead of a fresh one).
+    pub fn on_database(database: Database, change: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = test_config();
+        change(&mut config);
+        TestServer::launch(Path::new(env!("CARGO_BIN_EXE_matrix-accounts")), config, &[], Some(database))
+    }
+
+    /// Another instance of this server: another process with the same
+    /// configuration file, so on the same database (a PostgreSQL one, for
+    /// instances to share). It lives as long as `self` keeps the file.
+    pub fn another_instance(&self) -> TestServer {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let (child, base) = spawn(&self.binary, &self.config, dir.path(), &[]);
+        TestServer {
+            child,
+            base,
+            dir,
+            database: self.database.clone(),
+            binary: self.binary.clone(),
+            config: self.config.clone(),
+        }
     }
 
     /// Like [`Self::with`], with command-line `args` too (which
@@ -51,19 +97,20 @@ impl TestServer {
     pub fn with_args(args: &[&str], change: impl FnOnce(&mut Config)) -> TestServer {
         let mut config = test_config();
         change(&mut config);
-        TestServer::launch(Path::new(env!("CARGO_BIN_EXE_matrix-accounts")), config, args)
+        TestServer::launch(Path::new(env!("CARGO_BIN_EXE_matrix-accounts")), config, args, None)
     }
 
-    /// Writes `config` (with a database in a new temporary folder) as the
-    /// TOML file the binary reads, and starts `binary` with it.
-    fn launch(binary: &Path, mut config: Config, args: &[&str]) -> TestServer {
+    /// Writes `config` (with `database`, or a fresh one) as the TOML file
+    /// the binary reads, and starts `binary` with it.
+    fn launch(binary: &Path, mut config: Config, args: &[&str], database: Option<Database>) -> TestServer {
         let dir = tempfile::tempdir().expect("temporary directory");
-        config.database = dir.path().join("accounts.db");
+        config.database = database.unwrap_or_else(|| fresh_database(dir.path()));
+        let database = config.database.clone();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, toml::to_string(&config).expect("a configuration serializes"))
             .expect("writing the test configuration");
         let (child, base) = spawn(binary, &path, dir.path(), args);
-        TestServer { child, base, dir, binary: binary.to_owned(), config: path }
+        TestServer { child, base, dir, database, binary: binary.to_owned(), config: path }
     }
 
     /// The configuration file the server was started with: another run of

@@ -11,7 +11,6 @@ use std::process::{Command, Output};
 use serde_json::{Value, json};
 
 use crate::common::{TestServer, call};
-use matrix_accounts::store::{SqliteStore, Store};
 
 const FIXTURE_VARIABLE: &str = "MATRIX_ACCOUNTS_SYNAPSE_FIXTURE";
 
@@ -93,26 +92,18 @@ async fn synapse_users_log_in_with_their_passwords_and_sessions() {
     let deactivated = login(&server, "carol", users["carol"]["password"].as_str().unwrap()).await;
     assert_eq!((deactivated.status, deactivated.errcode()), (403, "M_FORBIDDEN"), "{}", deactivated.body);
 
-    let database = server.dir.path().join("accounts.db");
-    let store = SqliteStore::open(&database).unwrap();
+    let store = server.database.open().unwrap();
     let alice = store.user("alice").unwrap().unwrap();
     assert!(alice.password_hash.unwrap().starts_with("$argon2id$"), "the bcrypt hash was not upgraded");
     assert!(store.user("carol").unwrap().unwrap().deactivated);
     let email = users["alice"]["email"].as_str().unwrap();
     assert_eq!(store.threepid_owner("email", email).unwrap().as_deref(), Some("alice"));
 
-    let db = rusqlite::Connection::open(&database).unwrap();
-    let admin: bool = db.query_row("SELECT admin FROM users WHERE localpart = 'admin'", [], |r| r.get(0)).unwrap();
-    let not_admin: bool = db.query_row("SELECT admin FROM users WHERE localpart = 'bob'", [], |r| r.get(0)).unwrap();
+    let admin = store.user("admin").unwrap().unwrap().admin;
+    let not_admin = store.user("bob").unwrap().unwrap().admin;
     assert!(admin && !not_admin, "the admin flag did not come over");
-    let device: Option<String> = db
-        .query_row(
-            "SELECT display_name FROM devices WHERE user_id = 'alice' AND device_id = ?1",
-            [users["alice"]["device_id"].as_str().unwrap()],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(device.as_deref(), Some("Alice phone"));
+    let device = store.device("alice", users["alice"]["device_id"].as_str().unwrap()).unwrap().unwrap();
+    assert_eq!(device.display_name.as_deref(), Some("Alice phone"));
 
     // Sessions: a Synapse access token still answers whoami, a refresh token
     // still refreshes.
@@ -139,27 +130,35 @@ async fn another_server_name_is_refused_unless_forced() {
     let Some((source, fixture)) = fixture() else { return };
     let server = stopped_server(&fixture);
     let source = source.to_str().unwrap();
-    std::fs::remove_file(server.dir.path().join("accounts.db")).unwrap();
+    // Nothing written: no SQLite file (not even an empty one), no account
+    // in PostgreSQL.
+    let nothing_written = |what: &str| match server.database.sqlite_path() {
+        Some(path) => assert!(!path.exists(), "{what} created the database"),
+        None => assert!(server.database.open().unwrap().user("alice").unwrap().is_none(), "{what} wrote"),
+    };
+    if let Some(path) = server.database.sqlite_path() {
+        std::fs::remove_file(path).unwrap();
+    }
 
     let refused = matrix_accounts(&server, &["import", "synapse", source, "--server-name", "other.example"]);
     assert!(!refused.status.success());
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(message.contains("test.local") && message.contains("--force-server-name"), "{message}");
-    assert!(!server.dir.path().join("accounts.db").exists(), "a refused import created the database");
+    nothing_written("a refused import");
 
     // A dry run reads everything and writes nothing.
     let dry = matrix_accounts(&server, &["import", "synapse", source, "--dry-run", "--json"]);
     assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
     let report: Value = serde_json::from_slice(&dry.stdout).unwrap();
     assert_eq!((report["dry_run"].clone(), report["users_imported"].clone()), (json!(true), json!(5)));
-    assert!(!server.dir.path().join("accounts.db").exists(), "a dry run created the database");
+    nothing_written("a dry run");
 
     let forced = matrix_accounts(
         &server,
         &["--server-name", "other.example", "import", "synapse", source, "--force-server-name", "--json"],
     );
     assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
-    let store = SqliteStore::open(&server.dir.path().join("accounts.db")).unwrap();
+    let store = server.database.open().unwrap();
     assert!(store.user("alice").unwrap().is_some());
 }
 

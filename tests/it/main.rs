@@ -34,6 +34,7 @@ mod generated;
 mod generated_client;
 mod http_surface;
 mod import;
+mod postgres_instances;
 mod proxies;
 mod seed_durability;
 mod seed_limits_and_errors;

@@ -1,9 +1,10 @@
 //! Schema migrations for the PostgreSQL store, tracked in a one-row table.
 //!
 //! The same technique as the SQLite store's (ordered SQL scripts, the
-//! applied count recorded, each script in its own transaction), with one
-//! addition that several instances need: a transaction-scoped advisory lock
-//! around the whole run, so that instances starting together migrate once,
+//! applied count recorded), in one transaction (PostgreSQL's DDL is
+//! transactional: a failed script leaves nothing behind), with one addition
+//! that several instances need: a transaction-scoped advisory lock around
+//! the whole run, so that instances starting together migrate once,
 //! one after the other, instead of racing to create the same tables.
 //! (`refinery` would do the bookkeeping but not this lock, and its
 //! tokio-postgres support trails the driver's releases.) Append-only: never
@@ -17,7 +18,7 @@ use crate::store::{StoreError, StoreResult};
 const MIGRATIONS: &[(&str, &str)] = &[("0001_accounts", include_str!("../migrations/postgres/0001_accounts.sql"))];
 
 /// Any number, the same in every instance: the advisory lock's key.
-const MIGRATION_LOCK: i64 = 0x6d_6174_7269_78; // "matrix"
+const MIGRATION_LOCK: i64 = 0x6d61_7472_6978; // "matrix" in ASCII
 
 /// Brings the schema up to date; refuses a schema newer than this program.
 pub(super) async fn migrate(client: &mut Client) -> StoreResult<()> {

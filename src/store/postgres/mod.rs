@@ -57,7 +57,10 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 const POOL_SIZE: usize = 16;
 
 /// How often a transaction that lost a serialization conflict is tried.
-const ATTEMPTS: u32 = 8;
+/// Conflicts need writers of the same rows at the same moment (one
+/// username, one registration token, the generated-name counter); with `n`
+/// of them, the last one through has lost `n - 1` times.
+const ATTEMPTS: u32 = 40;
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
@@ -72,15 +75,20 @@ pub struct PostgresStore {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
-        let lost = error.is_closed()
-            || error.code().is_none_or(|code| {
-                code.code().starts_with("08")
-                    || *code == SqlState::ADMIN_SHUTDOWN
-                    || *code == SqlState::CRASH_SHUTDOWN
-                    || *code == SqlState::CANNOT_CONNECT_NOW
-            }) && error.as_db_error().is_none();
-        if lost { StoreError::unavailable(error) } else { StoreError::backend(error) }
+        if connection_lost(&error) { StoreError::unavailable(error) } else { StoreError::backend(error) }
     }
+}
+
+/// Whether `error` says the database went away (a closed or failed
+/// connection, a server shutting down or starting up) rather than that a
+/// statement was wrong.
+fn connection_lost(error: &tokio_postgres::Error) -> bool {
+    let io = std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>());
+    let shutting_down = error.code().is_some_and(|code| {
+        code.code().starts_with("08")
+            || [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW].contains(code)
+    });
+    error.is_closed() || io || shutting_down
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
@@ -155,19 +163,20 @@ impl PostgresStore {
     fn write<T>(&self, mut body: impl AsyncFnMut(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
         self.run(async {
             let mut client = self.pool.get().await?;
-            let mut attempt = 1;
+            let mut attempt = 0;
             loop {
                 let tx = client.build_transaction().isolation_level(IsolationLevel::Serializable).start().await?;
+                attempt += 1;
                 let outcome = match body(&tx).await {
                     Ok(value) => tx.commit().await.map(|()| value).map_err(StoreError::from),
                     Err(error) => Err(error),
                 };
                 match outcome {
                     Err(error) if attempt < ATTEMPTS && is_conflict(&error) => {
-                        attempt += 1;
                         // Spread the retries of the transactions that collided.
-                        let jitter = u64::from(super::random_u32() % 20);
-                        tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + jitter)).await;
+                        let spread = u64::from(attempt.min(10)) * 4;
+                        let pause = 1 + u64::from(super::random_u32()) % spread;
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
                     }
                     outcome => return outcome,
                 }
@@ -197,6 +206,54 @@ impl PostgresStore {
                 counts.push((*table, row.try_get(0)?));
             }
             Ok(counts)
+        })
+    }
+}
+
+impl PostgresStore {
+    /// Replaces the contents of every table by `tables` (from
+    /// [`super::transfer`]), in one transaction. Unless `replace`, a target
+    /// holding any row (besides the counters every new database has) is
+    /// left alone: `Ok(Err(table))` names the first such table.
+    pub(super) fn load(
+        &self,
+        tables: &[super::transfer::TableRows],
+        replace: bool,
+    ) -> StoreResult<Result<(), &'static str>> {
+        self.write(async |tx| {
+            if !replace {
+                for table in super::TABLES.iter().filter(|table| **table != "counters") {
+                    let sql = format!("SELECT EXISTS (SELECT 1 FROM {table})");
+                    if query_opt(tx, &sql, &[]).await?.is_some_and(|row| row.get::<_, bool>(0)) {
+                        return Ok(Err(*table));
+                    }
+                }
+            }
+            tx.batch_execute(&format!("TRUNCATE {} RESTART IDENTITY CASCADE", super::TABLES.join(", "))).await?;
+            for (table, columns, rows) in tables {
+                let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+                let sql =
+                    format!("INSERT INTO {table} ({}) VALUES ({})", columns.join(", "), placeholders.join(", "));
+                let statement = tx.prepare(&sql).await?;
+                for row in rows {
+                    let values = row
+                        .iter()
+                        .zip(statement.params())
+                        .zip(columns)
+                        .map(|((value, to), column)| super::transfer::convert(value, to, column))
+                        .collect::<StoreResult<Vec<_>>>()?;
+                    let params: Vec<&(dyn ToSql + Sync)> =
+                        values.iter().map(|value| &**value as &(dyn ToSql + Sync)).collect();
+                    tx.execute(&statement, &params).await?;
+                }
+            }
+            // New refresh tokens continue after the copied IDs.
+            tx.batch_execute(
+                "SELECT setval(pg_get_serial_sequence('refresh_tokens', 'id'),                    COALESCE((SELECT max(id) FROM refresh_tokens), 0) + 1, false)",
+            )
+            .await?;
+            self.notify(tx).await?;
+            Ok(Ok(()))
         })
     }
 }
@@ -1244,14 +1301,23 @@ pub fn create_database(url: &str, prefix: &str) -> StoreResult<String> {
     name.push('_');
     name.push_str(&super::random_hex(6));
     let config = tokio_postgres::Config::from_str(url).map_err(StoreError::backend)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::backend)?;
-    runtime.block_on(async {
-        let (client, connection) = config.connect(NoTls).await?;
-        let driving = tokio::spawn(connection);
-        client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await?;
-        drop(client);
-        let _ = driving.await;
-        StoreResult::Ok(())
+    let statement = format!("CREATE DATABASE \"{name}\"");
+    // On a thread of its own: the caller may be async (a test).
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::backend)?;
+                runtime.block_on(async {
+                    let (client, connection) = config.connect(NoTls).await?;
+                    let driving = tokio::spawn(connection);
+                    client.batch_execute(&statement).await?;
+                    drop(client);
+                    let _ = driving.await;
+                    StoreResult::Ok(())
+                })
+            })
+            .join()
+            .map_err(|_| StoreError::backend("creating the database panicked"))?
     })?;
     // The same URL with the database path replaced.
     let (base, query) = url.split_once('?').map_or((url, None), |(base, query)| (base, Some(query)));
