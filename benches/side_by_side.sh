@@ -16,6 +16,9 @@
 #   (e) with --baseline BIN, an earlier build of our server (e.g. of the
 #       previous commit), the same scenarios: before and after in one run
 #   (d) the argon2id hash rate on all cores with the server's parameters
+#   (f) with --postgres URL, our server on a fresh PostgreSQL database of
+#       that server ("postgres"), and two instances of it on one database
+#       with the connections spread over both ("postgres×2")
 #   plus our process start → first answered /versions (median of 5), and
 #   whoami/login with SIZES accounts seeded straight into SQLite.
 #
@@ -27,7 +30,10 @@
 #   --hash-concurrency N  connections, login and register    [16]
 #   --users N             accounts registered for login/whoami/3pid [32]
 #   --threads N           load generator threads             [1]
-#   --servers "LIST"      of ours synapse hyper baseline     [all four]
+#   --servers "LIST"      of ours synapse hyper baseline postgres postgres2
+#                         [all; postgres ones only with --postgres]
+#   --postgres URL        a PostgreSQL server whose user may create databases
+#                         (tests/postgres/cluster.sh start prints one)
 #   --baseline BIN        the earlier matrix-accounts binary ("baseline")
 #   --scenarios "LIST"    of whoami threepid_list mixed login register [all five]
 #   --sizes "LIST"        database sizes for the size comparison, "" to skip [1000 1000000]
@@ -48,7 +54,8 @@ CONCURRENCY="${CONCURRENCY:-64}"
 HASH_CONCURRENCY="${HASH_CONCURRENCY:-16}"
 USERS="${USERS:-32}"
 THREADS="${THREADS:-1}"
-SERVERS="${SERVERS:-ours synapse hyper baseline}"
+POSTGRES="${POSTGRES:-}"
+SERVERS="${SERVERS:-ours synapse hyper baseline postgres postgres2}"
 BASELINE="${BASELINE:-}"
 SCENARIOS="${SCENARIOS:-whoami threepid_list mixed login register}"
 SIZES="${SIZES-1000 1000000}"
@@ -58,6 +65,7 @@ QUIET_BUSY="${QUIET_BUSY:-20}"
 QUIET_MAX="${QUIET_MAX:-30}"
 PORT_OURS="${PORT_OURS:-18008}"
 PORT_HYPER="${PORT_HYPER:-18010}"
+PORT_SECOND="${PORT_SECOND:-18014}"
 PORT_SYNAPSE="${PORT_SYNAPSE:-18012}"
 PEER="../shared/bench/synapse_peer.sh"
 PASSWORD="bench-Passw0rd"
@@ -72,6 +80,7 @@ while (($#)); do
     --users) USERS="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
     --servers) SERVERS="$2"; shift 2 ;;
+    --postgres) POSTGRES="$2"; shift 2 ;;
     --baseline) BASELINE="$2"; shift 2 ;;
     --scenarios) SCENARIOS="$2"; shift 2 ;;
     --sizes) SIZES="$2"; shift 2 ;;
@@ -253,6 +262,46 @@ if wants "$SERVERS" ours; then
   "$LOAD" startup --runs 5 --label ours --json --url "http://127.0.0.1:$PORT_OURS/_matrix/client/versions" -- \
     "$SERVER" --listen "127.0.0.1:$PORT_OURS" --database "$TMP/startup{n}.db" --no-rate-limits 2>>"$LOG" >>"$RESULTS"
   log "ours: done"
+fi
+
+# A new database on the --postgres server; prints its URL.
+postgres_database() { # NAME
+  local name="bench_$1_$$_$RANDOM"
+  psql -q "$POSTGRES" -c "CREATE DATABASE $name" >>"$LOG" 2>&1 || { log "cannot create a database on $POSTGRES"; exit 1; }
+  echo "${POSTGRES%/*}/$name"
+}
+
+if [[ -n "$POSTGRES" ]] && wants "$SERVERS" postgres; then
+  db="$(postgres_database one)"
+  start_ours "$db"
+  "$LOAD" --base-url "http://127.0.0.1:$PORT_OURS" --scenario prepare --users "$USERS" --password "$PASSWORD" \
+    --accounts-out "$TMP/postgres.accounts" 2>>"$LOG"
+  stop_ours
+  for scenario in $SCENARIOS; do
+    start_ours "$db"
+    measure postgres "http://127.0.0.1:$PORT_OURS" "$OURS_PID" "$scenario" "$(concurrency_of "$scenario")" \
+      --accounts-file "$TMP/postgres.accounts"
+    stop_ours
+  done
+  log "postgres: done"
+fi
+
+if [[ -n "$POSTGRES" ]] && wants "$SERVERS" postgres2; then
+  db="$(postgres_database two)"
+  start_ours "$db"
+  "$LOAD" --base-url "http://127.0.0.1:$PORT_OURS" --scenario prepare --users "$USERS" --password "$PASSWORD" \
+    --accounts-out "$TMP/postgres2.accounts" 2>>"$LOG"
+  for scenario in $SCENARIOS; do
+    "$SERVER" --listen "127.0.0.1:$PORT_SECOND" --database "$db" --no-rate-limits 2>>"$OUT/ours.log" >&2 &
+    second=$!
+    STARTED+=("$second")
+    wait_http "http://127.0.0.1:$PORT_SECOND/_matrix/client/versions" 20 || { log "the second instance did not start"; exit 1; }
+    measure "postgres×2" "http://127.0.0.1:$PORT_OURS" "$OURS_PID" "$scenario" "$(concurrency_of "$scenario")" \
+      --accounts-file "$TMP/postgres2.accounts" --also-base-url "http://127.0.0.1:$PORT_SECOND"
+    kill "$second"; wait "$second" 2>/dev/null || true
+  done
+  stop_ours
+  log "postgres×2: done"
 fi
 
 if wants "$SERVERS" synapse; then

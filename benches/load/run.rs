@@ -33,6 +33,11 @@ pub struct RunArgs {
     /// The server, http://HOST:PORT on a loopback address.
     #[arg(long, default_value = "http://127.0.0.1:8008")]
     base_url: String,
+    /// Other instances of the same server (on one shared database): the
+    /// connections are spread over all of them, round robin, as a load
+    /// balancer would. --pid still names one process.
+    #[arg(long)]
+    also_base_url: Vec<String>,
     #[arg(long, value_enum, default_value = "whoami")]
     scenario: Scenario,
     /// Concurrent connections, one closed-loop worker each.
@@ -106,6 +111,10 @@ pub fn main(args: RunArgs) -> anyhow::Result<bool> {
 
 async fn run(args: RunArgs) -> anyhow::Result<bool> {
     let target = Target::parse(&args.base_url)?;
+    let mut targets = vec![target.clone()];
+    for url in &args.also_base_url {
+        targets.push(Target::parse(url)?);
+    }
     let run_id = scenario::run_id();
     let mix = Mix::for_scenario(args.scenario, &args.mix)?;
 
@@ -152,8 +161,8 @@ async fn run(args: RunArgs) -> anyhow::Result<bool> {
     });
 
     let mut connections = Vec::with_capacity(args.concurrency);
-    for _ in 0..args.concurrency {
-        connections.push(Connection::open(&target).await?);
+    for i in 0..args.concurrency {
+        connections.push(Connection::open(&targets[i % targets.len()]).await?);
     }
     let start = Instant::now();
     let window_start = start + Duration::from_secs_f64(args.warmup);
@@ -165,7 +174,7 @@ async fn run(args: RunArgs) -> anyhow::Result<bool> {
         .enumerate()
         .map(|(worker, conn)| {
             let shared = Arc::clone(&shared);
-            let target = target.clone();
+            let target = targets[worker % targets.len()].clone();
             let concurrency = args.concurrency;
             tokio::spawn(async move {
                 let state = WorkerState::new(worker, concurrency, shared.accounts.len());

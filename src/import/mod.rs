@@ -8,6 +8,7 @@
 //! as they are (bcrypt); login verifies them with
 //! `[passwords] bcrypt_pepper` and replaces them by argon2id.
 
+mod postgres_source;
 pub mod report;
 pub mod synapse;
 
