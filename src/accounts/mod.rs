@@ -75,7 +75,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, SqliteStore, Store, StoreResult, TokenHash};
 
-pub use admin::{Actor, AdminUserView, SharedSecretRegistration, UserListQuery, UserPage};
+pub use admin::{Actor, AdminUserUpdate, AdminUserView, SharedSecretRegistration, Upserted, UserListQuery, UserPage};
 pub use deactivate::DeactivateRequest;
 pub use devices::Device;
 pub use discovery::{Capabilities, WellKnown};

@@ -41,7 +41,8 @@ const SERVER_NAME: &str = "example.org";
 const SHARED_SECRET: &str = "contract-secret";
 
 /// The admin operations, which act on `@wren` with an admin's token.
-const ADMIN_OPERATIONS: [&str; 14] = [
+const ADMIN_OPERATIONS: [&str; 15] = [
+    "adminPutUser",
     "getUserAdmin",
     "setUserAdmin",
     "adminDeactivateUser",
@@ -358,6 +359,17 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
         | "getRegistrationNonce"
         | "getServerVersion" => {}
         "sharedSecretRegister" => request.body = Some(fixture.shared_secret_body(body).await),
+        // Creates `@wren` (201) or modifies the existing one (200), by the
+        // example's name.
+        "adminPutUser" => {
+            if example.name == "create" {
+                request.expect = 201;
+            } else {
+                fixture.device_account("wren", "lantern-ink-7").await;
+            }
+            request.token = Some(fixture.admin().await);
+            request.path = Some(operation.path.replace("{user_id}", "@wren:example.org"));
+        }
         admin if ADMIN_OPERATIONS.contains(&admin) => {
             let wren = fixture.device_account("wren", "lantern-ink-7").await;
             if admin == "adminThreepidUser" {
