@@ -3514,6 +3514,25 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
             }
         }
+        ["_matrix", "client", "v2_alpha", "account", "3pid"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetThreePidsV2Alpha, vec![])
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::AddThreePidV2Alpha, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v2_alpha", "account", "password"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::ChangePasswordV2Alpha, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
         ["_matrix", "client", "v3", "account", "3pid"] => {
             match *method {
                 http::Method::GET => {

@@ -2179,6 +2179,73 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/password`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**Changes a user's password
+
+Changes the password for an account on this homeserver.
+
+This API endpoint uses the User-Interactive Authentication API. An
+access token should be submitted if the client has an active
+session; the flows offered depend on it:
+
+  * with an access token, the user proves who they are with
+    ``m.login.password``, for the same user the access token belongs
+    to. On success every other device of the account is logged out;
+    the device making the request stays logged in.
+  * without one (a forgotten password), ``m.login.email.identity``:
+    the user proves they own an e-mail address of the account, in a
+    session validated by an identity server this homeserver trusts.
+    On success every device of the account is logged out.
+
+The error code ``M_NOT_FOUND`` is returned if the user authenticated
+with a third party identifier but the homeserver could not find a
+matching account in its database.
+
+Sends a `POST` request to `/_matrix/client/v2_alpha/account/password`
+
+*/
+    pub async fn change_password_v2_alpha_matrix_client_v2_alpha<'a>(
+        &'a self,
+        body: &'a types::ChangePasswordV2AlphaRequest,
+    ) -> Result<
+        ResponseValue<types::ChangePasswordV2AlphaResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/v2_alpha/account/password", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "change_password_v2_alpha_matrix_client_v2_alpha",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**Register for an account on this homeserver
 
 Register for an account on this homeserver.
@@ -2334,6 +2401,116 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/3pid`
             .build()?;
         let info = OperationInfo {
             operation_id: "add_three_pid_v2_alpha",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Gets a list of a user's third party identifiers
+
+Gets a list of the third party identifiers that the homeserver has
+associated with the user's account.
+
+This is *not* the same as the list of third party identifiers bound to
+the user's Matrix ID in Identity Servers. Identifiers in this list may
+be used by the homeserver as, for example, identifiers that it will
+accept to reset the user's account password.
+
+Sends a `GET` request to `/_matrix/client/v2_alpha/account/3pid`
+
+*/
+    pub async fn get_three_pids_v2_alpha_matrix_client_v2_alpha<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<types::GetThreePidsV2AlphaResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/v2_alpha/account/3pid", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_three_pids_v2_alpha_matrix_client_v2_alpha",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Adds contact information to the user's account
+
+Adds a third party identifier to the user's account.
+
+The homeserver asks the identity server named in ``threePidCreds``
+whether the session was validated, and only identity servers it is
+configured to trust are asked. If ``bind`` is true the homeserver
+also binds the identifier to the user's Matrix ID on that identity
+server.
+
+Sends a `POST` request to `/_matrix/client/v2_alpha/account/3pid`
+
+*/
+    pub async fn add_three_pid_v2_alpha_matrix_client_v2_alpha<'a>(
+        &'a self,
+        body: &'a types::AddThreePidV2AlphaRequest,
+    ) -> Result<
+        ResponseValue<types::AddThreePidV2AlphaResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/v2_alpha/account/3pid", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "add_three_pid_v2_alpha_matrix_client_v2_alpha",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;

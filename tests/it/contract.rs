@@ -272,9 +272,12 @@ impl Request {
     }
 }
 
-/// The operation family of a route: `login_R0` is served like `login`.
+/// The operation family of a route: `login_R0` is served like `login`,
+/// `changePasswordV2Alpha_MatrixClientV2Alpha` (the seed's prose prefix)
+/// like `changePasswordV2Alpha`.
 fn family(operation: &Operation) -> &str {
-    operation.id.strip_suffix("_R0").unwrap_or(&operation.id)
+    let id = operation.id.as_str();
+    ["_R0", "_MatrixClientV2Alpha"].iter().find_map(|suffix| id.strip_suffix(suffix)).unwrap_or(id)
 }
 
 /// The documented success status of an operation.
