@@ -4818,7 +4818,9 @@ There are two kinds of account, chosen with `kind`:
   second flow adds `m.login.email.identity`, with `threepid_creds:
   {sid, client_secret}` of a session validated through
   `/register/email/requestToken`, and the new account gets that
-  address). The server remembers the body of
+  address; a server that requires an address offers only that
+  flow, and refuses the others' stages with 400 `M_INVALID_PARAM`).
+  The server remembers the body of
   the first request of a session, so the request that completes the
   last stage may carry `auth` alone. A client may also complete a
   stage in its very first request, without a `session`.
@@ -4902,7 +4904,9 @@ There are two kinds of account, chosen with `kind`:
   second flow adds `m.login.email.identity`, with `threepid_creds:
   {sid, client_secret}` of a session validated through
   `/register/email/requestToken`, and the new account gets that
-  address). The server remembers the body of
+  address; a server that requires an address offers only that
+  flow, and refuses the others' stages with 400 `M_INVALID_PARAM`).
+  The server remembers the body of
   the first request of a session, so the request that completes the
   last stage may carry `auth` alone. A client may also complete a
   stage in its very first request, without a `session`.
