@@ -176,18 +176,6 @@ Defaults to false.*/
         ///True for a server admin.
         pub admin: bool,
     }
-    ///`AdminGetUserResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct AdminGetUserResponse {
-        pub admin: bool,
-        ///When the account was created, in seconds since the Unix epoch (as Synapse).
-        pub creation_ts: i64,
-        pub deactivated: bool,
-        pub is_guest: bool,
-        ///The full user ID.
-        pub name: ::std::string::String,
-        pub threepids: ::std::vec::Vec<Threepid>,
-    }
     ///`AdminListDevicesResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminListDevicesResponse {
@@ -241,6 +229,40 @@ Defaults to false.*/
         pub is_guest: bool,
         pub name: ::std::string::String,
     }
+    ///`AdminPutUserRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminPutUserRequest {
+        ///Whether the account is a server admin.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub admin: ::std::option::Option<bool>,
+        ///`true` deactivates the account; `false` on a deactivated one is refused.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub deactivated: ::std::option::Option<bool>,
+        ///Accepted and not kept (this server keeps no profiles).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub displayname: ::std::option::Option<::std::string::String>,
+        ///With `password`, log every device of the account out.
+        #[serde(default = "defaults::default_bool::<true>")]
+        pub logout_devices: bool,
+        ///The new password (at most 512 bytes).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<::std::string::String>,
+        ///The account's third-party identifiers, replacing the ones it has (`null` is as absent).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub threepids: ::std::option::Option<::std::vec::Vec<AdminThreepid>>,
+    }
+    impl ::std::default::Default for AdminPutUserRequest {
+        fn default() -> Self {
+            Self {
+                admin: Default::default(),
+                deactivated: Default::default(),
+                displayname: Default::default(),
+                logout_devices: defaults::default_bool::<true>(),
+                password: Default::default(),
+                threepids: Default::default(),
+            }
+        }
+    }
     ///`AdminResetPasswordRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminResetPasswordRequest {
@@ -278,6 +300,13 @@ Defaults to false.*/
         ) -> Self {
             Self(value)
         }
+    }
+    ///`AdminThreepid`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminThreepid {
+        pub address: ::std::string::String,
+        ///`email` or `msisdn`.
+        pub medium: ::std::string::String,
     }
     ///`AdminThreepidUserResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -318,6 +347,18 @@ Defaults to false.*/
         ) -> Self {
             Self(value)
         }
+    }
+    ///`AdminUser`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminUser {
+        pub admin: bool,
+        ///When the account was created, in seconds since the Unix epoch (as Synapse).
+        pub creation_ts: i64,
+        pub deactivated: bool,
+        pub is_guest: bool,
+        ///The full user ID.
+        pub name: ::std::string::String,
+        pub threepids: ::std::vec::Vec<Threepid>,
     }
     ///`AdminUsernameAvailableQuery`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -2012,6 +2053,22 @@ to, which the server uses to put it in international form.*/
 }
 use crate::api::runtime;
 use crate::error::Error;
+/// The success statuses `adminPutUser` documents: the handler answers one of them.
+#[derive(Debug, Clone)]
+pub enum AdminPutUserSuccess {
+    /// 200: The account existed; it is now as the answer shows.
+    Ok(types::AdminUser),
+    /// 201: The account was created.
+    Created(types::AdminUser),
+}
+impl runtime::WithStatus for AdminPutUserSuccess {
+    fn into_answer(self) -> runtime::Answer {
+        match self {
+            AdminPutUserSuccess::Ok(body) => runtime::Answer::new(200u16, body),
+            AdminPutUserSuccess::Created(body) => runtime::Answer::new(201u16, body),
+        }
+    }
+}
 /// The operations written in api/synapse-admin/v1/admin_register.yaml.
 pub trait AdminRegister: Send + Sync + 'static {
     /// `GET /_synapse/admin/v1/register` (`getRegistrationNonce`)
@@ -2064,11 +2121,22 @@ pub trait AdminUserV2: Send + Sync + 'static {
         request: &runtime::Request,
         token: runtime::AccessToken,
         user_id: String,
-    ) -> impl std::future::Future<
-        Output = Result<types::AdminGetUserResponse, Error>,
-    > + Send {
+    ) -> impl std::future::Future<Output = Result<types::AdminUser, Error>> + Send {
         let _ = (request, token, user_id);
         async { Err(runtime::not_implemented("adminGetUser")) }
+    }
+    /// `PUT /_synapse/admin/v2/users/{user_id}` (`adminPutUser`)
+    ///
+    /// Creates or modifies an account.
+    fn admin_put_user(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        user_id: String,
+        body: types::AdminPutUserRequest,
+    ) -> impl std::future::Future<Output = Result<AdminPutUserSuccess, Error>> + Send {
+        let _ = (request, token, user_id, body);
+        async { Err(runtime::not_implemented("adminPutUser")) }
     }
     /// `GET /_synapse/admin/v2/users/{user_id}/devices` (`adminListDevices`)
     ///
@@ -3008,6 +3076,7 @@ pub enum Operation {
     DeleteRegistrationToken,
     AdminListUsers,
     AdminGetUser,
+    AdminPutUser,
     AdminListDevices,
     AdminGetDevice,
     AdminUpdateDevice,
@@ -3074,6 +3143,7 @@ impl Operation {
         Operation::DeleteRegistrationToken,
         Operation::AdminListUsers,
         Operation::AdminGetUser,
+        Operation::AdminPutUser,
         Operation::AdminListDevices,
         Operation::AdminGetDevice,
         Operation::AdminUpdateDevice,
@@ -3144,6 +3214,7 @@ impl Operation {
             Operation::DeleteRegistrationToken => "deleteRegistrationToken",
             Operation::AdminListUsers => "adminListUsers",
             Operation::AdminGetUser => "adminGetUser",
+            Operation::AdminPutUser => "adminPutUser",
             Operation::AdminListDevices => "adminListDevices",
             Operation::AdminGetDevice => "adminGetDevice",
             Operation::AdminUpdateDevice => "adminUpdateDevice",
@@ -3441,6 +3512,25 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                     runtime::Routed::Operation(Operation::ConfirmEmailValidation, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v2_alpha", "account", "3pid"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(Operation::GetThreePidsV2Alpha, vec![])
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::AddThreePidV2Alpha, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v2_alpha", "account", "password"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::ChangePasswordV2Alpha, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
         ["_matrix", "client", "v3", "account", "3pid"] => {
@@ -3810,7 +3900,13 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                         vec![(* p0).to_owned()],
                     )
                 }
-                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
+                http::Method::PUT => {
+                    runtime::Routed::Operation(
+                        Operation::AdminPutUser,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, PUT"),
             }
         }
         ["_synapse", "admin", "v1", "users", p0, "admin"] => {
@@ -4687,6 +4783,18 @@ pub async fn dispatch<C: Operations>(
                     let token = runtime::AccessToken::required(request)?;
                     let user_id = request.path_parameter(0usize, "user_id")?;
                     AdminUserV2::admin_get_user(server, request, token, user_id).await
+                }
+                    .await,
+            )
+        }
+        Operation::AdminPutUser => {
+            runtime::respond_with_status(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let user_id = request.path_parameter(0usize, "user_id")?;
+                    let body = request.json_body::<types::AdminPutUserRequest>(true)?;
+                    AdminUserV2::admin_put_user(server, request, token, user_id, body)
+                        .await
                 }
                     .await,
             )

@@ -174,18 +174,6 @@ Defaults to false.*/
         ///True for a server admin.
         pub admin: bool,
     }
-    ///`AdminGetUserResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct AdminGetUserResponse {
-        pub admin: bool,
-        ///When the account was created, in seconds since the Unix epoch (as Synapse).
-        pub creation_ts: i64,
-        pub deactivated: bool,
-        pub is_guest: bool,
-        ///The full user ID.
-        pub name: ::std::string::String,
-        pub threepids: ::std::vec::Vec<Threepid>,
-    }
     ///`AdminListDevicesResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AdminListDevicesResponse {
@@ -210,6 +198,40 @@ Defaults to false.*/
         pub deactivated: bool,
         pub is_guest: bool,
         pub name: ::std::string::String,
+    }
+    ///`AdminPutUserRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminPutUserRequest {
+        ///Whether the account is a server admin.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub admin: ::std::option::Option<bool>,
+        ///`true` deactivates the account; `false` on a deactivated one is refused.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub deactivated: ::std::option::Option<bool>,
+        ///Accepted and not kept (this server keeps no profiles).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub displayname: ::std::option::Option<::std::string::String>,
+        ///With `password`, log every device of the account out.
+        #[serde(default = "defaults::default_bool::<true>")]
+        pub logout_devices: bool,
+        ///The new password (at most 512 bytes).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<::std::string::String>,
+        ///The account's third-party identifiers, replacing the ones it has (`null` is as absent).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub threepids: ::std::option::Option<::std::vec::Vec<AdminThreepid>>,
+    }
+    impl ::std::default::Default for AdminPutUserRequest {
+        fn default() -> Self {
+            Self {
+                admin: Default::default(),
+                deactivated: Default::default(),
+                displayname: Default::default(),
+                logout_devices: defaults::default_bool::<true>(),
+                password: Default::default(),
+                threepids: Default::default(),
+            }
+        }
     }
     ///`AdminResetPasswordRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -248,6 +270,13 @@ Defaults to false.*/
         ) -> Self {
             Self(value)
         }
+    }
+    ///`AdminThreepid`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminThreepid {
+        pub address: ::std::string::String,
+        ///`email` or `msisdn`.
+        pub medium: ::std::string::String,
     }
     ///`AdminThreepidUserResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -288,6 +317,18 @@ Defaults to false.*/
         ) -> Self {
             Self(value)
         }
+    }
+    ///`AdminUser`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AdminUser {
+        pub admin: bool,
+        ///When the account was created, in seconds since the Unix epoch (as Synapse).
+        pub creation_ts: i64,
+        pub deactivated: bool,
+        pub is_guest: bool,
+        ///The full user ID.
+        pub name: ::std::string::String,
+        pub threepids: ::std::vec::Vec<Threepid>,
     }
     ///`AdminUsernameAvailableResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -2138,6 +2179,73 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/password`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**Changes a user's password
+
+Changes the password for an account on this homeserver.
+
+This API endpoint uses the User-Interactive Authentication API. An
+access token should be submitted if the client has an active
+session; the flows offered depend on it:
+
+  * with an access token, the user proves who they are with
+    ``m.login.password``, for the same user the access token belongs
+    to. On success every other device of the account is logged out;
+    the device making the request stays logged in.
+  * without one (a forgotten password), ``m.login.email.identity``:
+    the user proves they own an e-mail address of the account, in a
+    session validated by an identity server this homeserver trusts.
+    On success every device of the account is logged out.
+
+The error code ``M_NOT_FOUND`` is returned if the user authenticated
+with a third party identifier but the homeserver could not find a
+matching account in its database.
+
+Sends a `POST` request to `/_matrix/client/v2_alpha/account/password`
+
+*/
+    pub async fn change_password_v2_alpha_matrix_client_v2_alpha<'a>(
+        &'a self,
+        body: &'a types::ChangePasswordV2AlphaRequest,
+    ) -> Result<
+        ResponseValue<types::ChangePasswordV2AlphaResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/v2_alpha/account/password", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "change_password_v2_alpha_matrix_client_v2_alpha",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**Register for an account on this homeserver
 
 Register for an account on this homeserver.
@@ -2293,6 +2401,116 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/account/3pid`
             .build()?;
         let info = OperationInfo {
             operation_id: "add_three_pid_v2_alpha",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Gets a list of a user's third party identifiers
+
+Gets a list of the third party identifiers that the homeserver has
+associated with the user's account.
+
+This is *not* the same as the list of third party identifiers bound to
+the user's Matrix ID in Identity Servers. Identifiers in this list may
+be used by the homeserver as, for example, identifiers that it will
+accept to reset the user's account password.
+
+Sends a `GET` request to `/_matrix/client/v2_alpha/account/3pid`
+
+*/
+    pub async fn get_three_pids_v2_alpha_matrix_client_v2_alpha<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<types::GetThreePidsV2AlphaResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/v2_alpha/account/3pid", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_three_pids_v2_alpha_matrix_client_v2_alpha",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Adds contact information to the user's account
+
+Adds a third party identifier to the user's account.
+
+The homeserver asks the identity server named in ``threePidCreds``
+whether the session was validated, and only identity servers it is
+configured to trust are asked. If ``bind`` is true the homeserver
+also binds the identifier to the user's Matrix ID on that identity
+server.
+
+Sends a `POST` request to `/_matrix/client/v2_alpha/account/3pid`
+
+*/
+    pub async fn add_three_pid_v2_alpha_matrix_client_v2_alpha<'a>(
+        &'a self,
+        body: &'a types::AddThreePidV2AlphaRequest,
+    ) -> Result<
+        ResponseValue<types::AddThreePidV2AlphaResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/v2_alpha/account/3pid", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "add_three_pid_v2_alpha_matrix_client_v2_alpha",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -4600,7 +4818,9 @@ There are two kinds of account, chosen with `kind`:
   second flow adds `m.login.email.identity`, with `threepid_creds:
   {sid, client_secret}` of a session validated through
   `/register/email/requestToken`, and the new account gets that
-  address). The server remembers the body of
+  address; a server that requires an address offers only that
+  flow, and refuses the others' stages with 400 `M_INVALID_PARAM`).
+  The server remembers the body of
   the first request of a session, so the request that completes the
   last stage may carry `auth` alone. A client may also complete a
   stage in its very first request, without a `session`.
@@ -4684,7 +4904,9 @@ There are two kinds of account, chosen with `kind`:
   second flow adds `m.login.email.identity`, with `threepid_creds:
   {sid, client_secret}` of a session validated through
   `/register/email/requestToken`, and the new account gets that
-  address). The server remembers the body of
+  address; a server that requires an address offers only that
+  flow, and refuses the others' stages with 400 `M_INVALID_PARAM`).
+  The server remembers the body of
   the first request of a session, so the request that completes the
   last stage may carry `auth` alone. A client may also complete a
   stage in its very first request, without a `session`.
@@ -6607,7 +6829,7 @@ Arguments:
     pub async fn admin_get_user<'a>(
         &'a self,
         user_id: &'a str,
-    ) -> Result<ResponseValue<types::AdminGetUserResponse>, Error<types::MatrixError>> {
+    ) -> Result<ResponseValue<types::AdminUser>, Error<types::MatrixError>> {
         let url = format!(
             "{}/_synapse/admin/v2/users/{}", self.baseurl, encode_path(& user_id
             .to_string()),
@@ -6637,6 +6859,95 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Creates or modifies an account
+
+Synapse's "Create or modify account": 201 with the new account when
+there was none with this user ID, 200 with the account as it is
+now when there was. Every field is optional; one left out leaves
+the account as it is (a new account: no password, not an admin,
+no third-party identifiers).
+
+- `password` sets the password (at most 512 bytes); with
+  `logout_devices` (default true) every device of the account is
+  logged out.
+- `admin` grants or takes the admin flag; an admin may not take
+  their own (400 `M_UNKNOWN`, as Synapse).
+- `deactivated: true` deactivates the account as
+  `POST /_synapse/admin/v1/deactivate` does (devices, tokens and
+  third-party identifiers are removed; the user ID stays taken).
+  On creation the account is created, then deactivated (Synapse
+  ignores the field there). `deactivated: false` on a deactivated
+  account is refused with 400 `M_UNKNOWN`: this server does not
+  reactivate accounts.
+- `threepids` replaces the account's list: identifiers it keeps
+  keep their dates, new ones are added as validated now (the admin
+  vouches for them). E-mail addresses are lower-cased. An
+  identifier of another account is 400 `M_THREEPID_IN_USE`
+  (Synapse fails with a 500 there).
+- `displayname` is accepted (a string) and not kept: this server
+  serves no profiles, so no answer shows one, as
+  `GET /capabilities` says (`m.set_displayname` off).
+  `avatar_url`, `user_type`, `external_ids`, `locked` and Synapse's
+  other fields are not part of this server's accounts and are
+  ignored.
+
+Everything is checked before anything is written: a refused
+request changes nothing. The answer has the shape of
+`GET /_synapse/admin/v2/users/{user_id}`.
+
+Only for server admins.
+
+Sends a `PUT` request to `/_synapse/admin/v2/users/{user_id}`
+
+Arguments:
+- `user_id`: The full user ID of a local account.
+- `body`
+*/
+    pub async fn admin_put_user<'a>(
+        &'a self,
+        user_id: &'a str,
+        body: &'a types::AdminPutUserRequest,
+    ) -> Result<ResponseValue<types::AdminUser>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_synapse/admin/v2/users/{}", self.baseurl, encode_path(& user_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .put(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "admin_put_user",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            201u16 => ResponseValue::from_response(response).await,
             400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }

@@ -232,6 +232,12 @@ pub struct Registration {
     /// Regular expressions over localparts that are reserved (e.g. for
     /// application services); matching names get 400 `M_EXCLUSIVE`.
     pub exclusive_namespaces: Vec<String>,
+    /// Every registration flow needs a validated e-mail address
+    /// (`m.login.email.identity`, after the token stage when there is one);
+    /// otherwise, with `[email]`, it is offered beside the flow without.
+    /// Needs `[email]`: the server refuses to start without it. Guests
+    /// (`kind=guest`) and accounts an admin creates are not concerned.
+    pub require_email: bool,
 }
 
 impl Default for Registration {
@@ -242,6 +248,7 @@ impl Default for Registration {
             tokens: Vec::new(),
             guest_access: false,
             exclusive_namespaces: Vec::new(),
+            require_email: false,
         }
     }
 }

@@ -131,3 +131,24 @@ fn the_typo_in_a_string_encoded_example_is_reported_at_its_source() {
     );
     assert_eq!(spec.examples, 4);
 }
+
+/// `x-basePaths` serves a 2.0 document's operations under more prefixes
+/// than its `basePath` (a repeat is served once); the routes under the
+/// others are named after their prefix's last segment, or the whole prefix
+/// when the operationId already ends with that segment.
+#[test]
+fn more_base_paths_give_more_routes() {
+    let spec = load("swagger2_base_paths");
+    assert_no_errors(&spec);
+    let routes: Vec<(&str, &str)> = spec.routes.iter().map(|r| (r.route_id.as_str(), r.path.as_str())).collect();
+    assert_eq!(
+        routes,
+        [
+            ("changePasswordV2Alpha", "/_matrix/client/api/v2_alpha/account/password"),
+            ("changePasswordV2Alpha_MatrixClientV2Alpha", "/_matrix/client/v2_alpha/account/password"),
+            ("whoami", "/_matrix/client/api/v2_alpha/account/whoami"),
+            ("whoami_V2Alpha", "/_matrix/client/v2_alpha/account/whoami"),
+        ]
+    );
+    assert_eq!(spec.operations, 2);
+}

@@ -79,6 +79,30 @@ pub struct AdminUserView {
     pub threepids: Vec<crate::store::ThreepidRecord>,
 }
 
+/// What `PUT /_synapse/admin/v2/users/{user_id}` asks for: each field
+/// absent leaves the account as it is (on creation: no password, not an
+/// admin, no 3pids).
+#[derive(Debug, Clone)]
+pub struct AdminUserUpdate {
+    pub password: Option<Secret>,
+    /// With a new password: log every device out (default true).
+    pub logout_devices: bool,
+    pub admin: Option<bool>,
+    pub deactivated: Option<bool>,
+    /// The new list of 3pids, `(medium, address)`, replacing the old one.
+    pub threepids: Option<Vec<(String, String)>>,
+}
+
+/// What an admin's `PUT` did.
+#[derive(Debug, Clone)]
+pub enum Upserted {
+    Created(AdminUserView),
+    Modified(AdminUserView),
+}
+
+/// The longest password an admin may set (Synapse's limit).
+const MAX_PASSWORD_BYTES: usize = 512;
+
 /// An admin's user-list request, as Synapse's query parameters say it.
 #[derive(Debug, Clone, Default)]
 pub struct UserListQuery {
@@ -374,6 +398,172 @@ impl Accounts {
         let user = self.local_account(user_id).await?;
         let devices = self.devices_of(&user.localpart).await?;
         Ok((self.user_id(&user.localpart), devices))
+    }
+
+    /// Creates or modifies an account as Synapse's `PUT
+    /// /_synapse/admin/v2/users/{user_id}` does.
+    ///
+    /// Everything is checked before anything is written, so a refused
+    /// request changes nothing: another server's user ID, or one that is
+    /// not a valid localpart (400 `M_INVALID_PARAM`, `M_INVALID_USERNAME`);
+    /// a password over 512 bytes; a 3pid of an unknown medium or an
+    /// address that does not parse (400 `M_INVALID_PARAM`), or one another
+    /// account has (400 `M_THREEPID_IN_USE`); an admin demoting
+    /// themselves (400 `M_UNKNOWN`, as Synapse); and `deactivated: false`
+    /// on a deactivated account (400 `M_UNKNOWN`: this server does not
+    /// reactivate accounts).
+    ///
+    /// Then, on an existing account, in Synapse's order: the 3pids are
+    /// replaced, the admin flag set, the password set (every device logged
+    /// out unless `logout_devices` is false), the account deactivated. A
+    /// new account is created with its password, admin flag and 3pids,
+    /// and then deactivated if asked (Synapse ignores `deactivated` on
+    /// creation). Each step is its own transaction.
+    pub async fn admin_upsert_user(&self, admin: &Session, user_id: &str, update: AdminUserUpdate) -> Result<Upserted> {
+        let localpart = self
+            .inner
+            .usernames
+            .resolve(user_id)
+            .filter(|_| user_id.starts_with('@'))
+            .ok_or_else(|| Error::invalid_param("This endpoint can only be used with local users"))?;
+        if update.password.as_ref().is_some_and(|p| p.expose().len() > MAX_PASSWORD_BYTES) {
+            return Err(Error::invalid_param("Invalid password"));
+        }
+        let threepids = match &update.threepids {
+            Some(threepids) => Some(self.admin_threepids(&localpart, threepids).await?),
+            None => None,
+        };
+        let existing = {
+            let localpart = localpart.clone();
+            self.db(move |store| store.user(&localpart)).await?
+        };
+        let target = self.user_id(&localpart);
+        let mut changes: Vec<&str> = Vec::new();
+        let created = match existing {
+            Some(user) => {
+                if update.admin == Some(false) && user.admin && admin.localpart() == localpart {
+                    return Err(Error::bad_request(ErrorCode::Unknown, "You may not demote yourself."));
+                }
+                if update.deactivated == Some(false) && user.deactivated {
+                    return Err(Error::bad_request(
+                        ErrorCode::Unknown,
+                        "Reactivating a deactivated account is not supported",
+                    ));
+                }
+                if let Some(threepids) = threepids {
+                    self.replace_threepids(&localpart, threepids).await?;
+                    changes.push("threepids");
+                }
+                if let Some(flag) = update.admin.filter(|flag| *flag != user.admin) {
+                    let owner = localpart.clone();
+                    self.db(move |store| store.set_admin(&owner, flag)).await?;
+                    changes.push("admin");
+                }
+                if let Some(password) = update.password {
+                    let password_hash = self.inner.passwords.hash(password).await?;
+                    let (owner, logout) = (localpart.clone(), update.logout_devices);
+                    self.db_revoking(move |store| store.set_password(&owner, &password_hash, None, logout, None))
+                        .await?;
+                    changes.push(if logout { "password, devices logged out" } else { "password" });
+                }
+                false
+            }
+            None => {
+                let password_hash = match update.password {
+                    Some(password) => Some(self.inner.passwords.hash(password).await?),
+                    None => None,
+                };
+                let user = NewUser {
+                    localpart: NewLocalpart::Chosen(self.inner.usernames.validate(&localpart)?),
+                    password_hash,
+                    is_guest: false,
+                    admin: update.admin.unwrap_or(false),
+                    created_at: now_ms(),
+                    registration_token: None,
+                    threepid: None,
+                };
+                let request = RegisterRequest { inhibit_login: Some(true), ..RegisterRequest::default() };
+                self.create_account(user, &request, None).await?;
+                if let Some(threepids) = threepids {
+                    self.replace_threepids(&localpart, threepids).await?;
+                }
+                true
+            }
+        };
+        if update.deactivated == Some(true) {
+            let current = self.local_account(&target).await?;
+            if !current.deactivated {
+                self.deactivate_account(&localpart, None).await?;
+                changes.push("deactivated");
+            }
+        }
+        let view = self.admin_user(&target).await?;
+        if created {
+            tracing::info!(event = "admin.user.created", admin = %admin.user_id(), target = %target,
+                admin_flag = view.user.admin, threepids = view.threepids.len(), deactivated = view.user.deactivated);
+            Ok(Upserted::Created(view))
+        } else {
+            let changes = changes.join(", ");
+            tracing::info!(event = "admin.user.modified", admin = %admin.user_id(), target = %target, changes);
+            Ok(Upserted::Modified(view))
+        }
+    }
+
+    /// The 3pids an admin gives an account, canonical and checked: a known
+    /// medium, an e-mail address with one `@`, none attached to another
+    /// account, no duplicates.
+    async fn admin_threepids(&self, localpart: &str, threepids: &[(String, String)]) -> Result<Vec<(String, String)>> {
+        let mut checked: Vec<(String, String)> = Vec::new();
+        for (medium, address) in threepids {
+            if medium != "email" && medium != "msisdn" {
+                return Err(Error::invalid_param(format!("Unknown medium: {medium}")));
+            }
+            let address = super::threepids::canonical_address(medium, address);
+            if address.is_empty() || medium == "email" && address.matches('@').count() != 1 {
+                return Err(Error::invalid_param("Unable to parse email address"));
+            }
+            let owner = {
+                let (medium, address) = (medium.clone(), address.clone());
+                self.db(move |store| store.threepid_owner(&medium, &address)).await?
+            };
+            if owner.is_some_and(|owner| owner != localpart) {
+                return Err(crate::store::StoreError::ThreepidInUse.into());
+            }
+            if !checked.iter().any(|(m, a)| m == medium && *a == address) {
+                checked.push((medium.clone(), address));
+            }
+        }
+        Ok(checked)
+    }
+
+    /// Replaces an account's 3pids by `threepids` (checked by
+    /// [`Accounts::admin_threepids`]): those it keeps keep their dates, new
+    /// ones are validated and added now (an admin vouches for them).
+    async fn replace_threepids(&self, localpart: &str, threepids: Vec<(String, String)>) -> Result<()> {
+        let (owner, evicted) = (localpart.to_owned(), localpart.to_owned());
+        self.db_then(
+            move |store| {
+                let now = now_ms();
+                for old in store.threepids(&owner)? {
+                    if !threepids.iter().any(|(m, a)| *m == old.medium && *a == old.address) {
+                        store.delete_threepid(&owner, &old.medium, &old.address)?;
+                    }
+                }
+                for (medium, address) in threepids {
+                    let record = crate::store::ThreepidRecord {
+                        medium,
+                        address,
+                        validated_at: now,
+                        added_at: now,
+                        id_server: None,
+                    };
+                    store.add_threepid(&owner, &record, None)?;
+                }
+                Ok(())
+            },
+            move |inner, ()| inner.threepids.invalidate([&evicted]),
+        )
+        .await
     }
 
     /// Whether the account an admin names is an admin.

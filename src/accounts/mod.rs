@@ -75,7 +75,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{Created, Millis, RegistrationTokenRecord, Rotated, Store, StoreResult, TokenHash};
 
-pub use admin::{Actor, AdminUserView, SharedSecretRegistration, UserListQuery, UserPage};
+pub use admin::{Actor, AdminUserUpdate, AdminUserView, SharedSecretRegistration, Upserted, UserListQuery, UserPage};
 pub use deactivate::DeactivateRequest;
 pub use devices::Device;
 pub use discovery::{Capabilities, WellKnown};
@@ -133,8 +133,15 @@ pub struct ClientInfo {
 impl Accounts {
     /// Builds the service over `store`. Fails on configuration the domain
     /// cannot use (argon2 parameters, exclusive-namespace regexes, a 3pid
-    /// delegate that is not trusted).
+    /// delegate that is not trusted, e-mail required at registration
+    /// without `[email]`).
     pub fn new(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        if config.registration.require_email && config.email.is_none() {
+            anyhow::bail!(
+                "[registration] require_email = true needs an [email] section: registration would ask for an \
+                 address the server cannot send the validation mail to"
+            );
+        }
         // Tokens from the configuration join the database's, unlimited;
         // one that exists keeps its counts and limits.
         for token in &config.registration.tokens {

@@ -221,10 +221,13 @@ impl Accounts {
             vec![DUMMY]
         };
         // With e-mail configured, registering with an address is offered
-        // beside the flow without one.
-        let flows = if self.inner.mailer.is_some() {
-            let with_email = base.iter().copied().filter(|stage| *stage != DUMMY).chain([EMAIL_IDENTITY]).collect();
-            vec![base, with_email]
+        // beside the flow without one, or is the only flow under
+        // `require_email` (which cannot be set without e-mail).
+        let with_email = || base.iter().copied().filter(|stage| *stage != DUMMY).chain([EMAIL_IDENTITY]).collect();
+        let flows = if registration.require_email {
+            vec![with_email()]
+        } else if self.inner.mailer.is_some() {
+            vec![base.clone(), with_email()]
         } else {
             vec![base]
         };

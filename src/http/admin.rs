@@ -9,7 +9,7 @@
 //!   `GET /_synapse/admin/v1/username_available`,
 //!   `GET /_synapse/admin/v1/whois/{user_id}`,
 //!   `GET /_synapse/admin/v1/threepid/{medium}/users/{address}`,
-//!   `GET /_synapse/admin/v2/users`, `GET /_synapse/admin/v2/users/{user_id}`,
+//!   `GET /_synapse/admin/v2/users`, `GET|PUT /_synapse/admin/v2/users/{user_id}`,
 //!   `GET /_synapse/admin/v2/users/{user_id}/devices`, `GET|PUT|DELETE
 //!   .../devices/{device_id}`, `POST .../delete_devices`: admins only.
 //!
@@ -18,9 +18,9 @@
 
 use super::devices::device;
 use super::{Handlers, Json, empty};
-use crate::accounts::{Secret, SharedSecretRegistration, UserListQuery};
+use crate::accounts::{AdminUserUpdate, AdminUserView, Secret, SharedSecretRegistration, Upserted, UserListQuery};
 use crate::api::runtime::{AccessToken, Request};
-use crate::api::{AdminRegister, AdminUserV2, AdminUsers, types};
+use crate::api::{AdminPutUserSuccess, AdminRegister, AdminUserV2, AdminUsers, types};
 use crate::error::Error;
 
 impl AdminRegister for Handlers {
@@ -244,23 +244,57 @@ impl AdminUserV2 for Handlers {
         request: &Request,
         token: AccessToken,
         user_id: String,
-    ) -> Result<types::AdminGetUserResponse, Error> {
+    ) -> Result<types::AdminUser, Error> {
         self.admin(request, &token).await?;
-        let view = self.accounts.admin_user(&user_id).await?;
-        let threepids = view.threepids.into_iter().map(|t| types::Threepid {
-            added_at: t.added_at,
-            address: t.address,
-            medium: t.medium,
-            validated_at: t.validated_at,
-        });
-        Ok(types::AdminGetUserResponse {
-            name: view.user_id,
-            admin: view.user.admin,
-            deactivated: view.user.deactivated,
-            is_guest: view.user.is_guest,
-            // Seconds, as Synapse's single-user answer (its list says ms).
-            creation_ts: view.user.created_at / 1000,
-            threepids: threepids.collect(),
+        Ok(admin_user(self.accounts.admin_user(&user_id).await?))
+    }
+
+    async fn admin_put_user(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        user_id: String,
+        body: types::AdminPutUserRequest,
+    ) -> Result<AdminPutUserSuccess, Error> {
+        let admin = self.admin(request, &token).await?;
+        // `displayname` is read (a string, or 400) and not kept: no profiles here.
+        let types::AdminPutUserRequest {
+            password,
+            logout_devices,
+            admin: flag,
+            deactivated,
+            displayname: _,
+            threepids,
+        } = body;
+        let update = AdminUserUpdate {
+            password: password.map(Secret::from),
+            logout_devices,
+            admin: flag,
+            deactivated,
+            threepids: threepids.map(|list| list.into_iter().map(|t| (t.medium, t.address)).collect()),
+        };
+        Ok(match self.accounts.admin_upsert_user(&admin, &user_id, update).await? {
+            Upserted::Created(view) => AdminPutUserSuccess::Created(admin_user(view)),
+            Upserted::Modified(view) => AdminPutUserSuccess::Ok(admin_user(view)),
         })
+    }
+}
+
+/// An account in the shape of `GET /_synapse/admin/v2/users/{user_id}`.
+fn admin_user(view: AdminUserView) -> types::AdminUser {
+    let threepids = view.threepids.into_iter().map(|t| types::Threepid {
+        added_at: t.added_at,
+        address: t.address,
+        medium: t.medium,
+        validated_at: t.validated_at,
+    });
+    types::AdminUser {
+        name: view.user_id,
+        admin: view.user.admin,
+        deactivated: view.user.deactivated,
+        is_guest: view.user.is_guest,
+        // Seconds, as Synapse's single-user answer (its list says ms).
+        creation_ts: view.user.created_at / 1000,
+        threepids: threepids.collect(),
     }
 }

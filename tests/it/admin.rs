@@ -277,7 +277,7 @@ impl std::io::Write for Captured {
 
 #[tokio::test]
 async fn admin_actions_are_audited_without_secrets() {
-    use matrix_accounts::accounts::{Secret, SharedSecretRegistration};
+    use matrix_accounts::accounts::{AdminUserUpdate, Secret, SharedSecretRegistration};
 
     let logs = Captured::default();
     let sink = logs.clone();
@@ -304,6 +304,15 @@ async fn admin_actions_are_audited_without_secrets() {
     accounts.set_admin(&admin, "@wren:localhost", true).await.unwrap();
     accounts.admin_reset_password(&admin, "@wren:localhost", Secret::from("hunter2-new"), true).await.unwrap();
     accounts.admin_deactivate(&admin, "@wren:localhost", true).await.unwrap();
+    let update = |password: &str| AdminUserUpdate {
+        password: Some(Secret::from(password)),
+        logout_devices: true,
+        admin: None,
+        deactivated: None,
+        threepids: Some(vec![("email".into(), "kite@example.org".into())]),
+    };
+    accounts.admin_upsert_user(&admin, "@kite:localhost", update("kite-pass-1")).await.unwrap();
+    accounts.admin_upsert_user(&admin, "@kite:localhost", update("kite-pass-2")).await.unwrap();
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     let line = |event: &str| {
@@ -315,7 +324,13 @@ async fn admin_actions_are_audited_without_secrets() {
         let logged = line(event).unwrap_or_else(|| panic!("no {event} line in:\n{text}"));
         assert!(logged.contains("admin=@root:localhost") && logged.contains("target=@wren:localhost"), "{logged}");
     }
-    for secret in [PASSWORD, "hunter2-new", SECRET, mac.as_str()] {
+    for event in ["admin.user.created", "admin.user.modified"] {
+        let logged = line(event).unwrap_or_else(|| panic!("no {event} line in:\n{text}"));
+        assert!(logged.contains("admin=@root:localhost") && logged.contains("target=@kite:localhost"), "{logged}");
+    }
+    let modified = line("admin.user.modified").unwrap();
+    assert!(modified.contains("threepids") && modified.contains("password"), "{modified}");
+    for secret in [PASSWORD, "hunter2-new", "kite-pass-1", "kite-pass-2", SECRET, mac.as_str()] {
         assert!(!text.contains(secret), "a secret was logged: {secret}\n{text}");
     }
 }
@@ -401,4 +416,133 @@ async fn an_admin_manages_an_accounts_devices() {
     assert_eq!(listed, json!({"devices": [], "total": 0}));
     let other = user(&server, V3, "rook").await;
     assert_error(&call(&server, "GET", &format!("{base}/devices"), None, Some(&other)).await, 403, "M_FORBIDDEN");
+}
+
+const WREN: &str = "/_synapse/admin/v2/users/@wren:localhost";
+
+/// `PUT /_synapse/admin/v2/users/{user_id}`: 201 and the new account when
+/// there was none, 200 and the account as it is now when there was; the
+/// answer is what `GET` shows.
+#[tokio::test]
+async fn an_admin_creates_and_modifies_an_account_with_put() {
+    let server = server();
+    let admin = shared_secret_user(&server, "root", true).await;
+    let create = json!({
+        "password": "first-pass-1", "displayname": "Wren", "admin": false,
+        "threepids": [{"medium": "email", "address": "Wren@Example.org"}],
+        "avatar_url": "mxc://example.org/ignored", "user_type": null,
+    });
+    let created = call(&server, "PUT", WREN, Some(&create), Some(&admin)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["name"], "@wren:localhost");
+    assert_eq!((created.body["admin"].clone(), created.body["deactivated"].clone()), (json!(false), json!(false)));
+    assert_eq!(created.body["threepids"][0]["address"], "wren@example.org");
+    assert!(created.body.get("displayname").is_none(), "no profile is kept: {}", created.body);
+    assert_eq!(ok(call(&server, "GET", WREN, None, Some(&admin)).await), created.body);
+    let wren = text(&ok(login_with(&server, V3, "wren", "first-pass-1", json!({})).await), "access_token").to_owned();
+    let by_mail = "/_synapse/admin/v1/threepid/email/users/wren@example.org";
+    assert_eq!(ok(call(&server, "GET", by_mail, None, Some(&admin)).await)["user_id"], "@wren:localhost");
+
+    // Modified: 200; the list of 3pids is replaced; absent fields stay.
+    let modify = json!({"admin": true, "threepids": [{"medium": "email", "address": "wren@other.example"}]});
+    let modified = call(&server, "PUT", WREN, Some(&modify), Some(&admin)).await;
+    assert_eq!(modified.status, 200, "{}", modified.body);
+    assert_eq!(modified.body["admin"], true);
+    assert_eq!(modified.body["creation_ts"], created.body["creation_ts"]);
+    let addresses: Vec<&Value> = modified.body["threepids"].as_array().unwrap().iter().map(|t| &t["address"]).collect();
+    assert_eq!(addresses, [&json!("wren@other.example")]);
+    assert_error(&call(&server, "GET", by_mail, None, Some(&admin)).await, 404, "M_NOT_FOUND");
+    ok(whoami(&server, V3, &wren).await); // no password change: still logged in
+    // The user sees the change too (the 3pid list is not served stale).
+    let own = ok(call(&server, "GET", &format!("{V3}/account/3pid"), None, Some(&wren)).await);
+    assert_eq!(own["threepids"][0]["address"], "wren@other.example");
+    // An empty list removes them all; `null` is as absent.
+    let kept = ok(call(&server, "PUT", WREN, Some(&json!({"threepids": null})), Some(&admin)).await);
+    assert_eq!(kept["threepids"].as_array().unwrap().len(), 1);
+    let emptied = ok(call(&server, "PUT", WREN, Some(&json!({"threepids": []})), Some(&admin)).await);
+    assert_eq!(emptied["threepids"], json!([]));
+
+    // A new password logs every device out by default, not with
+    // `logout_devices: false`.
+    let keep = json!({"password": "second-pass-2", "logout_devices": false});
+    ok(call(&server, "PUT", WREN, Some(&keep), Some(&admin)).await);
+    ok(whoami(&server, V3, &wren).await);
+    assert_error(&login_with(&server, V3, "wren", "first-pass-1", json!({})).await, 403, "M_FORBIDDEN");
+    ok(call(&server, "PUT", WREN, Some(&json!({"password": "third-pass-3"})), Some(&admin)).await);
+    assert_error(&whoami(&server, V3, &wren).await, 401, "M_UNKNOWN_TOKEN");
+    ok(login_with(&server, V3, "wren", "third-pass-3", json!({})).await);
+}
+
+#[tokio::test]
+async fn put_deactivates_and_is_for_admins_only() {
+    let server = server();
+    let admin = shared_secret_user(&server, "root", true).await;
+    let wren = user(&server, V3, "wren").await;
+    let body = json!({"admin": true});
+    assert_error(&call(&server, "PUT", WREN, Some(&body), None).await, 401, "M_MISSING_TOKEN");
+    assert_error(&call(&server, "PUT", WREN, Some(&body), Some(&wren)).await, 403, "M_FORBIDDEN");
+    let rook = "/_synapse/admin/v2/users/@rook:localhost";
+    assert_error(&call(&server, "PUT", rook, Some(&body), Some(&wren)).await, 403, "M_FORBIDDEN");
+    assert_error(&call(&server, "GET", rook, None, Some(&admin)).await, 404, "M_NOT_FOUND");
+    assert_eq!(ok(call(&server, "GET", WREN, None, Some(&admin)).await)["admin"], false);
+
+    let closed = ok(call(&server, "PUT", WREN, Some(&json!({"deactivated": true})), Some(&admin)).await);
+    assert_eq!(closed["deactivated"], true);
+    assert_error(&whoami(&server, V3, &wren).await, 401, "M_UNKNOWN_TOKEN");
+    assert_error(&login_with(&server, V3, "wren", PASSWORD, json!({})).await, 403, "M_USER_DEACTIVATED");
+    // Deactivating again changes nothing; reactivating is not supported.
+    ok(call(&server, "PUT", WREN, Some(&json!({"deactivated": true})), Some(&admin)).await);
+    let reopen = json!({"deactivated": false, "password": "new-pass-4"});
+    assert_error(&call(&server, "PUT", WREN, Some(&reopen), Some(&admin)).await, 400, "M_UNKNOWN");
+    assert_error(&login_with(&server, V3, "wren", "new-pass-4", json!({})).await, 403, "M_FORBIDDEN");
+
+    // Created deactivated: the ID is taken, nobody can log in.
+    let shut = json!({"password": "rook-pass-5", "deactivated": true});
+    let created = call(&server, "PUT", rook, Some(&shut), Some(&admin)).await;
+    assert_eq!((created.status, created.body["deactivated"].clone()), (201, json!(true)), "{}", created.body);
+    assert_error(&login_with(&server, V3, "rook", "rook-pass-5", json!({})).await, 403, "M_USER_DEACTIVATED");
+}
+
+/// A refused `PUT` changes nothing, whatever it got wrong.
+#[tokio::test]
+async fn a_bad_put_changes_nothing() {
+    let server = server();
+    let admin = shared_secret_user(&server, "root", true).await;
+    let wren = user(&server, V3, "wren").await;
+    let rook = user(&server, V3, "rook").await;
+    let set_email = |address: &str| json!({"threepids": [{"medium": "email", "address": address}]});
+    let rook_path = "/_synapse/admin/v2/users/@rook:localhost";
+    ok(call(&server, "PUT", rook_path, Some(&set_email("rook@example.org")), Some(&admin)).await);
+    let before = ok(call(&server, "GET", WREN, None, Some(&admin)).await);
+
+    let refused = [
+        (json!({"admin": "yes", "password": "changed-1"}), "M_BAD_JSON"),
+        (json!({"password": "changed-1", "threepids": [{"medium": "email"}]}), "M_MISSING_PARAM"),
+        (json!({"password": "changed-1", "threepids": [{"medium": "fax", "address": "1"}]}), "M_INVALID_PARAM"),
+        (json!({"password": "changed-1", "threepids": [{"medium": "email", "address": "no-at"}]}), "M_INVALID_PARAM"),
+        (json!({"password": "x".repeat(513), "admin": true}), "M_INVALID_PARAM"),
+        (
+            json!({"admin": true, "password": "changed-1", "threepids": [{"medium": "email", "address": "ROOK@example.org"}]}),
+            "M_THREEPID_IN_USE",
+        ),
+    ];
+    for (body, errcode) in refused {
+        let answer = call(&server, "PUT", WREN, Some(&body), Some(&admin)).await;
+        assert_error(&answer, 400, errcode);
+        assert_eq!(ok(call(&server, "GET", WREN, None, Some(&admin)).await), before, "after {body}");
+        ok(whoami(&server, V3, &wren).await);
+    }
+    let not_json = crate::common::call_raw_with(&server, "PUT", WREN, b"{\"admin\"".to_vec(), &[], Some(&admin)).await;
+    assert_error(&not_json, 400, "M_NOT_JSON");
+    ok(login_with(&server, V3, "wren", PASSWORD, json!({})).await);
+    ok(whoami(&server, V3, &rook).await);
+
+    // Not a local user, not a valid localpart, nor an admin demoting themself.
+    let elsewhere = "/_synapse/admin/v2/users/@wren:elsewhere.org";
+    assert_error(&call(&server, "PUT", elsewhere, Some(&json!({})), Some(&admin)).await, 400, "M_INVALID_PARAM");
+    let numeric = "/_synapse/admin/v2/users/@12345:localhost";
+    assert_error(&call(&server, "PUT", numeric, Some(&json!({})), Some(&admin)).await, 400, "M_INVALID_USERNAME");
+    let me = "/_synapse/admin/v2/users/@root:localhost";
+    assert_error(&call(&server, "PUT", me, Some(&json!({"admin": false})), Some(&admin)).await, 400, "M_UNKNOWN");
+    assert_eq!(ok(call(&server, "GET", me, None, Some(&admin)).await)["admin"], true);
 }

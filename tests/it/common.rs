@@ -250,6 +250,9 @@ pub async fn call_raw(server: &TestServer, method: &str, path: &str, body: Vec<u
 pub const SEED_V1: &str = "/_matrix/client/api/v1";
 /// The seed's prefix for everything else.
 pub const SEED_V2: &str = "/_matrix/client/api/v2_alpha";
+/// The prefix the seed's prose gives its password and 3pid calls (no
+/// `api/`); they are served under both.
+pub const SEED_V2_PROSE: &str = "/_matrix/client/v2_alpha";
 /// The password the seed helpers register with.
 pub const SEED_PASSWORD: &str = "correct horse battery staple";
 

@@ -41,7 +41,8 @@ const SERVER_NAME: &str = "example.org";
 const SHARED_SECRET: &str = "contract-secret";
 
 /// The admin operations, which act on `@wren` with an admin's token.
-const ADMIN_OPERATIONS: [&str; 14] = [
+const ADMIN_OPERATIONS: [&str; 15] = [
+    "adminPutUser",
     "getUserAdmin",
     "setUserAdmin",
     "adminDeactivateUser",
@@ -271,9 +272,12 @@ impl Request {
     }
 }
 
-/// The operation family of a route: `login_R0` is served like `login`.
+/// The operation family of a route: `login_R0` is served like `login`,
+/// `changePasswordV2Alpha_MatrixClientV2Alpha` (the seed's prose prefix)
+/// like `changePasswordV2Alpha`.
 fn family(operation: &Operation) -> &str {
-    operation.id.strip_suffix("_R0").unwrap_or(&operation.id)
+    let id = operation.id.as_str();
+    ["_R0", "_MatrixClientV2Alpha"].iter().find_map(|suffix| id.strip_suffix(suffix)).unwrap_or(id)
 }
 
 /// The documented success status of an operation.
@@ -358,6 +362,17 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
         | "getRegistrationNonce"
         | "getServerVersion" => {}
         "sharedSecretRegister" => request.body = Some(fixture.shared_secret_body(body).await),
+        // Creates `@wren` (201) or modifies the existing one (200), by the
+        // example's name.
+        "adminPutUser" => {
+            if example.name == "create" {
+                request.expect = 201;
+            } else {
+                fixture.device_account("wren", "lantern-ink-7").await;
+            }
+            request.token = Some(fixture.admin().await);
+            request.path = Some(operation.path.replace("{user_id}", "@wren:example.org"));
+        }
         admin if ADMIN_OPERATIONS.contains(&admin) => {
             let wren = fixture.device_account("wren", "lantern-ink-7").await;
             if admin == "adminThreepidUser" {

@@ -411,3 +411,105 @@ async fn malformed_requests_are_400() {
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(mailbox.sink.all().is_empty());
 }
+
+/// `[registration] require_email = true`: the e-mail stage is in every
+/// flow (after the token stage when there is one), a registration without
+/// it is refused, and one with it registers the address.
+#[tokio::test]
+async fn require_email_puts_the_email_stage_in_every_flow() {
+    let mailbox = Mailbox::with(|config, email| {
+        config.email = Some(email);
+        config.registration.require_email = true;
+    });
+    let first = json!({"username": "wren", "password": "wren-pass-1"});
+    let challenge = call(&mailbox.server, "POST", &format!("{V3}/register"), Some(&first), None).await;
+    assert_eq!(challenge.status, 401, "{}", challenge.body);
+    assert_eq!(challenge.body["flows"], json!([{"stages": ["m.login.email.identity"]}]));
+    let session = challenge.body["session"].as_str().unwrap().to_owned();
+
+    // The dummy stage, in the session or one-shot, registers nobody.
+    for prefix in [V3, R0] {
+        let dummy = json!({"username": "wren", "password": "wren-pass-1",
+            "auth": {"type": "m.login.dummy", "session": session}});
+        let refused = call(&mailbox.server, "POST", &format!("{prefix}/register"), Some(&dummy), None).await;
+        assert_eq!((refused.status, refused.errcode()), (400, "M_INVALID_PARAM"), "{}", refused.body);
+        let one_shot = json!({"username": "wren", "password": "wren-pass-1", "auth": {"type": "m.login.dummy"}});
+        let refused = call(&mailbox.server, "POST", &format!("{prefix}/register"), Some(&one_shot), None).await;
+        assert_eq!((refused.status, refused.errcode()), (400, "M_INVALID_PARAM"), "{}", refused.body);
+    }
+    let seed = json!({"username": "wren", "password": "wren-pass-1", "auth": {"type": "m.login.dummy"}});
+    let refused = call(&mailbox.server, "POST", "/_matrix/client/api/v2_alpha/register", Some(&seed), None).await;
+    assert_eq!((refused.status, refused.errcode()), (400, "M_INVALID_PARAM"), "{}", refused.body);
+    let available = call(&mailbox.server, "GET", &format!("{V3}/register/available?username=wren"), None, None).await;
+    assert_eq!((available.status, available.body), (200, json!({"available": true})));
+
+    // With a validated address it registers, and the account has it.
+    let (sid, mail) = mailbox.mailed("register", "wren@example.org", "reg-secret", 1).await;
+    mailbox.submit_code(&sid, "reg-secret", &code(&mail)).await;
+    let body = json!({"auth": email_auth(&sid, "reg-secret", Some(&session))});
+    let registered = call(&mailbox.server, "POST", &format!("{V3}/register"), Some(&body), None).await;
+    assert_eq!(registered.status, 200, "{}", registered.body);
+    let token = registered.body["access_token"].as_str().unwrap();
+    assert_eq!(mailbox.addresses(token).await, ["wren@example.org"]);
+
+    // With registration tokens too: the token stage, then the e-mail one.
+    let mailbox = Mailbox::with(|config, email| {
+        config.email = Some(email);
+        config.registration.require_email = true;
+        config.registration.tokens = vec!["invite".into()];
+    });
+    let challenge = call(&mailbox.server, "POST", &format!("{V3}/register"), Some(&first), None).await;
+    let stages = json!([{"stages": ["m.login.registration_token", "m.login.email.identity"]}]);
+    assert_eq!(challenge.body["flows"], stages);
+}
+
+/// Without `require_email`, the e-mail flow is an option beside the one
+/// without (the default, also with tokens).
+#[tokio::test]
+async fn without_require_email_the_email_flow_is_an_option() {
+    let mailbox = Mailbox::with(|config, email| {
+        config.email = Some(email);
+        config.registration.tokens = vec!["invite".into()];
+    });
+    let first = json!({"username": "wren", "password": "wren-pass-1"});
+    let challenge = call(&mailbox.server, "POST", &format!("{V3}/register"), Some(&first), None).await;
+    let flows = json!([{"stages": ["m.login.registration_token"]},
+                       {"stages": ["m.login.registration_token", "m.login.email.identity"]}]);
+    assert_eq!(challenge.body["flows"], flows);
+}
+
+/// `require_email` without `[email]` is a configuration error: the server
+/// does not start, and says why.
+#[test]
+fn require_email_without_email_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("server.toml");
+    let database = dir.path().join("accounts.db");
+    std::fs::write(&config, "[registration]\nrequire_email = true\n").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_matrix-accounts"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--database")
+        .arg(&database)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting matrix-accounts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the server started with require_email and no [email]");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("require_email") && stderr.contains("[email]"), "{stderr}");
+}

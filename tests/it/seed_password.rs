@@ -212,3 +212,44 @@ async fn a_session_belongs_to_its_operation() {
     assert_eq!((answer.status, answer.errcode()), (403, "M_FORBIDDEN"), "{}", answer.body);
     assert_eq!(seed_login(&server, "hank", SEED_PASSWORD).await.status, 200);
 }
+
+/// The seed's prose gives the password call the prefix
+/// `/_matrix/client/v2_alpha` (no `api/`): it is served there too, the
+/// same operation, with the seed's `M_NOT_FOUND` for a third-party
+/// identifier no account has, with or without an access token.
+#[tokio::test]
+async fn the_prose_prefix_serves_the_same_password_change() {
+    let identity = IdentityServer::start();
+    let server = TestServer::with(|c| {
+        c.identity.trusted_servers = vec![identity.address.clone()];
+        c.identity.insecure_http = true;
+    });
+    let prose = format!("{}/account/password", common::SEED_V2_PROSE);
+    let token = seed_user(&server, "jude").await;
+    let (other, _) = device(&server, "jude").await;
+
+    let unknown = json!({"new_password": "x", "auth": {"type": "m.login.password", "password": SEED_PASSWORD,
+        "identifier": {"type": "m.id.thirdparty", "medium": "email", "address": "nobody@example.org"}}});
+    let answer = call(&server, "POST", &prose, Some(&unknown), Some(&token)).await;
+    assert_eq!((answer.status, answer.errcode()), (404, "M_NOT_FOUND"), "{}", answer.body);
+    identity.validate("stranger", "secret-2", "email", "nobody@example.org");
+    let stranger = json!({"new_password": "reset-pass",
+        "auth": {"type": "m.login.email.identity", "threepidCreds": identity.creds_json("stranger", "secret-2")}});
+    let answer = call(&server, "POST", &prose, Some(&stranger), None).await;
+    assert_eq!((answer.status, answer.errcode()), (404, "M_NOT_FOUND"), "{}", answer.body);
+
+    // A session started under one prefix completes under the other: one operation.
+    let challenge = call(&server, "POST", &prose, Some(&json!({"new_password": "prose-pass"})), Some(&token)).await;
+    assert_eq!(challenge.status, 401, "{}", challenge.body);
+    assert_eq!(challenge.body["flows"], json!([{"stages": ["m.login.password"]}]));
+    let session = challenge.body["session"].as_str().expect("a session");
+    let body = json!({"auth": password_auth("jude", SEED_PASSWORD, Some(session))});
+    let done = change(&server, Some(&token), &body).await;
+    assert_eq!((done.status, done.body.clone()), (200, json!({})));
+    assert_eq!(seed_login(&server, "jude", "prose-pass").await.status, 200);
+    assert_eq!(seed_token_status(&server, &other).await, (401, "M_UNKNOWN_TOKEN".to_owned()));
+
+    // Registration and token refresh keep the one prefix their YAML gives.
+    let register = call(&server, "POST", &format!("{}/register", common::SEED_V2_PROSE), Some(&json!({})), None).await;
+    assert_eq!((register.status, register.errcode()), (404, "M_UNRECOGNIZED"), "{}", register.body);
+}

@@ -178,3 +178,28 @@ async fn malformed_requests_and_tokens() {
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert!(identity.requests().is_empty(), "{:?}", identity.requests());
 }
+
+/// The seed's prose prefix `/_matrix/client/v2_alpha` serves the same 3pid
+/// calls, on the same account data.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_prose_prefix_serves_the_same_3pids() {
+    let identity = IdentityServer::start();
+    let server = server_trusting(&[&identity.address]);
+    let token = seed_user(&server, "kai").await;
+    let prose = format!("{}/account/3pid", common::SEED_V2_PROSE);
+
+    let empty = call(&server, "GET", &prose, None, Some(&token)).await;
+    assert_eq!((empty.status, empty.body), (200, json!({"threepids": []})));
+    identity.validate("s1", "secret1", "email", "kai@example.org");
+    let body = json!({"threePidCreds": identity.creds_json("s1", "secret1")});
+    let added = call(&server, "POST", &prose, Some(&body), Some(&token)).await;
+    assert_eq!((added.status, added.body), (200, json!({})));
+    assert_eq!(list(&server, &token).await[0]["address"], "kai@example.org");
+    let listed = call(&server, "GET", &prose, None, Some(&token)).await;
+    assert_eq!(listed.body["threepids"][0]["address"], "kai@example.org");
+
+    let missing = call(&server, "GET", &prose, None, None).await;
+    assert_eq!((missing.status, missing.errcode()), (401, "M_MISSING_TOKEN"), "{}", missing.body);
+    let forged = json!({"threePidCreds": identity.creds_json("never", "validated")});
+    assert_auth_failed(&call(&server, "POST", &prose, Some(&forged), Some(&token)).await, "an unvalidated session");
+}

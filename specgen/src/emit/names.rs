@@ -27,6 +27,21 @@ pub fn type_prefix(id: &str) -> String {
         .collect()
 }
 
+/// The variant name of a success status in an operation's `{Op}Success`
+/// enum: its reason phrase (`201` → `Created`), else `Status{code}`.
+pub fn status_variant(status: u16) -> String {
+    match status {
+        200 => "Ok".into(),
+        201 => "Created".into(),
+        202 => "Accepted".into(),
+        203 => "NonAuthoritativeInformation".into(),
+        204 => "NoContent".into(),
+        205 => "ResetContent".into(),
+        206 => "PartialContent".into(),
+        other => format!("Status{other}"),
+    }
+}
+
 /// The lower-case words of an identifier (see the module documentation).
 fn words(id: &str) -> Vec<String> {
     let mut words = Vec::new();

@@ -16,6 +16,12 @@
 //! * `dispatch`: reads what the operation's YAML asks for (the credential
 //!   its `security` needs, path parameters, query, JSON body), calls the
 //!   operation and renders the answer with the documented status.
+//! * For an operation that documents several success statuses (Synapse's
+//!   `PUT /_synapse/admin/v2/users/{user_id}`: 201 when it creates, 200
+//!   when it modifies), an enum `{Op}Success` with one variant per status
+//!   (`Ok`, `Created`, …, named after the status), carrying that status's
+//!   body: the handler says which status it answers, and can only choose
+//!   a documented one.
 //!
 //! What is not specific to one document (reading the body, CORS, error
 //! bodies, connections) is the runtime's, hand-written beside the server.
@@ -28,7 +34,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::handlers::Implemented;
-use super::types::{OperationTypes, find_operation};
+use super::types::{OperationTypes, Success, find_operation};
 use super::{EmitError, names};
 use crate::Route;
 
@@ -107,6 +113,7 @@ pub fn generate(
     });
     let group_idents: Vec<_> = groups.keys().map(|g| format_ident!("{g}")).collect();
 
+    let success_enums = operations.iter().filter_map(success_enum);
     let variants: Vec<_> = operations.iter().map(|op| variant(&op.route.operation_id)).collect();
     let ids: Vec<&str> = operations.iter().map(|op| op.route.operation_id.as_str()).collect();
     let arms = operations.iter().map(dispatch_arm);
@@ -114,6 +121,8 @@ pub fn generate(
     let operations_trait = format_ident!("{}", super::OPERATIONS_TRAIT);
 
     Ok(quote! {
+        #(#success_enums)*
+
         #(#group_traits)*
 
         /// Every operation group: what a server implements to serve the
@@ -168,8 +177,14 @@ struct Signature {
     query: Option<TokenStream>,
     body: Option<TokenStream>,
     body_required: bool,
+    /// What the handler returns: the one success's body, or the operation's
+    /// `{Op}Success` enum when it documents several.
     response: TokenStream,
-    status: u16,
+    /// The documented successes, lowest status first.
+    successes: Vec<Success>,
+    /// Whether the handler chooses the status (`{Op}Success`); else it is
+    /// the lowest documented one.
+    chooses_status: bool,
 }
 
 impl Signature {
@@ -180,14 +195,23 @@ impl Signature {
         types: &OperationTypes,
     ) -> Result<Self, EmitError> {
         let prerendered = operation.extensions.get(PRERENDERED).is_some_and(|v| v.as_bool() == Some(true));
+        let response = match types.successes.as_slice() {
+            _ if prerendered => quote!(runtime::Prerendered),
+            [only] => only.ty.clone(),
+            _ => {
+                let name = success_enum_name(&route.operation_id);
+                quote!(#name)
+            }
+        };
         Ok(Signature {
             credential: credential(document, operation),
             path: path_parameters(document, route, operation)?,
             query: types.query.clone(),
             body: types.body.as_ref().map(|b| b.ty.clone()),
             body_required: types.body.as_ref().is_some_and(|b| b.required),
-            response: if prerendered { quote!(runtime::Prerendered) } else { types.response.clone() },
-            status: types.status,
+            response,
+            successes: types.successes.clone(),
+            chooses_status: !prerendered && types.successes.len() > 1,
         })
     }
 
@@ -280,16 +304,66 @@ fn dispatch_arm(op: &Op<'_>) -> TokenStream {
         prepare.push(quote!(let body = request.json_body::<#body>(#required)?;));
     }
     let arguments = signature.argument_names();
-    let status = signature.status;
-    quote! {
-        Operation::#variant => runtime::respond::<_, #status>(
-            async {
-                #(#prepare)*
-                #group::#method(server, request, #(#arguments),*).await
-            }
-            .await,
-        ),
+    let outcome = quote! {
+        async {
+            #(#prepare)*
+            #group::#method(server, request, #(#arguments),*).await
+        }
+        .await
+    };
+    if signature.chooses_status {
+        quote!(Operation::#variant => runtime::respond_with_status(#outcome),)
+    } else {
+        let status = signature.successes[0].status;
+        quote!(Operation::#variant => runtime::respond::<_, #status>(#outcome),)
     }
+}
+
+fn success_enum_name(operation_id: &str) -> proc_macro2::Ident {
+    format_ident!("{}Success", names::type_prefix(operation_id))
+}
+
+/// The `{Op}Success` enum of an operation with several success statuses
+/// (see the module documentation), and how it is answered.
+fn success_enum(op: &Op<'_>) -> Option<TokenStream> {
+    if !op.signature.chooses_status {
+        return None;
+    }
+    let successes = &op.signature.successes;
+    let name = success_enum_name(&op.route.operation_id);
+    let doc = format!(" The success statuses `{}` documents: the handler answers one of them.", op.route.operation_id);
+    let variants: Vec<_> = successes.iter().map(|s| format_ident!("{}", names::status_variant(s.status))).collect();
+    let docs: Vec<String> = successes
+        .iter()
+        .map(|s| {
+            let description = op
+                .operation
+                .responses
+                .responses
+                .get(&openapiv3::StatusCode::Code(s.status))
+                .and_then(|r| r.as_item())
+                .map(|r| r.description.trim().to_owned())
+                .unwrap_or_default();
+            format!(" {}: {description}", s.status)
+        })
+        .collect();
+    let types = successes.iter().map(|s| &s.ty);
+    let statuses = successes.iter().map(|s| s.status);
+    Some(quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone)]
+        pub enum #name {
+            #(#[doc = #docs] #variants(#types),)*
+        }
+
+        impl runtime::WithStatus for #name {
+            fn into_answer(self) -> runtime::Answer {
+                match self {
+                    #(#name::#variants(body) => runtime::Answer::new(#statuses, body),)*
+                }
+            }
+        }
+    })
 }
 
 /// The `route` function: one `match` arm per described path.

@@ -28,10 +28,17 @@ pub struct OperationTypes {
     pub body: Option<Body>,
     /// The query parameters (without `access_token`, which is a credential).
     pub query: Option<TokenStream>,
-    /// The success body.
-    pub response: TokenStream,
-    /// The documented success status (the lowest 2xx).
+    /// The documented successes (every 2xx), lowest status first; never
+    /// empty (an operation that documents none answers 200).
+    pub successes: Vec<Success>,
+}
+
+/// One documented success status and the type of its body (a JSON value
+/// when it documents no JSON schema).
+#[derive(Debug, Clone)]
+pub struct Success {
     pub status: u16,
+    pub ty: TokenStream,
 }
 
 #[derive(Debug, Clone)]
@@ -83,15 +90,22 @@ pub fn generate(document: &OpenAPI, routes: &[Route]) -> Result<Types, EmitError
             ),
             None => None,
         };
-        let (status, response) = success(operation);
-        let response = match response {
-            Some(schema) => Some(
-                add(&mut space, document, schema, &format!("{prefix}Response"))
-                    .map_err(|e| EmitError::new(context(&format!("{status} response: {e}"))))?,
-            ),
-            None => None,
-        };
-        ids.insert(route.operation_id.clone(), (body, query, status, response));
+        // The lowest success's body is `{Op}Response`; another status with
+        // a schema of its own gets `{Op}Response{status}` (one that refers to
+        // a named schema reuses it, see `add`).
+        let mut responses = Vec::new();
+        for (index, (status, schema)) in successes(operation).into_iter().enumerate() {
+            let name = if index == 0 { format!("{prefix}Response") } else { format!("{prefix}Response{status}") };
+            let id = match schema {
+                Some(schema) => Some(
+                    add(&mut space, document, schema, &name)
+                        .map_err(|e| EmitError::new(context(&format!("{status} response: {e}"))))?,
+                ),
+                None => None,
+            };
+            responses.push((status, id));
+        }
+        ids.insert(route.operation_id.clone(), (body, query, responses));
     }
 
     let path = |id: &TypeId| -> Result<TokenStream, EmitError> {
@@ -99,7 +113,7 @@ pub fn generate(document: &OpenAPI, routes: &[Route]) -> Result<Types, EmitError
         Ok(ty.ident())
     };
     let mut operations = BTreeMap::new();
-    for (operation_id, (body, query, status, response)) in &ids {
+    for (operation_id, (body, query, responses)) in &ids {
         operations.insert(
             operation_id.clone(),
             OperationTypes {
@@ -108,11 +122,16 @@ pub fn generate(document: &OpenAPI, routes: &[Route]) -> Result<Types, EmitError
                     None => None,
                 },
                 query: query.as_ref().map(path).transpose()?,
-                response: match response {
-                    Some(id) => path(id)?,
-                    None => quote!(::serde_json::Value),
-                },
-                status: *status,
+                successes: responses
+                    .iter()
+                    .map(|(status, id)| {
+                        let ty = match id {
+                            Some(id) => path(id)?,
+                            None => quote!(::serde_json::Value),
+                        };
+                        Ok(Success { status: *status, ty })
+                    })
+                    .collect::<Result<_, EmitError>>()?,
             },
         );
     }
@@ -172,19 +191,25 @@ fn json_media(content: &indexmap::IndexMap<String, openapiv3::MediaType>) -> Opt
     content.iter().find(|(media, _)| media.starts_with("application/json")).and_then(|(_, media)| media.schema.as_ref())
 }
 
-/// The lowest documented 2xx status and its JSON schema, if it has one.
-fn success(operation: &Operation) -> (u16, Option<&ReferenceOr<openapiv3::Schema>>) {
-    operation
+/// Every documented 2xx status, lowest first, with its JSON schema if it
+/// has one; 200 without a schema when none is documented.
+fn successes(operation: &Operation) -> Vec<(u16, Option<&ReferenceOr<openapiv3::Schema>>)> {
+    let mut successes: Vec<_> = operation
         .responses
         .responses
         .iter()
         .filter_map(|(status, response)| match (status, response) {
-            (StatusCode::Code(code @ 200..=299), ReferenceOr::Item(response)) => Some((*code, response)),
+            (StatusCode::Code(code @ 200..=299), ReferenceOr::Item(response)) => {
+                Some((*code, json_media(&response.content)))
+            }
             _ => None,
         })
-        .min_by_key(|(code, _)| *code)
-        .map(|(code, response)| (code, json_media(&response.content)))
-        .unwrap_or((200, None))
+        .collect();
+    successes.sort_by_key(|(code, _)| *code);
+    if successes.is_empty() {
+        successes.push((200, None));
+    }
+    successes
 }
 
 /// One object schema for all query parameters, so that they are read into

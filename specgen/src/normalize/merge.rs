@@ -272,8 +272,20 @@ fn place_operation(cx: &mut Normalizer<'_>, unit: OperationUnit, state: &mut Pla
             continue;
         }
         state.placed.insert(key, source.clone());
-        let mut route_id =
-            if i == 0 { operation_id.clone() } else { format!("{operation_id}_{}", names::prefix_suffix(prefix)) };
+        let mut route_id = if i == 0 {
+            operation_id.clone()
+        } else {
+            // The last segment names the prefix (`login_R0`) unless the
+            // operationId already ends with it, as the seed's do
+            // (`changePasswordV2Alpha` under `/_matrix/client/v2_alpha`):
+            // then the whole prefix does.
+            let suffix = names::prefix_suffix(prefix);
+            if operation_id.ends_with(&suffix) {
+                format!("{operation_id}_{}", names::upper_camel(prefix))
+            } else {
+                format!("{operation_id}_{suffix}")
+            }
+        };
         if state.route_ids.contains(&route_id) {
             let alternative = format!("{operation_id}_{}", names::upper_camel(prefix));
             if i > 0 && !state.route_ids.contains(&alternative) {

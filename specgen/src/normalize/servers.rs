@@ -21,6 +21,34 @@ pub(crate) fn base_path_prefix(cx: &Normalizer<'_>, base_path: Option<&str>) -> 
     normalize_prefix(&cx.substitute(base_path.unwrap_or("")))
 }
 
+/// The prefixes of a Swagger 2.0 document: its `basePath`, then each of
+/// its `x-basePaths` (a list of strings), without repeats.
+pub(crate) fn base_path_prefixes(cx: &mut Normalizer<'_>, doc: &Src<'_>) -> Vec<String> {
+    let mut out = vec![base_path_prefix(cx, doc.str("basePath"))];
+    let Some(more) = doc.get(EXTRA_BASE_PATHS) else {
+        return out;
+    };
+    if !more.value.is_array() {
+        cx.error(Rule::InvalidOpenapi, more.location(), format!("`{EXTRA_BASE_PATHS}` must be a list of base paths"));
+        return out;
+    }
+    for item in more.items() {
+        match item.value.as_str() {
+            Some(base_path) => {
+                let prefix = base_path_prefix(cx, Some(base_path));
+                if !out.contains(&prefix) {
+                    out.push(prefix);
+                }
+            }
+            None => cx.error(Rule::InvalidOpenapi, item.location(), "a base path must be a string"),
+        }
+    }
+    out
+}
+
+/// The Swagger 2.0 extension listing more base paths than `basePath`.
+pub(crate) const EXTRA_BASE_PATHS: &str = "x-basePaths";
+
 /// The prefixes a `servers` list gives; `None` when there is no list (the
 /// caller falls back to the enclosing level).
 pub(crate) fn prefixes(cx: &mut Normalizer<'_>, servers: Option<Src<'_>>) -> Option<Vec<String>> {

@@ -1,6 +1,10 @@
 //! Swagger 2.0 documents into OpenAPI 3.0 operations.
 //!
-//! * `basePath` (placeholders substituted) → the operations' prefix;
+//! * `basePath` (placeholders substituted) → the operations' prefix, and
+//!   each of `x-basePaths` (a list) → one more: 2.0 has one base path where
+//!   3.x has `servers`, and an API served under several (the 2015 Matrix
+//!   prose gave `/_matrix/client/v2_alpha` where the YAML said
+//!   `/_matrix/client/api/v2_alpha`) needs to say so;
 //! * `in: body` → `requestBody` (its `required` kept) with one media type per
 //!   `consumes` entry (default `application/json`); `in: formData` → a form
 //!   body (`multipart/form-data` when a field is a file);
@@ -57,7 +61,7 @@ fn media_types(src: Option<Src<'_>>) -> Option<Vec<String>> {
 
 pub(crate) fn document<'t>(cx: &mut Normalizer<'t>, doc: &Src<'t>) -> DocumentParts {
     let mut parts = DocumentParts::default();
-    let prefix = servers::base_path_prefix(cx, doc.str("basePath"));
+    let prefixes = servers::base_path_prefixes(cx, doc);
     let defaults = Defaults {
         consumes: media_types(doc.get("consumes")).unwrap_or_else(|| vec!["application/json".into()]),
         produces: media_types(doc.get("produces")).unwrap_or_else(|| vec!["application/json".into()]),
@@ -115,7 +119,7 @@ pub(crate) fn document<'t>(cx: &mut Normalizer<'t>, doc: &Src<'t>) -> DocumentPa
             parts.operations.push(OperationUnit {
                 method: method.to_owned(),
                 path: path.to_owned(),
-                prefixes: vec![prefix.clone()],
+                prefixes: prefixes.clone(),
                 value,
                 source: operation_src.location(),
                 prov,

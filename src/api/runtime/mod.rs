@@ -20,5 +20,7 @@ pub use body::{parse_json, read_body};
 pub use credentials::AccessToken;
 pub use errors::{method_not_allowed, not_found, not_implemented};
 pub use request::{Request, decode_path_parameter};
-pub use responses::{Prerendered, Response, error_response, preflight, respond};
+pub use responses::{
+    Answer, Prerendered, Response, WithStatus, error_response, preflight, respond, respond_with_status,
+};
 pub use routing::{Routed, split_path};

@@ -50,6 +50,37 @@ pub fn respond<T: IntoBody, const STATUS: u16>(outcome: Result<T, Error>) -> Res
     }
 }
 
+/// An operation that documents several success statuses answers one of
+/// them: its generated `{Op}Success` enum says which, with that status's
+/// body.
+pub trait WithStatus {
+    fn into_answer(self) -> Answer;
+}
+
+/// A success status and its rendered body (none for 204).
+pub struct Answer {
+    status: StatusCode,
+    body: Result<Option<(Bytes, HeaderValue)>, serde_json::Error>,
+}
+
+impl Answer {
+    pub fn new<T: IntoBody>(status: u16, body: T) -> Answer {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        let body = if status == StatusCode::NO_CONTENT { Ok(None) } else { body.into_body().map(Some) };
+        Answer { status, body }
+    }
+}
+
+/// Renders the outcome of an operation whose handler chooses the status
+/// ([`WithStatus`]), or the error.
+pub fn respond_with_status<T: WithStatus>(outcome: Result<T, Error>) -> Response {
+    match outcome.map(WithStatus::into_answer) {
+        Ok(Answer { status, body: Ok(body) }) => answer(http::Response::builder(), status, body),
+        Ok(Answer { body: Err(error), .. }) => error_response(Error::internal(error)),
+        Err(error) => error_response(error),
+    }
+}
+
 /// A success body and its media type: a value serialized as JSON, or
 /// bytes rendered before.
 pub trait IntoBody {
