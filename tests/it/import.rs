@@ -3,9 +3,12 @@
 //! `synapse.db` and, beside it, `fixture.json` with the passwords and
 //! tokens it used). Point `MATRIX_ACCOUNTS_SYNAPSE_FIXTURE` at the
 //! `synapse.db`; without it these tests are skipped, except under
-//! `CI=true`, where a missing fixture fails them.
+//! `CI=true`, where a missing fixture fails them. The same Synapse database
+//! moved to PostgreSQL by Synapse's own `synapse_port_db`
+//! (`make_fixture.sh postgres URL`, which prints the URL to set as
+//! `MATRIX_ACCOUNTS_SYNAPSE_POSTGRES`) is imported the same way.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
@@ -52,8 +55,8 @@ fn matrix_accounts(server: &TestServer, args: &[&str]) -> Output {
         .expect("running matrix-accounts")
 }
 
-fn import_json(server: &TestServer, source: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["import", "synapse", source.to_str().unwrap(), "--json"];
+fn import_json(server: &TestServer, source: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["import", "synapse", source, "--json"];
     args.extend_from_slice(extra);
     let output = matrix_accounts(server, &args);
     assert!(output.status.success(), "import failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -69,10 +72,28 @@ async fn login(server: &TestServer, user: &str, password: &str) -> crate::common
 #[tokio::test]
 async fn synapse_users_log_in_with_their_passwords_and_sessions() {
     let Some((source, fixture)) = fixture() else { return };
-    let mut server = stopped_server(&fixture);
+    import_and_log_in(source.to_str().unwrap(), &fixture).await;
+}
+
+#[tokio::test]
+async fn the_same_synapse_on_postgresql_comes_over_the_same() {
+    let Some((_, fixture)) = fixture() else { return };
+    let Ok(url) = std::env::var("MATRIX_ACCOUNTS_SYNAPSE_POSTGRES") else {
+        let reason = "MATRIX_ACCOUNTS_SYNAPSE_POSTGRES is not set; make one with tests/synapse/make_fixture.sh postgres URL";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{reason}");
+        eprintln!("skipped: {reason}");
+        return;
+    };
+    import_and_log_in(&url, &fixture).await;
+}
+
+/// Imports `source` (the fixture, on either engine) and checks what came
+/// over, as its users would.
+async fn import_and_log_in(source: &str, fixture: &Value) {
+    let mut server = stopped_server(fixture);
     let users = &fixture["users"];
 
-    let report = import_json(&server, &source, &["--sessions"]);
+    let report = import_json(&server, source, &["--sessions"]);
     assert_eq!(report["users_imported"], 5, "{report}");
     assert_eq!(report["threepids"], 1, "{report}");
     assert!(report["devices"].as_u64().unwrap() >= 4, "{report}");
@@ -119,9 +140,9 @@ async fn synapse_users_log_in_with_their_passwords_and_sessions() {
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
 
     // A second run changes nothing, and says so.
-    let again = import_json(&server, &source, &["--sessions"]);
+    let again = import_json(&server, source, &["--sessions"]);
     assert_eq!((again["users_imported"].clone(), again["users_already_present"].clone()), (json!(0), json!(5)));
-    let text = matrix_accounts(&server, &["import", "synapse", source.to_str().unwrap()]);
+    let text = matrix_accounts(&server, &["import", "synapse", source]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("nothing new to import"));
 }
 

@@ -15,6 +15,14 @@
 #       the import reads and fills them with N users, each with an e-mail, a
 #       device and an access token: Synapse's own schema, at any size.
 #       Writes OUT_DIR/synthetic-N.db.
+#   tests/synapse/make_fixture.sh postgres URL [OUT_DIR]
+#       the real fixture (made first if missing) moved to PostgreSQL by
+#       Synapse's own synapse_port_db, into a new database on the server URL
+#       points to (its user may create databases); prints that database's
+#       URL, for MATRIX_ACCOUNTS_SYNAPSE_POSTGRES. The fixture's Synapse ran
+#       for seconds, so its background updates (index builds over nearly
+#       empty tables) are still pending, which synapse_port_db refuses: the
+#       copy it ports has them marked done.
 #   tests/synapse/make_fixture.sh venv
 #       only installs matrix-synapse into the venv, and prints its path
 #       (tests/synapse/register_new_matrix_user.sh uses its script).
@@ -179,10 +187,46 @@ SQL
   log "wrote $db ($n users, with an e-mail, a device and an access token each)"
 }
 
+make_postgres() {
+  local url="$1" out="$2"
+  [[ -f "$out/synapse.db" ]] || make_real "$out"
+  install_synapse
+  "$VENV/bin/pip" install -q psycopg2-binary
+  local name="synapse_fixture_$$_$RANDOM" copy="$WORK_DIR/port-source.db"
+  # Synapse wants C collation (it refuses others).
+  psql -q "$url" -c "CREATE DATABASE $name TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'" >&2
+  rm -f "$copy"
+  "$PY" - "$out/synapse.db" "$copy" <<'PY'
+import sqlite3, sys
+source, copy = sqlite3.connect(sys.argv[1]), sqlite3.connect(sys.argv[2])
+source.backup(copy)
+copy.execute("DELETE FROM background_updates")
+copy.commit()
+PY
+  local host port user
+  host="$("$PY" -c 'import sys, urllib.parse as u; print(u.urlparse(sys.argv[1]).hostname or "127.0.0.1")' "$url")"
+  port="$("$PY" -c 'import sys, urllib.parse as u; print(u.urlparse(sys.argv[1]).port or 5432)' "$url")"
+  user="$("$PY" -c 'import sys, urllib.parse as u; print(u.urlparse(sys.argv[1]).username or "postgres")' "$url")"
+  cat > "$WORK_DIR/port.yaml" <<YAML
+server_name: $SERVER_NAME
+report_stats: false
+signing_key_path: $WORK_DIR/port.signing.key
+database:
+  name: psycopg2
+  args: {user: $user, host: $host, port: $port, database: $name}
+YAML
+  [[ -f "$WORK_DIR/port.signing.key" ]] || "$VENV/bin/generate_signing_key" -o "$WORK_DIR/port.signing.key"
+  log "synapse_port_db into $name"
+  (cd "$WORK_DIR" && "$VENV/bin/synapse_port_db" --sqlite-database "$copy" --postgres-config "$WORK_DIR/port.yaml" \
+    >"$WORK_DIR/port.log" 2>&1) || { tail -n 20 "$WORK_DIR/port.log" >&2; exit 1; }
+  echo "${url%/*}/$name"
+}
+
 mode="${1:-}"; shift || true
 case "$mode" in
   real) make_real "${1:-$ROOT/target/synapse-fixture}" ;;
   venv) install_synapse; echo "$VENV" ;;
   synthetic) make_synthetic "${1:?N}" "${2:-$ROOT/target/synapse-fixture}" ;;
-  *) sed -n '2,22p' "$0"; exit 2 ;;
+  postgres) make_postgres "${1:?URL}" "${2:-$ROOT/target/synapse-fixture}" ;;
+  *) sed -n '2,30p' "$0"; exit 2 ;;
 esac
