@@ -35,29 +35,81 @@ pub(crate) const NONCE_LIFETIME: Duration = Duration::from_secs(60);
 /// oldest, so a flood of `GET`s cannot grow memory.
 const MAX_NONCES: usize = 1000;
 
-/// Nonces handed out and not used yet, with when they were.
+/// Nonces handed out here and not used yet, and nonces used here.
+///
+/// A nonce carries its issue time and an HMAC-SHA256 of it under the shared
+/// secret (`{issued_ms}.{random}.{tag}`), so that every instance sharing
+/// the secret recognises the nonces of the others: behind a load balancer,
+/// `register_new_matrix_user`'s `GET` and `POST` may reach different
+/// instances. Each instance uses a nonce up once; one issued elsewhere
+/// could be used once on each instance within its 60 s, which gains an
+/// attacker nothing: every use needs a MAC made with the secret itself.
 #[derive(Default)]
 pub(crate) struct Nonces {
     issued: Mutex<HashMap<String, Instant>>,
+    /// Nonces used here, wherever they were issued, until they expire.
+    used: Mutex<HashMap<String, Instant>>,
 }
 
 impl Nonces {
-    fn issue(&self, nonce: String, now: Instant) {
+    /// A new nonce, remembered as issued here.
+    fn issue(&self, secret: &str, random: &str, now: Instant, now_ms: i64) -> String {
+        let nonce = format!("{now_ms}.{random}.{}", nonce_tag(secret, now_ms, random));
         let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
-        issued.retain(|_, at| now.duration_since(*at) < NONCE_LIFETIME);
-        if issued.len() >= MAX_NONCES
-            && let Some(oldest) = issued.iter().min_by_key(|(_, at)| **at).map(|(n, _)| n.clone())
-        {
-            issued.remove(&oldest);
-        }
-        issued.insert(nonce, now);
+        remember(&mut issued, nonce.clone(), now);
+        nonce
     }
 
-    /// Uses a nonce up; whether it was issued and is still fresh.
-    fn consume(&self, nonce: &str, now: Instant) -> bool {
-        let issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner).remove(nonce);
-        issued.is_some_and(|at| now.duration_since(at) < NONCE_LIFETIME)
+    /// Uses a nonce up: one issued here and still fresh, or one another
+    /// instance issued (its tag is right, it is fresh); either only once.
+    fn consume(&self, nonce: &str, secret: &str, now: Instant, now_ms: i64) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        used.retain(|_, at| now.duration_since(*at) < NONCE_LIFETIME);
+        if used.contains_key(nonce) {
+            return false;
+        }
+        let fresh = match self.issued.lock().unwrap_or_else(PoisonError::into_inner).remove(nonce) {
+            Some(at) => now.duration_since(at) < NONCE_LIFETIME,
+            None => genuine(nonce, secret, now_ms),
+        };
+        if fresh {
+            remember(&mut used, nonce.to_owned(), now);
+        }
+        fresh
     }
+}
+
+/// Whether `nonce` was issued by an instance with `secret` (its tag is
+/// right) less than [`NONCE_LIFETIME`] before `now_ms`.
+fn genuine(nonce: &str, secret: &str, now_ms: i64) -> bool {
+    let mut parts = nonce.splitn(3, '.');
+    let (Some(issued), Some(random), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(issued_ms) = issued.parse::<i64>() else { return false };
+    (0..NONCE_LIFETIME.as_millis() as i64).contains(&(now_ms - issued_ms))
+        && bool::from(subtle::ConstantTimeEq::ct_eq(nonce_tag(secret, issued_ms, random).as_bytes(), tag.as_bytes()))
+}
+
+/// Adds a nonce to a bounded map: expired ones go first, and at
+/// [`MAX_NONCES`] the oldest, so that a flood cannot grow memory.
+fn remember(nonces: &mut HashMap<String, Instant>, nonce: String, now: Instant) {
+    nonces.retain(|_, at| now.duration_since(*at) < NONCE_LIFETIME);
+    if nonces.len() >= MAX_NONCES
+        && let Some(oldest) = nonces.iter().min_by_key(|(_, at)| **at).map(|(n, _)| n.clone())
+    {
+        nonces.remove(&oldest);
+    }
+    nonces.insert(nonce, now);
+}
+
+/// The tag that makes a nonce recognisable to every instance with the
+/// shared secret: hex HMAC-SHA256 of its issue time and random part.
+fn nonce_tag(secret: &str, issued_ms: i64, random: &str) -> String {
+    use aws_lc_rs::hmac;
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = hmac::sign(&key, format!("matrix-accounts registration nonce\0{issued_ms}\0{random}").as_bytes());
+    tag.as_ref()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// A shared-secret registration (`POST /_synapse/admin/v1/register`).
@@ -216,12 +268,10 @@ impl Accounts {
     /// A fresh nonce for shared-secret registration; 400 `M_UNKNOWN` when it
     /// is not enabled (as Synapse answers).
     pub fn registration_nonce(&self) -> Result<String> {
-        if self.shared_secret().is_none() {
+        let Some(secret) = self.shared_secret() else {
             return Err(Error::bad_request(ErrorCode::Unknown, "Shared secret registration is not enabled"));
-        }
-        let nonce = ids::uia_session_id()?;
-        self.inner.nonces.issue(nonce.clone(), Instant::now());
-        Ok(nonce)
+        };
+        Ok(self.inner.nonces.issue(secret, &ids::uia_session_id()?, Instant::now(), now_ms()))
     }
 
     /// Creates an account by shared-secret registration and signs it in on
@@ -241,7 +291,7 @@ impl Accounts {
         let Some(secret) = self.shared_secret() else {
             return Err(Error::bad_request(ErrorCode::Unknown, "Shared secret registration is not enabled"));
         };
-        if !self.inner.nonces.consume(&request.nonce, Instant::now()) {
+        if !self.inner.nonces.consume(&request.nonce, secret, Instant::now(), now_ms()) {
             return Err(Error::bad_request(ErrorCode::Unknown, "unrecognised nonce"));
         }
         let expected =
@@ -638,12 +688,27 @@ mod tests {
     #[test]
     fn a_nonce_is_used_once_and_expires() {
         let nonces = Nonces::default();
-        let start = Instant::now();
-        nonces.issue("a".into(), start);
-        assert!(nonces.consume("a", start));
-        assert!(!nonces.consume("a", start), "used twice");
-        nonces.issue("b".into(), start);
-        assert!(!nonces.consume("b", start + NONCE_LIFETIME), "used after its lifetime");
-        assert!(!nonces.consume("never", start));
+        let (start, ms) = (Instant::now(), 1_000_000);
+        let a = nonces.issue("secret", "a", start, ms);
+        assert!(nonces.consume(&a, "secret", start, ms));
+        assert!(!nonces.consume(&a, "secret", start, ms), "used twice");
+        let b = nonces.issue("secret", "b", start, ms);
+        let later = ms + NONCE_LIFETIME.as_millis() as i64;
+        assert!(!nonces.consume(&b, "secret", start + NONCE_LIFETIME, later), "used after its lifetime");
+        assert!(!nonces.consume("never", "secret", start, ms));
+    }
+
+    #[test]
+    fn another_instance_s_nonce_is_recognised_once_by_its_tag() {
+        let (here, elsewhere) = (Nonces::default(), Nonces::default());
+        let (start, ms) = (Instant::now(), 1_000_000);
+        let nonce = elsewhere.issue("secret", "r", start, ms);
+        assert!(!here.consume(&nonce, "another secret", start, ms), "a tag under another secret");
+        assert!(here.consume(&nonce, "secret", start, ms + 10));
+        assert!(!here.consume(&nonce, "secret", start, ms + 20), "used twice here");
+        let forged = nonce.replace(".r.", ".s.");
+        assert!(!here.consume(&forged, "secret", start, ms), "a tag for other text");
+        let stale = elsewhere.issue("secret", "t", start, ms);
+        assert!(!here.consume(&stale, "secret", start, ms + NONCE_LIFETIME.as_millis() as i64));
     }
 }

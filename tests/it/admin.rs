@@ -6,15 +6,15 @@ use serde_json::{Value, json};
 use crate::common::{TestServer, call};
 use crate::v3_support::{PASSWORD, V3, assert_error, login_with, ok, text, user, whoami};
 
-const SECRET: &str = "it-is-a-secret";
-const REGISTER: &str = "/_synapse/admin/v1/register";
+pub(crate) const SECRET: &str = "it-is-a-secret";
+pub(crate) const REGISTER: &str = "/_synapse/admin/v1/register";
 
 fn server() -> TestServer {
     TestServer::with(|c| c.admin.registration_shared_secret = Some(SECRET.into()))
 }
 
 /// `register_new_matrix_user`'s MAC.
-fn mac(secret: &str, nonce: &str, user: &str, password: &str, admin: bool) -> String {
+pub(crate) fn mac(secret: &str, nonce: &str, user: &str, password: &str, admin: bool) -> String {
     use aws_lc_rs::hmac;
     let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret.as_bytes());
     let flag = if admin { "admin" } else { "notadmin" };
@@ -22,11 +22,11 @@ fn mac(secret: &str, nonce: &str, user: &str, password: &str, admin: bool) -> St
     signed.as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-async fn nonce(server: &TestServer) -> String {
+pub(crate) async fn nonce(server: &TestServer) -> String {
     text(&ok(call(server, "GET", REGISTER, None, None).await), "nonce").to_owned()
 }
 
-fn registration(nonce: &str, user: &str, admin: bool, mac: String) -> Value {
+pub(crate) fn registration(nonce: &str, user: &str, admin: bool, mac: String) -> Value {
     json!({"nonce": nonce, "username": user, "password": PASSWORD, "admin": admin, "mac": mac})
 }
 

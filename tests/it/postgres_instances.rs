@@ -319,3 +319,18 @@ async fn migrate_copies_a_sqlite_deployment_into_postgres() {
     // New refresh tokens do not collide with the copied ones.
     ok(crate::v3_support::login_with(&after, V3, "frank", PASSWORD, json!({"refresh_token": true})).await);
 }
+
+#[tokio::test]
+async fn a_registration_nonce_from_one_instance_works_once_on_another() {
+    use crate::admin::{REGISTER, SECRET, mac, nonce, registration};
+    if test_server().is_none() {
+        return;
+    }
+    let a = TestServer::with(|c| c.admin.registration_shared_secret = Some(SECRET.into()));
+    let b = a.another_instance();
+    let nonce = nonce(&a).await;
+    let body = registration(&nonce, "root", true, mac(SECRET, &nonce, "root", PASSWORD, true));
+    ok(call(&b, "POST", REGISTER, Some(&body), None).await);
+    let again = registration(&nonce, "root2", true, mac(SECRET, &nonce, "root2", PASSWORD, true));
+    assert_error(&call(&b, "POST", REGISTER, Some(&again), None).await, 400, "M_UNKNOWN");
+}
