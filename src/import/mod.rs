@@ -13,9 +13,8 @@ pub mod report;
 pub mod synapse;
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -56,8 +55,6 @@ pub struct SynapseArgs {
 /// enough that an interruption loses little work and memory stays flat.
 const BATCH_USERS: usize = 1000;
 
-/// A progress line on a terminal every this many users.
-const PROGRESS_EVERY: u64 = 10_000;
 
 /// Runs the subcommand and prints its report on stdout.
 pub fn run(config: &Config, command: &ImportCommand) -> anyhow::Result<()> {
@@ -81,8 +78,11 @@ pub fn import_synapse(config: &Config, args: &SynapseArgs) -> anyhow::Result<Rep
     }
     let target = open_target(config, args.dry_run)?;
     let total = source.user_count()?;
-    let progress = std::io::stderr().is_terminal();
-    let started = Instant::now();
+    // On a terminal only (indicatif draws nothing when stderr is not one).
+    let progress = indicatif::ProgressBar::new(total).with_style(
+        indicatif::ProgressStyle::with_template("import {bar:40} {pos}/{len} users, {per_sec}, {eta} left")
+            .expect("a valid template"),
+    );
 
     let mut after = String::new();
     loop {
@@ -90,7 +90,6 @@ pub fn import_synapse(config: &Config, args: &SynapseArgs) -> anyhow::Result<Rep
         if batch.read == 0 {
             break;
         }
-        let before = report.users_read;
         report.users_read += batch.read;
         if args.dry_run {
             for user in &batch.users {
@@ -102,11 +101,10 @@ pub fn import_synapse(config: &Config, args: &SynapseArgs) -> anyhow::Result<Rep
                 .with_context(|| format!("writing the users after {after:?} to {}", config.database))?;
             outcomes.into_iter().for_each(|outcome| report.record(outcome));
         }
-        if progress && before / PROGRESS_EVERY != report.users_read / PROGRESS_EVERY {
-            eprintln!("import: {} / {total} users read ({:.0?})", report.users_read, started.elapsed());
-        }
+        progress.inc(batch.read);
         after = batch.last;
     }
+    progress.finish_and_clear();
     Ok(report)
 }
 
