@@ -392,6 +392,11 @@ Defaults to false.*/
         )]
         pub m_change_password: ::std::option::Option<Capability>,
         #[serde(
+            rename = "m.get_login_token",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_get_login_token: ::std::option::Option<Capability>,
+        #[serde(
             rename = "m.set_displayname",
             skip_serializing_if = "::std::option::Option::is_none"
         )]

@@ -356,6 +356,11 @@ Defaults to false.*/
         )]
         pub m_change_password: ::std::option::Option<Capability>,
         #[serde(
+            rename = "m.get_login_token",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_get_login_token: ::std::option::Option<Capability>,
+        #[serde(
             rename = "m.set_displayname",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
@@ -2589,7 +2594,9 @@ Each capability says what the server really does:
 `m.change_password` (the password can be changed),
 `m.3pid_changes` (third-party identifiers can be added and
 removed), `m.set_displayname` (false: this account server serves
-no profile, so no display name can be set here).
+no profile, so no display name can be set here),
+`m.get_login_token` (false: `POST /login/get_token`, optional in the
+spec, is not offered).
 
 Sends a `GET` request to `/_matrix/client/v3/capabilities`
 
@@ -2641,7 +2648,9 @@ Each capability says what the server really does:
 `m.change_password` (the password can be changed),
 `m.3pid_changes` (third-party identifiers can be added and
 removed), `m.set_displayname` (false: this account server serves
-no profile, so no display name can be set here).
+no profile, so no display name can be set here),
+`m.get_login_token` (false: `POST /login/get_token`, optional in the
+spec, is not offered).
 
 Sends a `GET` request to `/_matrix/client/r0/capabilities`
 
