@@ -378,6 +378,47 @@ Defaults to false.*/
         pub devices: ::std::collections::HashMap<::std::string::String, WhoisDevice>,
         pub user_id: ::std::string::String,
     }
+    ///`Bind3pidRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Bind3pidRequest {
+        ///The secret the client chose for the validation session.
+        pub client_secret: ::std::string::String,
+        ///An access token the client got from that identity server.
+        pub id_access_token: ::std::string::String,
+        ///The identity server (`host[:port]`) that validated the session.
+        pub id_server: ::std::string::String,
+        ///The ID of the validation session.
+        pub sid: ::std::string::String,
+    }
+    ///`Bind3pidResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct Bind3pidResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for Bind3pidResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Bind3pidResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: Bind3pidResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for Bind3pidResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///The capabilities, by name; unknown ones are to be ignored.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct Capabilities {
@@ -391,6 +432,11 @@ Defaults to false.*/
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub m_change_password: ::std::option::Option<Capability>,
+        #[serde(
+            rename = "m.get_login_token",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_get_login_token: ::std::option::Option<Capability>,
         #[serde(
             rename = "m.set_displayname",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -1718,6 +1764,85 @@ valid (`M_MISSING_TOKEN`, `M_UNKNOWN_TOKEN` with `soft_logout`).*/
         ///The stage types of this flow, in the order they must be completed.
         pub stages: ::std::vec::Vec<::std::string::String>,
     }
+    ///`Unbind3pidFromAccountRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Unbind3pidFromAccountRequest {
+        ///The identifier to unbind.
+        pub address: ::std::string::String,
+        /**The identity server to unbind it from. Left out, the one
+it was bound through is meant.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_server: ::std::option::Option<::std::string::String>,
+        ///The kind of identifier, `email` or `msisdn`.
+        pub medium: ::std::string::String,
+    }
+    ///`Unbind3pidFromAccountResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Unbind3pidFromAccountResponse {
+        /**`success` when an identity server unbound the
+identifier; `no-support` when none could be asked
+(always, on this server).*/
+        pub id_server_unbind_result: Unbind3pidFromAccountResponseIdServerUnbindResult,
+    }
+    /**`success` when an identity server unbound the
+identifier; `no-support` when none could be asked
+(always, on this server).*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum Unbind3pidFromAccountResponseIdServerUnbindResult {
+        #[serde(rename = "success")]
+        Success,
+        #[serde(rename = "no-support")]
+        NoSupport,
+    }
+    impl ::std::fmt::Display for Unbind3pidFromAccountResponseIdServerUnbindResult {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Success => f.write_str("success"),
+                Self::NoSupport => f.write_str("no-support"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for Unbind3pidFromAccountResponseIdServerUnbindResult {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "success" => Ok(Self::Success),
+                "no-support" => Ok(Self::NoSupport),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for Unbind3pidFromAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for Unbind3pidFromAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`UpdateDeviceRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct UpdateDeviceRequest {
@@ -2944,6 +3069,37 @@ pub trait Threepids: Send + Sync + 'static {
         let _ = (request, token, body);
         async { Err(runtime::not_implemented("delete3pidFromAccount")) }
     }
+    /// `POST /_matrix/client/v3/account/3pid/bind` (`bind3PID`)
+    ///
+    /// Publishes a third-party identifier as the user's on an identity server.
+    fn bind_3pid(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        body: types::Bind3pidRequest,
+    ) -> impl std::future::Future<
+        Output = Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            Error,
+        >,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("bind3PID")) }
+    }
+    /// `POST /_matrix/client/v3/account/3pid/unbind` (`unbind3pidFromAccount`)
+    ///
+    /// Unpublishes a third-party identifier from an identity server.
+    fn unbind_3pid_from_account(
+        &self,
+        request: &runtime::Request,
+        token: runtime::AccessToken,
+        body: types::Unbind3pidFromAccountRequest,
+    ) -> impl std::future::Future<
+        Output = Result<types::Unbind3pidFromAccountResponse, Error>,
+    > + Send {
+        let _ = (request, token, body);
+        async { Err(runtime::not_implemented("unbind3pidFromAccount")) }
+    }
 }
 /// The operations written in api/client-server/v2_alpha/tokenrefresh.yaml.
 pub trait Tokenrefresh: Send + Sync + 'static {
@@ -3054,6 +3210,8 @@ pub enum Operation {
     Post3pids,
     Add3pid,
     Delete3pidFromAccount,
+    Bind3pid,
+    Unbind3pidFromAccount,
     GetVersions,
     GetTokenOwner,
     GetWellknown,
@@ -3121,6 +3279,8 @@ impl Operation {
         Operation::Post3pids,
         Operation::Add3pid,
         Operation::Delete3pidFromAccount,
+        Operation::Bind3pid,
+        Operation::Unbind3pidFromAccount,
         Operation::GetVersions,
         Operation::GetTokenOwner,
         Operation::GetWellknown,
@@ -3192,6 +3352,8 @@ impl Operation {
             Operation::Post3pids => "post3PIDs",
             Operation::Add3pid => "add3PID",
             Operation::Delete3pidFromAccount => "delete3pidFromAccount",
+            Operation::Bind3pid => "bind3PID",
+            Operation::Unbind3pidFromAccount => "unbind3pidFromAccount",
             Operation::GetVersions => "getVersions",
             Operation::GetTokenOwner => "getTokenOwner",
             Operation::GetWellknown => "getWellknown",
@@ -3622,10 +3784,26 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
+        ["_matrix", "client", "r0", "account", "3pid", "bind"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Bind3pid, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
         ["_matrix", "client", "r0", "account", "3pid", "delete"] => {
             match *method {
                 http::Method::POST => {
                     runtime::Routed::Operation(Operation::Delete3pidFromAccount, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "r0", "account", "3pid", "unbind"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Unbind3pidFromAccount, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
@@ -3672,10 +3850,26 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
         }
+        ["_matrix", "client", "v3", "account", "3pid", "bind"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Bind3pid, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
         ["_matrix", "client", "v3", "account", "3pid", "delete"] => {
             match *method {
                 http::Method::POST => {
                     runtime::Routed::Operation(Operation::Delete3pidFromAccount, vec![])
+                }
+                _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "account", "3pid", "unbind"] => {
+            match *method {
+                http::Method::POST => {
+                    runtime::Routed::Operation(Operation::Unbind3pidFromAccount, vec![])
                 }
                 _ => runtime::Routed::MethodNotAllowed("OPTIONS, POST"),
             }
@@ -4468,6 +4662,34 @@ pub async fn dispatch<C: Operations>(
                     let body = request
                         .json_body::<types::Delete3pidFromAccountRequest>(true)?;
                     Threepids::delete_3pid_from_account(server, request, token, body)
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::Bind3pid => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request.json_body::<types::Bind3pidRequest>(true)?;
+                    Threepids::bind_3pid(server, request, token, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::Unbind3pidFromAccount => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let token = runtime::AccessToken::required(request)?;
+                    let body = request
+                        .json_body::<types::Unbind3pidFromAccountRequest>(true)?;
+                    Threepids::unbind_3pid_from_account(server, request, token, body)
                         .await
                 }
                     .await,

@@ -342,6 +342,47 @@ Defaults to false.*/
         pub devices: ::std::collections::HashMap<::std::string::String, WhoisDevice>,
         pub user_id: ::std::string::String,
     }
+    ///`Bind3pidRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Bind3pidRequest {
+        ///The secret the client chose for the validation session.
+        pub client_secret: ::std::string::String,
+        ///An access token the client got from that identity server.
+        pub id_access_token: ::std::string::String,
+        ///The identity server (`host[:port]`) that validated the session.
+        pub id_server: ::std::string::String,
+        ///The ID of the validation session.
+        pub sid: ::std::string::String,
+    }
+    ///`Bind3pidResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct Bind3pidResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for Bind3pidResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Bind3pidResponse>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: Bind3pidResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for Bind3pidResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///The capabilities, by name; unknown ones are to be ignored.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct Capabilities {
@@ -355,6 +396,11 @@ Defaults to false.*/
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub m_change_password: ::std::option::Option<Capability>,
+        #[serde(
+            rename = "m.get_login_token",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub m_get_login_token: ::std::option::Option<Capability>,
         #[serde(
             rename = "m.set_displayname",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -1666,6 +1712,85 @@ valid (`M_MISSING_TOKEN`, `M_UNKNOWN_TOKEN` with `soft_logout`).*/
         ///The stage types of this flow, in the order they must be completed.
         pub stages: ::std::vec::Vec<::std::string::String>,
     }
+    ///`Unbind3pidFromAccountRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Unbind3pidFromAccountRequest {
+        ///The identifier to unbind.
+        pub address: ::std::string::String,
+        /**The identity server to unbind it from. Left out, the one
+it was bound through is meant.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_server: ::std::option::Option<::std::string::String>,
+        ///The kind of identifier, `email` or `msisdn`.
+        pub medium: ::std::string::String,
+    }
+    ///`Unbind3pidFromAccountResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Unbind3pidFromAccountResponse {
+        /**`success` when an identity server unbound the
+identifier; `no-support` when none could be asked
+(always, on this server).*/
+        pub id_server_unbind_result: Unbind3pidFromAccountResponseIdServerUnbindResult,
+    }
+    /**`success` when an identity server unbound the
+identifier; `no-support` when none could be asked
+(always, on this server).*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum Unbind3pidFromAccountResponseIdServerUnbindResult {
+        #[serde(rename = "success")]
+        Success,
+        #[serde(rename = "no-support")]
+        NoSupport,
+    }
+    impl ::std::fmt::Display for Unbind3pidFromAccountResponseIdServerUnbindResult {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Success => f.write_str("success"),
+                Self::NoSupport => f.write_str("no-support"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for Unbind3pidFromAccountResponseIdServerUnbindResult {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "success" => Ok(Self::Success),
+                "no-support" => Ok(Self::NoSupport),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for Unbind3pidFromAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for Unbind3pidFromAccountResponseIdServerUnbindResult {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`UpdateDeviceRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct UpdateDeviceRequest {
@@ -2589,7 +2714,9 @@ Each capability says what the server really does:
 `m.change_password` (the password can be changed),
 `m.3pid_changes` (third-party identifiers can be added and
 removed), `m.set_displayname` (false: this account server serves
-no profile, so no display name can be set here).
+no profile, so no display name can be set here),
+`m.get_login_token` (false: `POST /login/get_token`, optional in the
+spec, is not offered).
 
 Sends a `GET` request to `/_matrix/client/v3/capabilities`
 
@@ -2641,7 +2768,9 @@ Each capability says what the server really does:
 `m.change_password` (the password can be changed),
 `m.3pid_changes` (third-party identifiers can be added and
 removed), `m.set_displayname` (false: this account server serves
-no profile, so no display name can be set here).
+no profile, so no display name can be set here),
+`m.get_login_token` (false: `POST /login/get_token`, optional in the
+spec, is not offered).
 
 Sends a `GET` request to `/_matrix/client/r0/capabilities`
 
@@ -5603,6 +5732,232 @@ Sends a `POST` request to `/_matrix/client/r0/account/3pid/delete`
             .build()?;
         let info = OperationInfo {
             operation_id: "delete3pid_from_account_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Publishes a third-party identifier as the user's on an identity server
+
+Asks an identity server to bind an identifier it validated (in the
+session `sid`, `client_secret`) to the user's Matrix ID, so that
+others can find the user by it.
+
+Only identity servers this homeserver trusts are asked; another
+`id_server` is refused as `POST /account/3pid` refuses it. Binding
+does not attach the identifier to the account here (that is
+`POST /account/3pid/add`). This server calls the identity server's
+`/3pid/bind` on behalf of the user; `id_access_token` is required by
+the spec and accepted, but that call does not carry it.
+
+Sends a `POST` request to `/_matrix/client/v3/account/3pid/bind`
+
+*/
+    pub async fn bind3_pid<'a>(
+        &'a self,
+        body: &'a types::Bind3pidRequest,
+    ) -> Result<ResponseValue<types::Bind3pidResponse>, Error<types::MatrixError>> {
+        let url = format!("{}/_matrix/client/v3/account/3pid/bind", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bind3_pid",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Publishes a third-party identifier as the user's on an identity server
+
+Asks an identity server to bind an identifier it validated (in the
+session `sid`, `client_secret`) to the user's Matrix ID, so that
+others can find the user by it.
+
+Only identity servers this homeserver trusts are asked; another
+`id_server` is refused as `POST /account/3pid` refuses it. Binding
+does not attach the identifier to the account here (that is
+`POST /account/3pid/add`). This server calls the identity server's
+`/3pid/bind` on behalf of the user; `id_access_token` is required by
+the spec and accepted, but that call does not carry it.
+
+Sends a `POST` request to `/_matrix/client/r0/account/3pid/bind`
+
+*/
+    pub async fn bind3_pid_r0<'a>(
+        &'a self,
+        body: &'a types::Bind3pidRequest,
+    ) -> Result<ResponseValue<types::Bind3pidResponse>, Error<types::MatrixError>> {
+        let url = format!("{}/_matrix/client/r0/account/3pid/bind", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bind3_pid_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Unpublishes a third-party identifier from an identity server
+
+Asks for an identifier to be unbound from the user's Matrix ID on
+an identity server. Nothing changes on this server: the identifier
+stays attached to the account (`POST /account/3pid/delete` detaches
+it).
+
+Unbinding needs requests signed by the homeserver, which this
+server does not make, so it always answers `no-support`, as the
+spec allows for a homeserver that cannot unbind.
+
+Sends a `POST` request to `/_matrix/client/v3/account/3pid/unbind`
+
+*/
+    pub async fn unbind3pid_from_account<'a>(
+        &'a self,
+        body: &'a types::Unbind3pidFromAccountRequest,
+    ) -> Result<
+        ResponseValue<types::Unbind3pidFromAccountResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/v3/account/3pid/unbind", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "unbind3pid_from_account",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Unpublishes a third-party identifier from an identity server
+
+Asks for an identifier to be unbound from the user's Matrix ID on
+an identity server. Nothing changes on this server: the identifier
+stays attached to the account (`POST /account/3pid/delete` detaches
+it).
+
+Unbinding needs requests signed by the homeserver, which this
+server does not make, so it always answers `no-support`, as the
+spec allows for a homeserver that cannot unbind.
+
+Sends a `POST` request to `/_matrix/client/r0/account/3pid/unbind`
+
+*/
+    pub async fn unbind3pid_from_account_r0<'a>(
+        &'a self,
+        body: &'a types::Unbind3pidFromAccountRequest,
+    ) -> Result<
+        ResponseValue<types::Unbind3pidFromAccountResponse>,
+        Error<types::MatrixError>,
+    > {
+        let url = format!("{}/_matrix/client/r0/account/3pid/unbind", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "unbind3pid_from_account_r0",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;

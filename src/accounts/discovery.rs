@@ -21,6 +21,8 @@ pub struct Capabilities {
     pub threepid_changes: bool,
     /// No profile API is served here, so no display name can be set.
     pub set_displayname: bool,
+    /// `POST /v1/login/get_token` (optional in the spec) is not offered.
+    pub get_login_token: bool,
 }
 
 impl Accounts {
@@ -36,6 +38,6 @@ impl Accounts {
     }
 
     pub fn capabilities(&self) -> Capabilities {
-        Capabilities { change_password: true, threepid_changes: true, set_displayname: false }
+        Capabilities { change_password: true, threepid_changes: true, set_displayname: false, get_login_token: false }
     }
 }

@@ -1,4 +1,5 @@
-//! Third-party identifiers on an account: list, add, delete.
+//! Third-party identifiers on an account: list, add, delete; and binding
+//! them at an identity server (bind; unbind, which answers `no-support`).
 //!
 //! A 3pid is only ever added once an identity server the operator trusts
 //! vouches that the client validated it (see `identity_server`), or once
@@ -225,6 +226,44 @@ impl Accounts {
         check_session_token("client_secret", &credentials.client_secret)?;
         self.check_threepid_limits(session, client, true)?;
         self.attach_threepid(session, Proof::IdentityServer { credentials, bind }, None, client).await
+    }
+
+    /// Asks a trusted identity server to publish a 3pid it validated as the
+    /// caller's (`POST /account/3pid/bind`); nothing is stored here.
+    ///
+    /// - As [`Accounts::bind_threepid`]: guests 403, limits 429 (the same
+    ///   as for adding a 3pid), malformed credentials 400 `M_INVALID_PARAM`.
+    /// - An untrusted or unreachable identity server, or its refusal: 400
+    ///   `M_THREEPID_AUTH_FAILED`, as when adding.
+    pub async fn bind_at_identity_server(
+        &self,
+        session: &Session,
+        credentials: ThreepidCredentials,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if session.is_guest() {
+            return Err(guest_forbidden());
+        }
+        let ThreepidCredentials { id_server, sid, client_secret } = credentials;
+        check_session_token("sid", &sid)?;
+        check_session_token("client_secret", &client_secret)?;
+        self.check_threepid_limits(session, client, true)?;
+        self.inner.identity.bind(&id_server, &sid, &client_secret, session.user_id()).await?;
+        tracing::info!(event = "threepid.bound", user = session.user_id(), ip = %client.ip, id_server);
+        Ok(())
+    }
+
+    /// Unpublishes a 3pid from an identity server
+    /// (`POST /account/3pid/unbind`): always `no-support`, as for
+    /// [`Accounts::delete_threepid`] (unbinding needs signed requests, which
+    /// this server does not make). The 3pid stays attached to the account.
+    ///
+    /// - Guests: 403 `M_GUEST_ACCESS_FORBIDDEN`.
+    pub fn unbind_at_identity_server(&self, session: &Session) -> Result<IdServerUnbindResult> {
+        if session.is_guest() {
+            return Err(guest_forbidden());
+        }
+        Ok(IdServerUnbindResult::NoSupport)
     }
 
     /// Adds an e-mail address this server validated itself, in a session

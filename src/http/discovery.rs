@@ -62,6 +62,7 @@ impl Capabilities for Handlers {
                 m_change_password: capability(capabilities.change_password),
                 m_3pid_changes: capability(capabilities.threepid_changes),
                 m_set_displayname: capability(capabilities.set_displayname),
+                m_get_login_token: capability(capabilities.get_login_token),
             },
         })
     }

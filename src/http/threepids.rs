@@ -7,6 +7,8 @@
 //!   identity server validated, optionally binding it there; r0/v3 without
 //!   `id_server`: an address this server validated by mail.
 //! - `POST /_matrix/client/{r0,v3}/account/3pid/add` (UIA) and `/delete`.
+//! - `POST /_matrix/client/{r0,v3}/account/3pid/bind` (at a trusted identity
+//!   server) and `/unbind` (always `no-support`).
 
 use serde_json::Value;
 
@@ -96,6 +98,36 @@ impl Threepids for Handlers {
             IdServerUnbindResult::NoSupport => Unbind::NoSupport,
         };
         Ok(types::Delete3pidFromAccountResponse { id_server_unbind_result })
+    }
+
+    async fn bind_3pid(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        body: types::Bind3pidRequest,
+    ) -> Result<Json, Error> {
+        let session = self.session(request, &token).await?;
+        // `id_access_token` is for the identity server's v2 API; the v1 bind
+        // this server calls does not take it.
+        let credentials =
+            ThreepidCredentials { id_server: body.id_server, sid: body.sid, client_secret: body.client_secret };
+        self.accounts.bind_at_identity_server(&session, credentials, &self.client(request)).await?;
+        Ok(empty())
+    }
+
+    async fn unbind_3pid_from_account(
+        &self,
+        request: &Request,
+        token: AccessToken,
+        _body: types::Unbind3pidFromAccountRequest,
+    ) -> Result<types::Unbind3pidFromAccountResponse, Error> {
+        use types::Unbind3pidFromAccountResponseIdServerUnbindResult as Unbind;
+        let session = self.session(request, &token).await?;
+        let id_server_unbind_result = match self.accounts.unbind_at_identity_server(&session)? {
+            IdServerUnbindResult::Success => Unbind::Success,
+            IdServerUnbindResult::NoSupport => Unbind::NoSupport,
+        };
+        Ok(types::Unbind3pidFromAccountResponse { id_server_unbind_result })
     }
 }
 

@@ -437,7 +437,8 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
         | "getTokenOwner"
         | "getThreePidsV2Alpha"
         | "getAccount3PIDs"
-        | "delete3pidFromAccount" => {
+        | "delete3pidFromAccount"
+        | "unbind3pidFromAccount" => {
             request.token = Some(fixture.account("wren", "lantern-ink-7").await.0);
         }
         "changePasswordV2Alpha" | "changePassword" => {
@@ -458,6 +459,16 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
             fixture.identity.validate(sid, secret, "email", "wren@example.org");
             let mut body = body.clone();
             body[key]["id_server"] = fixture.identity.address.clone().into();
+            request.body = Some(body);
+            request.token = Some(token);
+        }
+        "bind3PID" => {
+            let token = fixture.account("wren", "lantern-ink-7").await.0;
+            let (sid, secret) =
+                (body["sid"].as_str().ok_or("no sid")?, body["client_secret"].as_str().ok_or("no secret")?);
+            fixture.identity.validate(sid, secret, "email", "wren@example.org");
+            let mut body = body.clone();
+            body["id_server"] = fixture.identity.address.clone().into();
             request.body = Some(body);
             request.token = Some(token);
         }

@@ -20,6 +20,8 @@ async fn capabilities_say_what_the_server_really_does() {
                 "m.change_password": {"enabled": true},
                 "m.3pid_changes": {"enabled": true},
                 "m.set_displayname": {"enabled": false},
+                // POST /v1/login/get_token is optional and not offered.
+                "m.get_login_token": {"enabled": false},
             })
         );
         assert_error(

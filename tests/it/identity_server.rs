@@ -1,8 +1,9 @@
 //! A real (tiny) identity server on 127.0.0.1 for the 3pid tests: it
 //! answers the seed-era v1 API a homeserver calls,
 //! `GET /_matrix/identity/api/v1/3pid/getValidated3pid?sid=&client_secret=`
-//! and `POST /_matrix/identity/api/v1/3pid/bind`, from sessions the test
-//! marks validated, and records every request it sees.
+//! and `POST /_matrix/identity/api/v1/3pid/bind` (of validated sessions
+//! only), from sessions the test marks validated, and records every request
+//! it sees.
 //!
 //! It can also misbehave, as a compromised or broken server would:
 //! redirect every request elsewhere ([`IdentityServer::redirect_to`]), or
@@ -194,8 +195,17 @@ fn serve(stream: TcpStream, state: &State) {
         }
         "/_matrix/identity/api/v1/3pid/bind" => {
             let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            state.binds.lock().unwrap().push(request);
-            ("200 OK", json!({}))
+            let key = (
+                request["sid"].as_str().unwrap_or_default().to_owned(),
+                request["client_secret"].as_str().unwrap_or_default().to_owned(),
+            );
+            // As a real identity server: only a validated session is bound.
+            if state.sessions.lock().unwrap().contains_key(&key) {
+                state.binds.lock().unwrap().push(request);
+                ("200 OK", json!({}))
+            } else {
+                ("400 Bad Request", json!({"errcode": "M_SESSION_NOT_VALIDATED", "error": "Session not validated"}))
+            }
         }
         _ => ("404 Not Found", json!({"errcode": "M_UNRECOGNIZED"})),
     };

@@ -41,6 +41,8 @@ fn routes() -> Vec<(&'static str, String)> {
             ("POST", "/account/3pid"),
             ("POST", "/account/3pid/add"),
             ("POST", "/account/3pid/delete"),
+            ("POST", "/account/3pid/bind"),
+            ("POST", "/account/3pid/unbind"),
         ] {
             routes.push((method, format!("{prefix}{path}")));
         }

@@ -1,7 +1,8 @@
 //! Third-party identifiers under `/v3` and `/r0`: the list, `3pid/add`
 //! (UIA, validated through the configured `identity.threepid_delegate`),
-//! `3pid/delete`, and the deprecated `POST /account/3pid` with
-//! `three_pid_creds`, against a tiny identity server on 127.0.0.1.
+//! `3pid/delete`, the deprecated `POST /account/3pid` with
+//! `three_pid_creds`, and `3pid/bind` / `3pid/unbind`, against a tiny
+//! identity server on 127.0.0.1.
 
 use crate::common;
 use crate::identity_server;
@@ -9,6 +10,7 @@ use crate::v3_support;
 
 use common::{Answer, TestServer, call};
 use identity_server::{IdentityServer, VALIDATED_AT, unreachable_address};
+use matrix_accounts::config::Bucket;
 use serde_json::{Value, json};
 use v3_support::{PASSWORD, PREFIXES, assert_error, login_with, ok, password_auth, session_of, text, user};
 
@@ -165,11 +167,103 @@ async fn every_3pid_operation_needs_a_token() {
         for (path, body) in [
             ("3pid/add", json!({"sid": "s", "client_secret": "c"})),
             ("3pid/delete", json!({"medium": "email", "address": "a@example.org"})),
+            ("3pid/bind", json!({"sid": "s", "client_secret": "c", "id_server": "i", "id_access_token": "t"})),
+            ("3pid/unbind", json!({"medium": "email", "address": "a@example.org"})),
         ] {
             let answer = call(&server, "POST", &format!("{prefix}/account/{path}"), Some(&body), None).await;
             assert_error(&answer, 401, "M_MISSING_TOKEN");
             let answer = call(&server, "POST", &format!("{prefix}/account/{path}"), Some(&body), Some("mat_x")).await;
             assert_error(&answer, 401, "M_UNKNOWN_TOKEN");
         }
+    }
+}
+
+#[tokio::test]
+async fn bind_asks_a_trusted_identity_server() {
+    let identity = IdentityServer::start();
+    let server = server_trusting(&identity, false);
+    for prefix in PREFIXES {
+        let suffix = &prefix[16..];
+        let name = format!("bea{suffix}");
+        let token = user(&server, prefix, &name).await;
+        let path = format!("{prefix}/account/3pid/bind");
+        let (sid, secret) = (format!("b{suffix}"), format!("k{suffix}"));
+        let body = |id_server: &str, sid: &str| json!({"client_secret": secret, "id_server": id_server, "id_access_token": "ida_x", "sid": sid});
+
+        // Not validated: the identity server refuses, as for 3pid add.
+        let bound = identity.binds().len();
+        assert_error(&post(&server, &path, &token, body(&identity.address, &sid)).await, 400, "M_THREEPID_AUTH_FAILED");
+        assert_eq!(identity.binds().len(), bound);
+
+        identity.validate(&sid, &secret, "email", &format!("bea{suffix}@example.org"));
+        assert_eq!(ok(post(&server, &path, &token, body(&identity.address, &sid)).await), json!({}));
+        let binds = identity.binds();
+        assert_eq!(
+            binds.last().unwrap(),
+            &json!({"sid": sid, "client_secret": secret, "mxid": format!("@{name}:localhost")}),
+            "{binds:?}"
+        );
+        // Binding attaches nothing here.
+        assert_eq!(list(&server, prefix, &token).await, json!([]));
+
+        // Identity servers the operator does not trust are not asked.
+        let asked = identity.requests().len();
+        let untrusted = post(&server, &path, &token, body("id.example.org", &sid)).await;
+        assert_error(&untrusted, 400, "M_THREEPID_AUTH_FAILED");
+        assert_eq!(identity.requests().len(), asked);
+
+        let mut partial = body(&identity.address, &sid);
+        partial.as_object_mut().unwrap().remove("sid");
+        assert_error(&post(&server, &path, &token, partial).await, 400, "M_MISSING_PARAM");
+        assert_error(&post(&server, &path, &token, body(&identity.address, "bad sid!")).await, 400, "M_INVALID_PARAM");
+    }
+}
+
+#[tokio::test]
+async fn bind_is_rate_limited_like_adding() {
+    let identity = IdentityServer::start();
+    let server = TestServer::with(|c| {
+        c.identity.trusted_servers = vec![identity.address.clone()];
+        c.identity.insecure_http = true;
+        c.rate_limits.enabled = true;
+        c.rate_limits.threepid = Bucket { per_second: 0.001, burst: 2 };
+    });
+    identity.validate("sid", "secret", "email", "rae@example.org");
+    let token = user(&server, PREFIXES[0], "rae").await;
+    let body = json!({"client_secret": "secret", "id_server": identity.address, "id_access_token": "t", "sid": "sid"});
+    let mut statuses = Vec::new();
+    for prefix in PREFIXES.iter().cycle().take(3) {
+        statuses.push(post(&server, &format!("{prefix}/account/3pid/bind"), &token, body.clone()).await.status);
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+}
+
+#[tokio::test]
+async fn unbind_answers_no_support_and_keeps_the_3pid() {
+    let identity = IdentityServer::start();
+    let server = server_trusting(&identity, false);
+    for prefix in PREFIXES {
+        let suffix = &prefix[16..];
+        let token = user(&server, prefix, &format!("una{suffix}")).await;
+        let address = format!("una{suffix}@example.org");
+        let (sid, secret) = (format!("u{suffix}"), format!("v{suffix}"));
+        identity.validate(&sid, &secret, "email", &address);
+        let creds = identity.creds_json(&sid, &secret);
+        ok(post(&server, &format!("{prefix}/account/3pid"), &token, json!({"three_pid_creds": creds})).await);
+
+        let path = format!("{prefix}/account/3pid/unbind");
+        let asked = identity.requests().len();
+        let body = json!({"medium": "email", "address": address, "id_server": identity.address});
+        assert_eq!(ok(post(&server, &path, &token, body).await), json!({"id_server_unbind_result": "no-support"}));
+        let without_server = json!({"medium": "email", "address": address});
+        assert_eq!(
+            ok(post(&server, &path, &token, without_server).await),
+            json!({"id_server_unbind_result": "no-support"})
+        );
+        assert_eq!(identity.requests().len(), asked, "no identity server is asked");
+        assert_eq!(list(&server, prefix, &token).await[0]["address"], json!(address), "the 3pid stays attached");
+
+        assert_error(&post(&server, &path, &token, json!({"medium": "email"})).await, 400, "M_MISSING_PARAM");
+        assert_error(&post(&server, &path, &token, json!({"medium": 5, "address": "a"})).await, 400, "M_BAD_JSON");
     }
 }
