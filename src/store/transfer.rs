@@ -10,10 +10,8 @@
 
 use std::path::Path;
 
-use tokio_postgres::types::{ToSql, Type};
-
-use super::postgres::PostgresStore;
-use super::{SqliteStore, StoreError, StoreResult, TABLES};
+use super::postgres::{PostgresStore, TableRows};
+use super::{SqliteStore, StoreError, TABLES};
 
 /// The rows of one table on each side after a copy.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -62,9 +60,6 @@ pub fn sqlite_to_postgres(from: &Path, to: &str, replace: bool) -> Result<Vec<Ta
     Ok(counts)
 }
 
-/// A table's name, columns and rows, as SQLite holds them.
-pub(super) type TableRows = (&'static str, Vec<String>, Vec<Vec<rusqlite::types::Value>>);
-
 fn read_all(source: &rusqlite::Connection) -> Result<Vec<TableRows>, TransferError> {
     let mut tables = Vec::new();
     for table in TABLES {
@@ -77,25 +72,4 @@ fn read_all(source: &rusqlite::Connection) -> Result<Vec<TableRows>, TransferErr
         tables.push((*table, columns, rows));
     }
     Ok(tables)
-}
-
-/// A SQLite value as a parameter for a PostgreSQL column of type `to`.
-pub(super) fn convert(
-    value: &rusqlite::types::Value,
-    to: &Type,
-    column: &str,
-) -> StoreResult<Box<dyn ToSql + Sync + Send>> {
-    use rusqlite::types::Value;
-    let mismatch = || StoreError::backend(format!("column {column}: cannot store {value:?} as {to}"));
-    Ok(match (value, to) {
-        (Value::Null, &Type::BOOL) => Box::new(None::<bool>),
-        (Value::Null, &Type::INT8) => Box::new(None::<i64>),
-        (Value::Null, &Type::BYTEA) => Box::new(None::<Vec<u8>>),
-        (Value::Null, _) => Box::new(None::<String>),
-        (Value::Integer(i), &Type::BOOL) => Box::new(*i != 0),
-        (Value::Integer(i), &Type::INT8) => Box::new(*i),
-        (Value::Text(text), &Type::TEXT) => Box::new(text.clone()),
-        (Value::Blob(bytes), &Type::BYTEA) => Box::new(bytes.clone()),
-        _ => return Err(mismatch()),
-    })
 }

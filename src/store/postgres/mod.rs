@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use self::changes::{CHANNEL, Changes};
@@ -217,7 +217,7 @@ impl PostgresStore {
     /// left alone: `Ok(Err(table))` names the first such table.
     pub(super) fn load(
         &self,
-        tables: &[super::transfer::TableRows],
+        tables: &[TableRows],
         replace: bool,
     ) -> StoreResult<Result<(), &'static str>> {
         self.write(async |tx| {
@@ -240,7 +240,7 @@ impl PostgresStore {
                         .iter()
                         .zip(statement.params())
                         .zip(columns)
-                        .map(|((value, to), column)| super::transfer::convert(value, to, column))
+                        .map(|((value, to), column)| convert(value, to, column))
                         .collect::<StoreResult<Vec<_>>>()?;
                     let params: Vec<&(dyn ToSql + Sync)> =
                         values.iter().map(|value| &**value as &(dyn ToSql + Sync)).collect();
@@ -256,6 +256,31 @@ impl PostgresStore {
             Ok(Ok(()))
         })
     }
+}
+
+/// A table's name, columns and rows, as SQLite holds them (what
+/// [`PostgresStore::load`] copies in).
+pub(super) type TableRows = (&'static str, Vec<String>, Vec<Vec<rusqlite::types::Value>>);
+
+/// A SQLite value as a parameter for a PostgreSQL column of type `to`.
+fn convert(
+    value: &rusqlite::types::Value,
+    to: &Type,
+    column: &str,
+) -> StoreResult<Box<dyn ToSql + Sync + Send>> {
+    use rusqlite::types::Value;
+    let mismatch = || StoreError::backend(format!("column {column}: cannot store {value:?} as {to}"));
+    Ok(match (value, to) {
+        (Value::Null, &Type::BOOL) => Box::new(None::<bool>),
+        (Value::Null, &Type::INT8) => Box::new(None::<i64>),
+        (Value::Null, &Type::BYTEA) => Box::new(None::<Vec<u8>>),
+        (Value::Null, _) => Box::new(None::<String>),
+        (Value::Integer(i), &Type::BOOL) => Box::new(*i != 0),
+        (Value::Integer(i), &Type::INT8) => Box::new(*i),
+        (Value::Text(text), &Type::TEXT) => Box::new(text.clone()),
+        (Value::Blob(bytes), &Type::BYTEA) => Box::new(bytes.clone()),
+        _ => return Err(mismatch()),
+    })
 }
 
 impl Drop for PostgresStore {
