@@ -7241,8 +7241,9 @@ no third-party identifiers).
   third-party identifiers are removed; the user ID stays taken).
   On creation the account is created, then deactivated (Synapse
   ignores the field there). `deactivated: false` on a deactivated
-  account is refused with 400 `M_UNKNOWN`: this server does not
-  reactivate accounts.
+  account reactivates it with the `password` of the same request
+  (without one: 400 `M_UNKNOWN`, as Synapse); its devices, tokens
+  and third-party identifiers went with the deactivation.
 - `threepids` replaces the account's list: identifiers it keeps
   keep their dates, new ones are added as validated now (the admin
   vouches for them). E-mail addresses are lower-cased. An

@@ -460,12 +460,14 @@ impl Accounts {
     /// address that does not parse (400 `M_INVALID_PARAM`), or one another
     /// account has (400 `M_THREEPID_IN_USE`); an admin demoting
     /// themselves (400 `M_UNKNOWN`, as Synapse); and `deactivated: false`
-    /// on a deactivated account (400 `M_UNKNOWN`: this server does not
-    /// reactivate accounts).
+    /// on a deactivated account without a `password` (400 `M_UNKNOWN`, as
+    /// Synapse: a reactivated account needs a way to log in).
     ///
     /// Then, on an existing account, in Synapse's order: the 3pids are
     /// replaced, the admin flag set, the password set (every device logged
-    /// out unless `logout_devices` is false), the account deactivated. A
+    /// out unless `logout_devices` is false) or, on a deactivated account
+    /// with `deactivated: false`, the account reactivated with it, and the
+    /// account deactivated. A
     /// new account is created with its password, admin flag and 3pids,
     /// and then deactivated if asked (Synapse ignores `deactivated` on
     /// creation). Each step is its own transaction.
@@ -494,10 +496,11 @@ impl Accounts {
                 if update.admin == Some(false) && user.admin && admin.localpart() == localpart {
                     return Err(Error::bad_request(ErrorCode::Unknown, "You may not demote yourself."));
                 }
-                if update.deactivated == Some(false) && user.deactivated {
+                let reactivate = update.deactivated == Some(false) && user.deactivated;
+                if reactivate && update.password.is_none() {
                     return Err(Error::bad_request(
                         ErrorCode::Unknown,
-                        "Reactivating a deactivated account is not supported",
+                        "Must provide a password to re-activate an account.",
                     ));
                 }
                 if let Some(threepids) = threepids {
@@ -509,7 +512,12 @@ impl Accounts {
                     self.db(move |store| store.set_admin(&owner, flag)).await?;
                     changes.push("admin");
                 }
-                if let Some(password) = update.password {
+                if let Some(password) = update.password.clone().filter(|_| reactivate) {
+                    let password_hash = self.inner.passwords.hash(password).await?;
+                    let owner = localpart.clone();
+                    self.db(move |store| store.reactivate_user(&owner, &password_hash)).await?;
+                    changes.push("reactivated");
+                } else if let Some(password) = update.password {
                     let password_hash = self.inner.passwords.hash(password).await?;
                     let (owner, logout) = (localpart.clone(), update.logout_devices);
                     self.db_revoking(move |store| store.set_password(&owner, &password_hash, None, logout, None))

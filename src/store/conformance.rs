@@ -30,7 +30,8 @@ macro_rules! conformance {
                 an_import_writes_each_user_once_and_never_overwrites,
                 an_imported_3pid_or_token_held_here_is_left_out,
                 one_name_is_registered_once_under_contention,
-                a_token_use_is_claimed_once_under_contention
+                a_token_use_is_claimed_once_under_contention,
+                a_deactivated_account_is_reactivated_with_a_new_password
             );
         }
     };
@@ -463,4 +464,15 @@ fn a_token_use_is_claimed_once_under_contention(store: &dyn Store) {
     });
     assert_eq!(claimed, 1);
     assert_eq!(store.registration_token("single").unwrap().unwrap().pending, 1);
+}
+
+fn a_deactivated_account_is_reactivated_with_a_new_password(store: &dyn Store) {
+    store.create_user(&user(NewLocalpart::Chosen("kim".into())), Some(&login("D", 1, None)), None).unwrap();
+    assert!(!store.reactivate_user("kim", "new").unwrap(), "an active account is not reactivated");
+    store.deactivate_user("kim", None).unwrap();
+    assert!(store.reactivate_user("kim", "new").unwrap());
+    let kim = store.user("kim").unwrap().unwrap();
+    assert_eq!((kim.deactivated, kim.password_hash.as_deref()), (false, Some("new")));
+    assert_eq!(store.access_token(&[1; 32]).unwrap(), None, "its old sessions stay gone");
+    assert!(!store.reactivate_user("nobody", "new").unwrap());
 }

@@ -754,6 +754,12 @@ pub trait Store: Send + Sync + 'static {
     /// deactivated while a wrong one learns nothing.
     fn deactivate_user(&self, localpart: &str, uia_session: Option<&str>) -> StoreResult<Deactivated>;
 
+    /// Gives a deactivated account back its use, with a new password hash
+    /// (the admin API's `deactivated: false`); `false` if there is no
+    /// deactivated account of that name. Its devices, tokens and 3pids
+    /// went with the deactivation and do not come back.
+    fn reactivate_user(&self, localpart: &str, password_hash: &str) -> StoreResult<bool>;
+
     /// One page of the accounts an admin lists, and how many match in all.
     fn list_users(&self, listing: &UserListing) -> StoreResult<(Vec<UserRecord>, i64)>;
 

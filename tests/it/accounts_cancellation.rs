@@ -161,6 +161,10 @@ impl Store for GatedStore {
         self.pass("deactivate_user", self.inner.deactivate_user(localpart, uia_session))
     }
 
+    fn reactivate_user(&self, localpart: &str, password_hash: &str) -> StoreResult<bool> {
+        self.pass("reactivate_user", self.inner.reactivate_user(localpart, password_hash))
+    }
+
     fn list_users(&self, listing: &UserListing) -> StoreResult<(Vec<UserRecord>, i64)> {
         self.pass("list_users", self.inner.list_users(listing))
     }

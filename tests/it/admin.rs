@@ -490,11 +490,18 @@ async fn put_deactivates_and_is_for_admins_only() {
     assert_eq!(closed["deactivated"], true);
     assert_error(&whoami(&server, V3, &wren).await, 401, "M_UNKNOWN_TOKEN");
     assert_error(&login_with(&server, V3, "wren", PASSWORD, json!({})).await, 403, "M_USER_DEACTIVATED");
-    // Deactivating again changes nothing; reactivating is not supported.
+    // Deactivating again changes nothing. Reactivating needs a password
+    // (refused without one, nothing changed), then the account logs in
+    // with it and its old password no longer works.
     ok(call(&server, "PUT", WREN, Some(&json!({"deactivated": true})), Some(&admin)).await);
+    let no_password = json!({"deactivated": false});
+    assert_error(&call(&server, "PUT", WREN, Some(&no_password), Some(&admin)).await, 400, "M_UNKNOWN");
+    assert_error(&login_with(&server, V3, "wren", PASSWORD, json!({})).await, 403, "M_USER_DEACTIVATED");
     let reopen = json!({"deactivated": false, "password": "new-pass-4"});
-    assert_error(&call(&server, "PUT", WREN, Some(&reopen), Some(&admin)).await, 400, "M_UNKNOWN");
-    assert_error(&login_with(&server, V3, "wren", "new-pass-4", json!({})).await, 403, "M_FORBIDDEN");
+    let reopened = call(&server, "PUT", WREN, Some(&reopen), Some(&admin)).await;
+    assert_eq!((reopened.status, reopened.body["deactivated"].clone()), (200, json!(false)), "{}", reopened.body);
+    ok(login_with(&server, V3, "wren", "new-pass-4", json!({})).await);
+    assert_error(&login_with(&server, V3, "wren", PASSWORD, json!({})).await, 403, "M_FORBIDDEN");
 
     // Created deactivated: the ID is taken, nobody can log in.
     let shut = json!({"password": "rook-pass-5", "deactivated": true});

@@ -920,6 +920,18 @@ impl Store for PostgresStore {
         })
     }
 
+    fn reactivate_user(&self, localpart: &str, password_hash: &str) -> StoreResult<bool> {
+        self.write(async |tx| {
+            let updated = execute(
+                tx,
+                "UPDATE users SET deactivated = FALSE, password_hash = $2 WHERE localpart = $1 AND deactivated",
+                &[&localpart, &password_hash],
+            )
+            .await?;
+            Ok(updated > 0)
+        })
+    }
+
     fn list_users(&self, listing: &UserListing) -> StoreResult<(Vec<UserRecord>, i64)> {
         // Columns come from the enum, never from the request.
         let column = match listing.order_by {

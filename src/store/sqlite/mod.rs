@@ -769,6 +769,17 @@ impl Store for SqliteStore {
         })
     }
 
+    fn reactivate_user(&self, localpart: &str, password_hash: &str) -> StoreResult<bool> {
+        self.write(|tx| {
+            let updated = tx
+                .prepare_cached(
+                    "UPDATE users SET deactivated = 0, password_hash = ?2 WHERE localpart = ?1 AND deactivated = 1",
+                )?
+                .execute(params![localpart, password_hash])?;
+            Ok(updated > 0)
+        })
+    }
+
     fn list_users(&self, listing: &UserListing) -> StoreResult<(Vec<UserRecord>, i64)> {
         // Columns come from the enum, never from the request.
         let column = match listing.order_by {
