@@ -4,9 +4,10 @@
 //! Driver and pool: `tokio-postgres` with `deadpool-postgres`. sqlx was the
 //! other candidate; it would bring a second SQL layer (its own pool, type
 //! mapping and migration runner) beside rusqlite for no gain here, where
-//! every statement is written by hand per engine anyway. tokio-postgres is
-//! the driver deadpool, Synapse-adjacent Rust tools and sqlx's own Postgres
-//! tests build on, and it gives `LISTEN/NOTIFY` directly (see [`changes`]).
+//! every statement is written by hand per engine anyway. tokio-postgres
+//! gives `LISTEN/NOTIFY` as a plain stream of messages on a connection
+//! (see [`changes`]), and deadpool-postgres adds a pool with timeouts and a
+//! statement cache per connection, nothing more.
 //!
 //! The store owns a small tokio runtime (one worker) that drives the
 //! connections and the listener. The [`Store`] trait is synchronous and
