@@ -48,4 +48,5 @@ mod v3_password;
 mod v3_register;
 mod v3_session;
 mod v3_threepids;
+mod uia_fallback;
 mod v3_uia_rules;
