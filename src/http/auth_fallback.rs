@@ -52,9 +52,10 @@ impl AuthFallback for Handlers {
         auth_type: String,
         query: types::SubmitAuthFallbackQuery,
     ) -> Result<Prerendered, Error> {
-        self.served_stage(&auth_type)?;
+        // Synapse's order: the session, the stage type, the stage's fields.
         let form: FallbackForm = request.form_body()?;
         let session = query.session.or(form.session).ok_or_else(|| Error::missing_param("session"))?;
+        self.served_stage(&auth_type)?;
         let token = form.token.ok_or_else(|| Error::missing_param("token"))?;
         let client = self.client(request);
         match self.accounts.complete_registration_token_stage(&session, &token, &client).await {

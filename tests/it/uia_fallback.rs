@@ -124,6 +124,10 @@ async fn sessions_the_page_cannot_use_are_refused() {
     let unknown = fallback(V3, STAGE, "no-such-session");
     assert_error(&submit(&server, &unknown, &[("token", "x")]).await, 400, "M_UNKNOWN");
     assert_error(&submit(&server, &unknown, &[]).await, 400, "M_MISSING_PARAM");
+    // As in Synapse, the session is asked for before the stage type is judged.
+    let dummy = format!("{V3}/auth/m.login.dummy/fallback/web");
+    assert_error(&get(&server, &dummy).await, 400, "M_MISSING_PARAM");
+    assert_error(&submit(&server, &dummy, &[]).await, 400, "M_MISSING_PARAM");
 }
 
 #[tokio::test]
