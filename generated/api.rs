@@ -864,6 +864,12 @@ request.*/
         ///The identifiers, each with when it was validated and added.
         pub threepids: ::std::vec::Vec<Threepid>,
     }
+    ///`GetAuthFallbackPageQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GetAuthFallbackPageQuery {
+        ///The UIA session, from the server's 401 answer.
+        pub session: ::std::string::String,
+    }
     ///`GetCapabilitiesResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetCapabilitiesResponse {
@@ -1599,6 +1605,14 @@ the keys they do not know.*/
         ///What went wrong, in plain English.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
+    }
+    ///`SubmitAuthFallbackQuery`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct SubmitAuthFallbackQuery {
+        /**The UIA session (the form's address carries it; a `session`
+field of the form is read when the query has none).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session: ::std::option::Option<::std::string::String>,
     }
     ///`SubmitEmailTokenRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -2467,6 +2481,33 @@ pub trait AdminUsers: Send + Sync + 'static {
         async { Err(runtime::not_implemented("adminUsernameAvailable")) }
     }
 }
+/// The operations written in api/client-server/v3/auth_fallback.yaml.
+pub trait AuthFallback: Send + Sync + 'static {
+    /// `GET /_matrix/client/v3/auth/{authType}/fallback/web` (`getAuthFallbackPage`)
+    ///
+    /// The page that lets a person complete a UIA stage in a browser.
+    fn get_auth_fallback_page(
+        &self,
+        request: &runtime::Request,
+        auth_type: String,
+        query: types::GetAuthFallbackPageQuery,
+    ) -> impl std::future::Future<Output = Result<runtime::Prerendered, Error>> + Send {
+        let _ = (request, auth_type, query);
+        async { Err(runtime::not_implemented("getAuthFallbackPage")) }
+    }
+    /// `POST /_matrix/client/v3/auth/{authType}/fallback/web` (`submitAuthFallback`)
+    ///
+    /// Completes a UIA stage from the fallback page's form.
+    fn submit_auth_fallback(
+        &self,
+        request: &runtime::Request,
+        auth_type: String,
+        query: types::SubmitAuthFallbackQuery,
+    ) -> impl std::future::Future<Output = Result<runtime::Prerendered, Error>> + Send {
+        let _ = (request, auth_type, query);
+        async { Err(runtime::not_implemented("submitAuthFallback")) }
+    }
+}
 /// The operations written in api/client-server/v3/capabilities.yaml.
 pub trait Capabilities: Send + Sync + 'static {
     /// `GET /_matrix/client/v3/capabilities` (`getCapabilities`)
@@ -3165,12 +3206,12 @@ pub trait Whoami: Send + Sync + 'static {
 }
 /// Every operation group: what a server implements to serve the
 /// whole document.
-pub trait Operations: AdminRegister + AdminUserV2 + AdminUsers + Capabilities + Deactivate + Devices + Document + EmailValidation + Login + Logout + Password + Refresh + Registration + RegistrationTokenValidity + RegistrationTokens + Threepids + Tokenrefresh + Versions + Wellknown + Whoami {}
+pub trait Operations: AdminRegister + AdminUserV2 + AdminUsers + AuthFallback + Capabilities + Deactivate + Devices + Document + EmailValidation + Login + Logout + Password + Refresh + Registration + RegistrationTokenValidity + RegistrationTokens + Threepids + Tokenrefresh + Versions + Wellknown + Whoami {}
 impl<
-    T: AdminRegister + AdminUserV2 + AdminUsers + Capabilities + Deactivate + Devices
-        + Document + EmailValidation + Login + Logout + Password + Refresh + Registration
-        + RegistrationTokenValidity + RegistrationTokens + Threepids + Tokenrefresh
-        + Versions + Wellknown + Whoami,
+    T: AdminRegister + AdminUserV2 + AdminUsers + AuthFallback + Capabilities
+        + Deactivate + Devices + Document + EmailValidation + Login + Logout + Password
+        + Refresh + Registration + RegistrationTokenValidity + RegistrationTokens
+        + Threepids + Tokenrefresh + Versions + Wellknown + Whoami,
 > Operations for T {}
 /// The operations of the document, one per `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -3181,6 +3222,8 @@ pub enum Operation {
     GetThreePidsV2Alpha,
     AddThreePidV2Alpha,
     TokenRefreshV2Alpha,
+    GetAuthFallbackPage,
+    SubmitAuthFallback,
     GetCapabilities,
     DeactivateAccount,
     GetDevices,
@@ -3250,6 +3293,8 @@ impl Operation {
         Operation::GetThreePidsV2Alpha,
         Operation::AddThreePidV2Alpha,
         Operation::TokenRefreshV2Alpha,
+        Operation::GetAuthFallbackPage,
+        Operation::SubmitAuthFallback,
         Operation::GetCapabilities,
         Operation::DeactivateAccount,
         Operation::GetDevices,
@@ -3319,6 +3364,8 @@ impl Operation {
             Operation::GetThreePidsV2Alpha => "getThreePidsV2Alpha",
             Operation::AddThreePidV2Alpha => "addThreePidV2Alpha",
             Operation::TokenRefreshV2Alpha => "tokenRefreshV2Alpha",
+            Operation::GetAuthFallbackPage => "getAuthFallbackPage",
+            Operation::SubmitAuthFallback => "submitAuthFallback",
             Operation::GetCapabilities => "getCapabilities",
             Operation::DeactivateAccount => "deactivateAccount",
             Operation::GetDevices => "getDevices",
@@ -4142,6 +4189,40 @@ pub fn route(method: &http::Method, path: &str) -> runtime::Routed<Operation> {
                 _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS"),
             }
         }
+        ["_matrix", "client", "r0", "auth", p0, "fallback", "web"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::GetAuthFallbackPage,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::SubmitAuthFallback,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
+        ["_matrix", "client", "v3", "auth", p0, "fallback", "web"] => {
+            match *method {
+                http::Method::GET => {
+                    runtime::Routed::Operation(
+                        Operation::GetAuthFallbackPage,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                http::Method::POST => {
+                    runtime::Routed::Operation(
+                        Operation::SubmitAuthFallback,
+                        vec![(* p0).to_owned()],
+                    )
+                }
+                _ => runtime::Routed::MethodNotAllowed("GET, OPTIONS, POST"),
+            }
+        }
         ["_synapse", "admin", "v1", "threepid", p0, "users", p1] => {
             match *method {
                 http::Method::GET => {
@@ -4262,6 +4343,39 @@ pub async fn dispatch<C: Operations>(
                     let body = request
                         .json_body::<types::TokenRefreshV2AlphaRequest>(true)?;
                     Tokenrefresh::token_refresh_v2_alpha(server, request, body).await
+                }
+                    .await,
+            )
+        }
+        Operation::GetAuthFallbackPage => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let auth_type = request.path_parameter(0usize, "authType")?;
+                    let query = request.query::<types::GetAuthFallbackPageQuery>()?;
+                    AuthFallback::get_auth_fallback_page(
+                            server,
+                            request,
+                            auth_type,
+                            query,
+                        )
+                        .await
+                }
+                    .await,
+            )
+        }
+        Operation::SubmitAuthFallback => {
+            runtime::respond::<
+                _,
+                200u16,
+            >(
+                async {
+                    let auth_type = request.path_parameter(0usize, "authType")?;
+                    let query = request.query::<types::SubmitAuthFallbackQuery>()?;
+                    AuthFallback::submit_auth_fallback(server, request, auth_type, query)
+                        .await
                 }
                     .await,
             )

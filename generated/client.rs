@@ -1548,6 +1548,24 @@ the keys they do not know.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
     }
+    ///`SubmitAuthFallbackBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubmitAuthFallbackBody {
+        ///The UIA session, when the query does not name it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session: ::std::option::Option<::std::string::String>,
+        ///The registration token (`m.login.registration_token`).
+        pub token: ::std::string::String,
+    }
+    ///`SubmitAuthFallbackR0Body`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubmitAuthFallbackR0Body {
+        ///The UIA session, when the query does not name it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session: ::std::option::Option<::std::string::String>,
+        ///The registration token (`m.login.registration_token`).
+        pub token: ::std::string::String,
+    }
     ///`SubmitEmailTokenRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SubmitEmailTokenRequest {
@@ -2699,6 +2717,266 @@ Sends a `POST` request to `/_matrix/client/api/v2_alpha/tokenrefresh`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**The page that lets a person complete a UIA stage in a browser
+
+For `m.login.registration_token`, a form asking for the
+registration token, which posts to this same address. It works
+without JavaScript. The session is not looked up until the form is
+submitted, as Synapse does: the page is the same for any `session`,
+which it carries (escaped) into the form.
+
+Any stage type this server does not complete in a browser
+(`m.login.dummy`, `m.login.password`, `m.login.email.identity`, a
+type it does not know, or `m.login.registration_token` when
+registration asks for no token) is 404 `M_UNRECOGNIZED`, as in
+Synapse.
+
+Sends a `GET` request to `/_matrix/client/v3/auth/{authType}/fallback/web`
+
+Arguments:
+- `auth_type`: The stage type to complete. Only `m.login.registration_token` is
+served, and only while registration asks for a token.
+- `session`: The UIA session, from the server's 401 answer.
+*/
+    pub async fn get_auth_fallback_page<'a>(
+        &'a self,
+        auth_type: &'a str,
+        session: &'a str,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/v3/auth/{}/fallback/web", self.baseurl, encode_path(&
+            auth_type.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .query(&progenitor_client::QueryParam::new("session", &session))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_auth_fallback_page",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Completes a UIA stage from the fallback page's form
+
+The fallback page's form posts here, form-encoded
+(`application/x-www-form-urlencoded`), as browsers post forms: the
+`session` in the query (where the form's address carries it) or in
+the form, and the stage's own fields in the form. For
+`m.login.registration_token`: `token`.
+
+The stage runs exactly as it does in the JSON API (the same
+limits, the same counting: a right token reserves one use for the
+session, in `pending`; a wrong one reserves nothing and counts
+against the client's address). A right token completes the stage
+in the session and answers a page saying so, whose script tells
+the client (`window.onAuthDone()`, or a `postMessage("authDone")`
+to the window that opened it); the client then finishes the
+operation with the session alone. A wrong, expired or used-up
+token answers the form again, with the error.
+
+Sends a `POST` request to `/_matrix/client/v3/auth/{authType}/fallback/web`
+
+Arguments:
+- `auth_type`: The stage type to complete. Only `m.login.registration_token` is
+served, and only while registration asks for a token.
+- `session`: The UIA session (the form's address carries it; a `session`
+field of the form is read when the query has none).
+- `body`
+*/
+    pub async fn submit_auth_fallback<'a>(
+        &'a self,
+        auth_type: &'a str,
+        session: Option<&'a str>,
+        body: &'a types::SubmitAuthFallbackBody,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/v3/auth/{}/fallback/web", self.baseurl, encode_path(&
+            auth_type.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .form_urlencoded(&body)?
+            .query(&progenitor_client::QueryParam::new("session", &session))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "submit_auth_fallback",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**The page that lets a person complete a UIA stage in a browser
+
+For `m.login.registration_token`, a form asking for the
+registration token, which posts to this same address. It works
+without JavaScript. The session is not looked up until the form is
+submitted, as Synapse does: the page is the same for any `session`,
+which it carries (escaped) into the form.
+
+Any stage type this server does not complete in a browser
+(`m.login.dummy`, `m.login.password`, `m.login.email.identity`, a
+type it does not know, or `m.login.registration_token` when
+registration asks for no token) is 404 `M_UNRECOGNIZED`, as in
+Synapse.
+
+Sends a `GET` request to `/_matrix/client/r0/auth/{authType}/fallback/web`
+
+Arguments:
+- `auth_type`: The stage type to complete. Only `m.login.registration_token` is
+served, and only while registration asks for a token.
+- `session`: The UIA session, from the server's 401 answer.
+*/
+    pub async fn get_auth_fallback_page_r0<'a>(
+        &'a self,
+        auth_type: &'a str,
+        session: &'a str,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/r0/auth/{}/fallback/web", self.baseurl, encode_path(&
+            auth_type.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .query(&progenitor_client::QueryParam::new("session", &session))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_auth_fallback_page_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Completes a UIA stage from the fallback page's form
+
+The fallback page's form posts here, form-encoded
+(`application/x-www-form-urlencoded`), as browsers post forms: the
+`session` in the query (where the form's address carries it) or in
+the form, and the stage's own fields in the form. For
+`m.login.registration_token`: `token`.
+
+The stage runs exactly as it does in the JSON API (the same
+limits, the same counting: a right token reserves one use for the
+session, in `pending`; a wrong one reserves nothing and counts
+against the client's address). A right token completes the stage
+in the session and answers a page saying so, whose script tells
+the client (`window.onAuthDone()`, or a `postMessage("authDone")`
+to the window that opened it); the client then finishes the
+operation with the session alone. A wrong, expired or used-up
+token answers the form again, with the error.
+
+Sends a `POST` request to `/_matrix/client/r0/auth/{authType}/fallback/web`
+
+Arguments:
+- `auth_type`: The stage type to complete. Only `m.login.registration_token` is
+served, and only while registration asks for a token.
+- `session`: The UIA session (the form's address carries it; a `session`
+field of the form is read when the query has none).
+- `body`
+*/
+    pub async fn submit_auth_fallback_r0<'a>(
+        &'a self,
+        auth_type: &'a str,
+        session: Option<&'a str>,
+        body: &'a types::SubmitAuthFallbackR0Body,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::MatrixError>> {
+        let url = format!(
+            "{}/_matrix/client/r0/auth/{}/fallback/web", self.baseurl, encode_path(&
+            auth_type.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .form_urlencoded(&body)?
+            .query(&progenitor_client::QueryParam::new("session", &session))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "submit_auth_fallback_r0",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
             400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }

@@ -214,23 +214,7 @@ impl Accounts {
         }
         let password = request.password.take().filter(|password| !password.is_empty()).map(Secret::from);
 
-        let registration = &self.inner.config.registration;
-        let base = if registration.requires_token || !registration.tokens.is_empty() {
-            vec![REGISTRATION_TOKEN]
-        } else {
-            vec![DUMMY]
-        };
-        // With e-mail configured, registering with an address is offered
-        // beside the flow without one, or is the only flow under
-        // `require_email` (which cannot be set without e-mail).
-        let with_email = || base.iter().copied().filter(|stage| *stage != DUMMY).chain([EMAIL_IDENTITY]).collect();
-        let flows = if registration.require_email {
-            vec![with_email()]
-        } else if self.inner.mailer.is_some() {
-            vec![base.clone(), with_email()]
-        } else {
-            vec![base]
-        };
+        let flows = self.registration_flows();
         let params = serde_json::to_value(&request).map_err(Error::internal)?;
         // Starting a flow costs an attempt, before it can cost a stored
         // session and an argon2 hash.
@@ -277,6 +261,66 @@ impl Accounts {
             self.forget_email_session(sid).await?;
         }
         Ok(registered)
+    }
+
+    /// The UIA flows registration offers: `m.login.dummy`, or
+    /// `m.login.registration_token` when tokens are required; with e-mail
+    /// configured, also (or, under `require_email`, only) a flow with
+    /// `m.login.email.identity`.
+    fn registration_flows(&self) -> Vec<Vec<&'static str>> {
+        let registration = &self.inner.config.registration;
+        let base = if registration.requires_token || !registration.tokens.is_empty() {
+            vec![REGISTRATION_TOKEN]
+        } else {
+            vec![DUMMY]
+        };
+        // With e-mail configured, registering with an address is offered
+        // beside the flow without one, or is the only flow under
+        // `require_email` (which cannot be set without e-mail).
+        let with_email = || base.iter().copied().filter(|stage| *stage != DUMMY).chain([EMAIL_IDENTITY]).collect();
+        if registration.require_email {
+            vec![with_email()]
+        } else if self.inner.mailer.is_some() {
+            vec![base.clone(), with_email()]
+        } else {
+            vec![base]
+        }
+    }
+
+    /// Whether the UIA fallback page serves `stage`: a stage a person
+    /// completes in a browser, and that registration offers here. Only
+    /// `m.login.registration_token` qualifies (Synapse's other browser
+    /// stages, reCAPTCHA, terms and SSO, are not offered by this server).
+    pub fn fallback_serves(&self, stage: &str) -> bool {
+        stage == REGISTRATION_TOKEN
+            && self.inner.config.registration.enabled
+            && self.registration_flows().iter().flatten().any(|offered| *offered == stage)
+    }
+
+    /// The UIA fallback's form: completes `m.login.registration_token` in
+    /// the registration session `session` with `token`, through the very
+    /// stage the JSON API runs ([`Accounts::uia_complete_stage`]): one use
+    /// reserved for the session (`pending`), wrong tokens limited per IP.
+    /// The registration itself is then finished by the client with the
+    /// session. A wrong or used-up token: 401 `M_UNAUTHORIZED`, which the
+    /// page shows; an unknown or expired session: 400 `M_UNKNOWN`; a
+    /// session of another operation: 403.
+    pub async fn complete_registration_token_stage(
+        &self,
+        session: &str,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if !self.inner.config.registration.enabled {
+            return Err(Error::forbidden("Registration has been disabled"));
+        }
+        let auth = uia::Auth::parse(Some(serde_json::json!({
+            "type": REGISTRATION_TOKEN,
+            "session": session,
+            "token": token,
+        })))?
+        .ok_or_else(|| Error::missing_param("session"))?;
+        self.uia_complete_stage(UiaOperation::Register, self.registration_flows(), &auth, client).await
     }
 
     /// The address a registration that passed `m.login.email.identity`

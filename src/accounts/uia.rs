@@ -311,6 +311,51 @@ impl Accounts {
         })
     }
 
+    /// Completes the stage `auth` submits in its stored session, out of
+    /// band (the UIA fallback page), without carrying out the operation:
+    /// the stage runs exactly as in [`Accounts::uia_authenticate`]
+    /// (`run_stage`), and on success it is added to the session's
+    /// `completed`, so that the client's next request with only the session
+    /// passes it. The session is looked up as [`Accounts::uia_session`]
+    /// does (unknown or expired: 400; another operation: 403), and takes its
+    /// turn like the operation's completions. A failed stage is its 401
+    /// `errcode` (the session is not written).
+    pub(crate) async fn uia_complete_stage(
+        &self,
+        operation: UiaOperation,
+        flows: Vec<Vec<&'static str>>,
+        auth: &Auth,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let id = auth.session.clone().ok_or_else(|| Error::missing_param("session"))?;
+        let submitted = auth.stage.as_ref().ok_or_else(|| Error::missing_param("type"))?;
+        let _turn = self.inner.turns.take(&id).await;
+        let session = self
+            .uia_session(operation, Some(auth), None)
+            .await?
+            .ok_or_else(|| Error::bad_request(ErrorCode::Unknown, format!("Unknown session ID: {id}")))?;
+        if session.registered.is_some() {
+            return Err(Error::forbidden("This session has already been used"));
+        }
+        if !flows.iter().flatten().any(|offered| *offered == submitted.kind()) {
+            return Err(Error::invalid_param(format!("Stage {} is not offered for this request", submitted.kind())));
+        }
+        let stage = submitted.stage()?;
+        let uia = Uia { operation, flows, user: None, auth: Some(auth), client, remember: Remember::Hash };
+        match self.run_stage(stage, &uia, Some(&session.id)).await {
+            Ok(_) => {}
+            Err(StageError::Failed(code, message)) => {
+                return Err(Error::new(http::StatusCode::UNAUTHORIZED, code, message));
+            }
+            Err(StageError::Fatal(error)) => return Err(error),
+        }
+        let mut session = session;
+        if !session.completed.iter().any(|done| done == submitted.kind()) {
+            session.completed.push(submitted.kind().to_owned());
+        }
+        self.db(move |store| store.put_uia_session(&session, now_ms())).await
+    }
+
     /// Remembers the password sent to a session that is not complete yet.
     /// It is hashed at most once per session here: a client retrying a
     /// failing stage with the whole body, or an attacker sending follow-ups

@@ -128,7 +128,7 @@ fn no_sms() -> Error {
     Error::bad_request(ErrorCode::ThreepidMediumNotSupported, "This server does not validate phone numbers")
 }
 
-fn page(title: &str, body: &str) -> Prerendered {
+pub(super) fn page(title: &str, body: &str) -> Prerendered {
     Prerendered::html_page(format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\n\

@@ -15,9 +15,11 @@
 //!   `RegistrationTokens` (Synapse's admin API);
 //! - `session`: `Tokenrefresh`, `Refresh`, `Logout`, `Whoami`;
 //! - `threepids`: `Threepids`;
-//! - `email_validation`: `EmailValidation`.
+//! - `email_validation`: `EmailValidation`; `auth_fallback`: `AuthFallback`
+//!   (the UIA fallback pages).
 
 mod admin;
+mod auth_fallback;
 mod deactivate;
 mod devices;
 mod discovery;

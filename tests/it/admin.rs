@@ -31,7 +31,7 @@ pub(crate) fn registration(nonce: &str, user: &str, admin: bool, mac: String) ->
 }
 
 /// Registers `user` with the shared secret; answers its access token.
-async fn shared_secret_user(server: &TestServer, user: &str, admin: bool) -> String {
+pub(crate) async fn shared_secret_user(server: &TestServer, user: &str, admin: bool) -> String {
     let nonce = nonce(server).await;
     let body = registration(&nonce, user, admin, mac(SECRET, &nonce, user, PASSWORD, admin));
     text(&ok(call(server, "POST", REGISTER, Some(&body), None).await), "access_token").to_owned()

@@ -92,12 +92,21 @@ enum Setup {
     /// As `Open`, and e-mail is configured (mail goes to a sink): only for
     /// the e-mail operations, as it adds a flow to registration's answers.
     Email,
+    /// As `Open`, and registration asks for a token: only for the UIA
+    /// fallback, whose one served stage is the token's.
+    Tokens,
 }
 
 impl Setup {
     /// The server an operation's examples are replayed on.
     fn for_operation(operation: &Operation) -> Setup {
-        if sends_mail(family(operation)) { Setup::Email } else { Setup::Open }
+        if sends_mail(family(operation)) {
+            Setup::Email
+        } else if is_fallback(family(operation)) {
+            Setup::Tokens
+        } else {
+            Setup::Open
+        }
     }
 }
 
@@ -106,6 +115,15 @@ fn sends_mail(family: &str) -> bool {
     family.starts_with("requestToken") && family.ends_with("Email")
         || matches!(family, "getEmailValidationPage" | "confirmEmailValidation" | "submitEmailToken")
 }
+
+/// Whether an operation family is one of the UIA fallback's.
+fn is_fallback(family: &str) -> bool {
+    matches!(family, "getAuthFallbackPage" | "submitAuthFallback")
+}
+
+/// The stage the fallback examples complete, and the token they submit.
+const FALLBACK_STAGE: &str = "m.login.registration_token";
+const FALLBACK_TOKEN: &str = "fBVFdqVE";
 
 /// A fresh server, the identity server it trusts, and the SMTP sink it
 /// mails to (with `Setup::Email` and `Setup::Limited`).
@@ -138,6 +156,7 @@ impl Fixture {
                 c.email = Some(sink.config());
             }
             c.admin.registration_shared_secret = Some(SHARED_SECRET.into());
+            c.registration.requires_token = setup == Setup::Tokens;
         });
         Fixture { server, identity, sink }
     }
@@ -214,6 +233,29 @@ impl Fixture {
         assert_eq!(answer.status, 200, "arranging e-mail {address}: {}", answer.body);
     }
 
+    /// Starts a registration (with a token required, it stops at the
+    /// token stage) and answers its UIA session.
+    async fn registration_session(&self) -> Result<String, String> {
+        let body = json!({"username": "wren", "password": "lantern-ink-7"});
+        let answer = self.send("POST", "/_matrix/client/v3/register", &BTreeMap::new(), Some(&body), None).await;
+        match answer.body["session"].as_str() {
+            Some(session) if answer.status == 401 => Ok(session.to_owned()),
+            _ => Err(format!("arranging a registration session: {} {}", answer.status, answer.body)),
+        }
+    }
+
+    /// Creates a registration token with this text, as an admin.
+    async fn registration_token(&self, token: &str) -> Result<(), String> {
+        let admin = self.admin().await;
+        let new = json!({"token": token});
+        let path = "/_synapse/admin/v1/registration_tokens/new";
+        let created = self.send("POST", path, &BTreeMap::new(), Some(&new), Some(&admin)).await;
+        if created.status != 200 {
+            return Err(format!("arranging token {token}: {}", created.body));
+        }
+        Ok(())
+    }
+
     async fn send(
         &self,
         method: &str,
@@ -245,7 +287,12 @@ impl Fixture {
             return self.send(&operation.method, path, &request.query, body, token).await;
         };
         let method = reqwest::Method::from_bytes(operation.method.as_bytes()).expect("an HTTP method");
-        let mut call = client().request(method, self.server.url(path)).body(raw.clone());
+        let mut url = self.server.url(path);
+        if !request.query.is_empty() {
+            url.push('?');
+            url.push_str(&form_urlencoded::Serializer::new(String::new()).extend_pairs(&request.query).finish());
+        }
+        let mut call = client().request(method, url).body(raw.clone());
         if let Some(token) = &request.token {
             call = call.bearer_auth(token);
         }
@@ -505,6 +552,19 @@ async fn arrange(fixture: &Fixture, operation: &Operation, example: &RequestExam
                 }
             }
         }
+        // The page for a real registration session; the form submits the
+        // example's token, which an admin created.
+        "getAuthFallbackPage" | "submitAuthFallback" => {
+            request.path = Some(operation.path.replace("{authType}", FALLBACK_STAGE));
+            let session = fixture.registration_session().await?;
+            request.query.insert("session".into(), session);
+            if family(operation) == "submitAuthFallback" {
+                fixture.registration_token(FALLBACK_TOKEN).await?;
+                let form =
+                    form_urlencoded::Serializer::new(String::new()).append_pair("token", FALLBACK_TOKEN).finish();
+                request.raw = Some(form.into_bytes());
+            }
+        }
         other => {
             return Err(format!(
                 "no hook arranges the state `{other}` needs: add a match arm for it to `fn arrange` in \
@@ -614,6 +674,14 @@ async fn provoke(fixture: &Fixture, operation: &Operation, status: u16, target: 
     let login = family.starts_with("login");
     let refresh = family == "refresh" || family == "tokenRefreshV2Alpha";
     match (status, errcode) {
+        (404, "M_UNRECOGNIZED") if is_fallback(family) => {
+            request.path = Some(operation.path.replace("{authType}", "m.login.dummy"));
+            return Some(request);
+        }
+        (400, "M_UNKNOWN") if is_fallback(family) => {
+            request.query.insert("session".into(), "xXyYzZaAbBcCdDeE".into());
+            return Some(request);
+        }
         (400, "M_NOT_JSON") => {
             request.raw = Some(b"{\"not json".to_vec());
             return Some(request);

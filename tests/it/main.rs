@@ -42,6 +42,7 @@ mod seed_login_refresh;
 mod seed_password;
 mod seed_register;
 mod seed_threepids;
+mod uia_fallback;
 mod v3_browsers;
 mod v3_login;
 mod v3_password;

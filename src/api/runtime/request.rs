@@ -61,13 +61,16 @@ impl Request {
     /// `M_INVALID_PARAM` for a value of the wrong kind.
     pub fn query<T: DeserializeOwned>(&self) -> Result<T, Error> {
         let query = self.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query).map_err(|error| {
-            let message = error.to_string();
-            match missing_field(&message) {
-                Some(field) => Error::missing_param(field),
-                None => Error::invalid_param(format!("Invalid query parameters: {message}")),
-            }
-        })
+        serde_urlencoded::from_str(query).map_err(|error| form_error(error, "query parameters"))
+    }
+
+    /// A form-encoded body (`application/x-www-form-urlencoded`, what an
+    /// HTML form posts) as `T`, with the query's errcodes. The generated
+    /// dispatch reads only JSON bodies: an operation whose body is a form
+    /// reads it itself, with this.
+    pub fn form_body<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let bytes = self.body.as_ref().map_err(Clone::clone)?;
+        serde_urlencoded::from_bytes(bytes).map_err(|error| form_error(error, "form fields"))
     }
 
     /// The JSON body as `T`. An operation that may go without a body reads
@@ -76,6 +79,16 @@ impl Request {
         let bytes = self.body.as_ref().map_err(Clone::clone)?;
         let absent = bytes.iter().all(u8::is_ascii_whitespace);
         parse_json(if absent && !required { b"{}" } else { bytes })
+    }
+}
+
+/// A form that cannot be read as `T`: a missing field is `M_MISSING_PARAM`
+/// naming it, a value of the wrong kind `M_INVALID_PARAM`.
+fn form_error(error: serde_urlencoded::de::Error, what: &str) -> Error {
+    let message = error.to_string();
+    match missing_field(&message) {
+        Some(field) => Error::missing_param(field),
+        None => Error::invalid_param(format!("Invalid {what}: {message}")),
     }
 }
 
