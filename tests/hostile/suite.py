@@ -271,7 +271,9 @@ def operations(doc):
             ops.append({
                 "method": method.upper(),
                 "path": path,
-                "has_body": rb is not None,
+                # Hostile JSON is for JSON bodies; a form body (the UIA
+                # fallback page) is read as a form, never as JSON.
+                "has_body": rb is not None and "application/json" in rb.get("content", {}),
                 "secured": bool(op.get("security")) and any(op["security"]),
                 "props": props,
             })
