@@ -25,6 +25,7 @@
 //!
 //! Times are milliseconds since the Unix epoch.
 
+mod columns;
 #[cfg(test)]
 mod conformance;
 pub mod postgres;

@@ -41,6 +41,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use self::changes::{CHANNEL, Changes};
+use super::columns::{DEVICE_COLUMNS, EMAIL_SESSION_COLUMNS, THREEPID_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS};
 use super::{
     AccessTokenRecord, Created, Deactivated, DeviceRecord, EmailPurpose, EmailSessionRecord, ImportOutcome,
     ImportedCounts, ImportedDevice, ImportedUser, LastSeen, Millis, NewLocalpart, NewLogin, NewTokens, NewUser,
@@ -323,8 +324,6 @@ async fn user_exists(tx: &Transaction<'_>, localpart: &str) -> StoreResult<bool>
     Ok(query_opt(tx, "SELECT 1 FROM users WHERE localpart = $1", &[&localpart]).await?.is_some())
 }
 
-const USER_COLUMNS: &str = "localpart, password_hash, is_guest, deactivated, admin, created_at";
-
 fn user_from_row(row: &Row) -> StoreResult<UserRecord> {
     Ok(UserRecord {
         localpart: row.try_get(0)?,
@@ -417,8 +416,6 @@ async fn insert_login(tx: &Transaction<'_>, localpart: &str, login: &NewLogin) -
     Ok(revoked)
 }
 
-const DEVICE_COLUMNS: &str = "device_id, display_name, last_seen_ip, last_seen_ts";
-
 fn device_from_row(row: &Row) -> StoreResult<DeviceRecord> {
     Ok(DeviceRecord {
         device_id: row.try_get(0)?,
@@ -427,8 +424,6 @@ fn device_from_row(row: &Row) -> StoreResult<DeviceRecord> {
         last_seen_ts: row.try_get(3)?,
     })
 }
-
-const THREEPID_COLUMNS: &str = "medium, address, validated_at, added_at, id_server";
 
 fn threepid_from_row(row: &Row) -> StoreResult<ThreepidRecord> {
     Ok(ThreepidRecord {
@@ -445,8 +440,6 @@ fn threepid_from_row(row: &Row) -> StoreResult<ThreepidRecord> {
 const USABLE: &str = "(expiry_time IS NULL OR expiry_time > $2) \
      AND (uses_allowed IS NULL OR pending + completed < uses_allowed)";
 
-const TOKEN_COLUMNS: &str = "token, uses_allowed, pending, completed, expiry_time";
-
 fn token_from_row(row: &Row) -> StoreResult<RegistrationTokenRecord> {
     Ok(RegistrationTokenRecord {
         token: row.try_get(0)?,
@@ -456,9 +449,6 @@ fn token_from_row(row: &Row) -> StoreResult<RegistrationTokenRecord> {
         expiry_time: row.try_get(4)?,
     })
 }
-
-const EMAIL_SESSION_COLUMNS: &str = "sid, client_secret, address, purpose, send_attempt, token_hash, \
-    failed_attempts, next_link, created_at, expires_at, validated_at";
 
 fn email_session_from_row(row: &Row) -> StoreResult<EmailSessionRecord> {
     let sid: String = row.try_get(0)?;

@@ -24,6 +24,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use self::migrations::MigrationError;
+use super::columns::{DEVICE_COLUMNS, EMAIL_SESSION_COLUMNS, THREEPID_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS};
 use super::{
     AccessTokenRecord, Created, Deactivated, DeviceRecord, EmailPurpose, EmailSessionRecord, ImportOutcome,
     ImportedCounts, ImportedDevice, ImportedUser, LastSeen, Millis, NewLocalpart, NewLogin, NewTokens, NewUser,
@@ -134,9 +135,6 @@ fn insert_threepid(tx: &Transaction<'_>, localpart: &str, threepid: &ThreepidRec
     .map_err(|error| if is_constraint_violation(&error) { StoreError::ThreepidInUse } else { error.into() })?;
     Ok(())
 }
-
-const EMAIL_SESSION_COLUMNS: &str = "sid, client_secret, address, purpose, send_attempt, token_hash, \
-    failed_attempts, next_link, created_at, expires_at, validated_at";
 
 fn email_session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(EmailSessionRecord, String)> {
     let token_hash: Option<Vec<u8>> = row.get(5)?;
@@ -278,8 +276,6 @@ fn uia_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(UiaSessionRecord, 
     Ok((record, row.get(1)?, row.get(3)?, row.get(5)?))
 }
 
-const DEVICE_COLUMNS: &str = "device_id, display_name, last_seen_ip, last_seen_ts";
-
 fn device_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {
     Ok(DeviceRecord {
         device_id: row.get(0)?,
@@ -289,7 +285,19 @@ fn device_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {
     })
 }
 
-/// A 3pid from `medium, address, validated_at, added_at, id_server`.
+/// An account from [`USER_COLUMNS`].
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        localpart: row.get(0)?,
+        password_hash: row.get(1)?,
+        is_guest: row.get(2)?,
+        deactivated: row.get(3)?,
+        admin: row.get(4)?,
+        created_at: row.get(5)?,
+    })
+}
+
+/// A 3pid from [`THREEPID_COLUMNS`].
 fn threepid_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ThreepidRecord> {
     Ok(ThreepidRecord {
         medium: row.get(0)?,
@@ -304,8 +312,6 @@ fn threepid_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ThreepidRecord
 /// `?2` is now) can be used.
 const USABLE: &str = "(expiry_time IS NULL OR expiry_time > ?2) \
      AND (uses_allowed IS NULL OR pending + completed < uses_allowed)";
-
-const TOKEN_COLUMNS: &str = "token, uses_allowed, pending, completed, expiry_time";
 
 fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RegistrationTokenRecord> {
     Ok(RegistrationTokenRecord {
@@ -433,21 +439,9 @@ fn insert_imported_device(
 impl Store for SqliteStore {
     fn user(&self, localpart: &str) -> StoreResult<Option<UserRecord>> {
         self.read(|conn| {
-            conn.prepare_cached(
-                "SELECT localpart, password_hash, is_guest, deactivated, admin, created_at \
-                 FROM users WHERE localpart = ?1",
-            )?
-            .query_row([localpart], |row| {
-                Ok(UserRecord {
-                    localpart: row.get(0)?,
-                    password_hash: row.get(1)?,
-                    is_guest: row.get(2)?,
-                    deactivated: row.get(3)?,
-                    admin: row.get(4)?,
-                    created_at: row.get(5)?,
-                })
-            })
-            .optional()
+            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE localpart = ?1"))?
+                .query_row([localpart], user_from_row)
+                .optional()
         })
     }
 
@@ -756,10 +750,10 @@ impl Store for SqliteStore {
             )?;
             tx.prepare_cached("DELETE FROM devices WHERE user_id = ?1")?.execute([localpart])?;
             let threepids = {
-                let mut statement = tx.prepare_cached(
+                let mut statement = tx.prepare_cached(&format!(
                     "DELETE FROM threepids WHERE user_id = ?1 \
-                     RETURNING medium, address, validated_at, added_at, id_server",
-                )?;
+                     RETURNING {THREEPID_COLUMNS}",
+                ))?;
                 let rows = statement.query_map([localpart], threepid_from_row)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()?
             };
@@ -799,21 +793,12 @@ impl Store for SqliteStore {
                     row.get(0)
                 })?;
             let mut statement = conn.prepare_cached(&format!(
-                "SELECT localpart, password_hash, is_guest, deactivated, admin, created_at FROM users \
+                "SELECT {USER_COLUMNS} FROM users \
                  WHERE {filter} ORDER BY {column} {dir}, localpart {dir} LIMIT ?5 OFFSET ?6"
             ))?;
             let rows = statement.query_map(
                 params![listing.name, listing.guests, listing.deactivated, listing.admins, listing.limit, listing.from],
-                |row| {
-                    Ok(UserRecord {
-                        localpart: row.get(0)?,
-                        password_hash: row.get(1)?,
-                        is_guest: row.get(2)?,
-                        deactivated: row.get(3)?,
-                        admin: row.get(4)?,
-                        created_at: row.get(5)?,
-                    })
-                },
+                user_from_row,
             )?;
             Ok((rows.collect::<rusqlite::Result<Vec<_>>>()?, total))
         })
@@ -890,10 +875,9 @@ impl Store for SqliteStore {
 
     fn threepids(&self, localpart: &str) -> StoreResult<Vec<ThreepidRecord>> {
         self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT medium, address, validated_at, added_at, id_server FROM threepids \
-                 WHERE user_id = ?1 ORDER BY added_at, medium, address",
-            )?;
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {THREEPID_COLUMNS} FROM threepids WHERE user_id = ?1 ORDER BY added_at, medium, address"
+            ))?;
             let rows = statement.query_map([localpart], threepid_from_row)?;
             rows.collect()
         })
